@@ -1,0 +1,121 @@
+using System.Linq;
+using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Model;
+using ValueType = FusedOpt.Generator.Model.ValueType;
+
+namespace FusedOpt.Generator.Emit;
+
+/// <summary>
+/// Writes IR expressions as C# for one of three targets: the float64 prologue, a vector width, or scalar float32.
+/// Vector and scalar code use the same operations in the same order (no FMA contraction), so every width computes
+/// the same bits.
+/// </summary>
+internal static class ExprEmitter
+{
+    // ---- Prologue: float64, C# semantics otherwise (int arithmetic stays int). ----
+
+    public static string Prologue(Expr e) => e switch
+    {
+        NumExpr n when n.Type == ValueType.Int => n.Text,
+        NumExpr n => DoubleLiteral(n.Text),
+        BoolExpr b => b.Value ? "true" : "false",
+        RefExpr { Kind: NameKind.Hyper, Type: ValueType.Float } r => "(double)" + r.Name,
+        RefExpr r => r.Name,
+        UnaryExpr u => "(" + (u.Op == UnaryOp.Neg ? "-" : "!") + Prologue(u.Operand) + ")",
+        BinaryExpr b => "(" + Prologue(b.Left) + " " + Printer.Symbol(b.Op) + " " + Prologue(b.Right) + ")",
+        CallExpr c when c.Func == Func.Sign => "StepMath.Sign(" + Prologue(c.Args[0]) + ")",
+        CallExpr c => "Math." + c.Func + "(" + string.Join(", ", c.Args.Select(Prologue)) + ")",
+        CondExpr c => "(" + Prologue(c.Cond) + " ? " + Prologue(c.WhenTrue) + " : " + Prologue(c.WhenFalse) + ")",
+        CastExpr { Type: ValueType.Float } c => "(double)(float)" + Prologue(c.Operand),
+        CastExpr { Type: ValueType.Double } c => "(double)" + Prologue(c.Operand),
+        CastExpr c => "(int)" + Prologue(c.Operand),
+        _ => "0",
+    };
+
+    public static string PrologueType(ValueType t) => t switch
+    {
+        ValueType.Int => "int",
+        ValueType.Bool => "bool",
+        _ => "double",
+    };
+
+    private static string DoubleLiteral(string text)
+    {
+        bool hasPoint = text.IndexOf('.') >= 0 || text.IndexOf('e') >= 0 || text.IndexOf('E') >= 0;
+        return hasPoint ? text : text + ".0";
+    }
+
+    public static string FloatLiteral(string text) => text + "f";
+
+    // ---- Element code: a vector width ("Vector512", "Vector256") or scalar (width == null). ----
+
+    public static string Element(Expr e, string? width, KernelNames names) => Element(e, width, names, 0);
+
+    /// <summary>Writes <paramref name="e"/>, parenthesised only where C# precedence needs it.</summary>
+    private static string Element(Expr e, string? width, KernelNames names, int parent)
+    {
+        string W = width ?? "";
+        bool scalar = width is null;
+        string E(Expr x, int p = 0) => Element(x, width, names, p);
+        switch (e)
+        {
+            case NumExpr n:
+                return scalar ? Wrap(FloatLiteral(n.Text), n.Text.StartsWith("-", System.StringComparison.Ordinal) ? 10 : 20, parent) : W + ".Create(" + FloatLiteral(n.Text) + ")";
+            case BoolExpr b:
+                return scalar ? (b.Value ? "true" : "false") : W + "<float>." + (b.Value ? "AllBitsSet" : "Zero");
+            case RefExpr r:
+                return KernelNames.Variable(r);
+            case UnaryExpr u when u.Op == UnaryOp.Neg:
+                return Wrap("-" + E(u.Operand, 10), 10, parent);
+            case UnaryExpr u:
+                return Wrap((scalar ? "!" : "~") + E(u.Operand, 10), 10, parent);
+            case BinaryExpr b:
+                return Binary(b, W, scalar, E, parent);
+            case CallExpr c:
+                var args = string.Join(", ", c.Args.Select(a => E(a)));
+                return c.Func switch
+                {
+                    Func.Sign => "SimdMath.Sign(" + args + ")",
+                    _ when scalar => "MathF." + c.Func + "(" + args + ")",
+                    _ => W + "." + c.Func + "(" + args + ")",
+                };
+            case CondExpr c when c.Flag >= 0:
+                return Wrap(names.Flag(c.Flag) + ".IsOn ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent);
+            case CondExpr c:
+                return scalar
+                    ? Wrap(E(c.Cond, 2) + " ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent)
+                    : W + ".ConditionalSelect(" + E(c.Cond) + ", " + E(c.WhenTrue) + ", " + E(c.WhenFalse) + ")";
+            case CastExpr c:
+                return E(c.Operand, parent);
+            default:
+                return "default";
+        }
+    }
+
+    private static string Binary(BinaryExpr b, string W, bool scalar, System.Func<Expr, int, string> E, int parent)
+    {
+        bool arithmetic = b.Op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div;
+        if (scalar || arithmetic)
+        {
+            // Left-associative: the right operand needs parentheses at equal precedence (a - (b - c)).
+            int p = Printer.Precedence(b.Op);
+            return Wrap(E(b.Left, p) + " " + Printer.Symbol(b.Op) + " " + E(b.Right, p + 1), p, parent);
+        }
+
+        string l = E(b.Left, 0), r = E(b.Right, 0);
+        return b.Op switch
+        {
+            BinaryOp.Lt => W + ".LessThan(" + l + ", " + r + ")",
+            BinaryOp.Le => W + ".LessThanOrEqual(" + l + ", " + r + ")",
+            BinaryOp.Gt => W + ".GreaterThan(" + l + ", " + r + ")",
+            BinaryOp.Ge => W + ".GreaterThanOrEqual(" + l + ", " + r + ")",
+            BinaryOp.Eq => W + ".Equals(" + l + ", " + r + ")",
+            BinaryOp.Ne => Wrap("~" + W + ".Equals(" + l + ", " + r + ")", 10, parent),
+            BinaryOp.And => Wrap(E(b.Left, 5) + " & " + E(b.Right, 6), 5, parent),
+            _ => Wrap(E(b.Left, 4) + " | " + E(b.Right, 5), 4, parent),
+        };
+    }
+
+    private static string Wrap(string text, int precedence, int parent) => precedence < parent ? "(" + text + ")" : text;
+
+}

@@ -1,0 +1,332 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Model;
+using ValueType = FusedOpt.Generator.Model.ValueType;
+
+namespace FusedOpt.Generator.Emit;
+
+/// <summary>
+/// Writes the fused kernels: one width-generic element body instantiated as a Vector512 loop, a Vector256 loop and
+/// a scalar loop (which also finishes the vector loops' tails), plus the dispatch chain that turns the switch bits
+/// into generic arguments once per call.
+/// </summary>
+internal sealed class FusedEmitter
+{
+    private readonly RuleModel _model;
+    private readonly KernelNames _names;
+    private readonly KernelPlan _plan;
+    private int _maskCounter;
+
+    public FusedEmitter(RuleModel model, KernelNames names)
+    {
+        _model = model;
+        _names = names;
+        _plan = model.Plan;
+    }
+
+    private string TypeParams => string.Join(", ", _names.AllFlags);
+
+    private static string Constraints(IEnumerable<string> parameters) =>
+        string.Join(" ", parameters.Select(static p => "where " + p + " : struct, IFlag"));
+
+    public void EmitDispatch(CodeWriter w)
+    {
+        string f = _names.Get("f"), start = _names.Get("start"), end = _names.Get("end"), flags = _names.Get("flags"), isa = _names.Get("isa");
+        var all = _names.AllFlags.ToList();
+        w.Line("/// <summary>Runs the fused kernel of the given width and switch bits on elements [start, end).</summary>");
+        using (w.Block($"void IOptimizerRule.RunFused(Isa {isa}, int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end})"))
+        {
+            using (w.Block($"switch ({isa})"))
+            {
+                w.Line($"case Isa.Avx512: Dispatch0<Width512>({flags}, in {f}, {start}, {end}); break;");
+                w.Line($"case Isa.Avx2: Dispatch0<Width256>({flags}, in {f}, {start}, {end}); break;");
+                w.Line($"default: Dispatch0<WidthScalar>({flags}, in {f}, {start}, {end}); break;");
+            }
+        }
+
+        // One level per switch bit: each turns a runtime bit into a generic argument, so that the JIT compiles one
+        // specialisation per combination actually used and folds every `if (TFlag.IsOn)` in it.
+        for (int level = 0; level < all.Count; level++)
+        {
+            var bound = all.Take(level).ToList();
+            string typeParams = string.Join(", ", new[] { _names.Width }.Concat(bound));
+            string next = level + 1 < all.Count ? "Dispatch" + (level + 1).ToString(CultureInfo.InvariantCulture) : "Run";
+            string prefix = string.Join(", ", new[] { _names.Width }.Concat(bound));
+            string nextArgsOn = prefix + ", On";
+            string nextArgsOff = prefix + ", Off";
+            string call = next == "Run" ? $"({flags}, in {f}, {start}, {end})" : $"({flags}, in {f}, {start}, {end})";
+            w.Line();
+            w.Line($"// bit {level}: {(level == 0 ? "gradient scale != 1 (unscaling or clipping)" : _plan.Flags[level - 1].Text)}");
+            using (w.Block($"private static void Dispatch{level}<{typeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct {Constraints(bound)}".TrimEnd()))
+            {
+                w.Line($"if (({flags} & {1 << level}) != 0) {next}<{nextArgsOn}>{call};");
+                w.Line($"else {next}<{nextArgsOff}>{call};");
+            }
+        }
+
+        w.Line();
+        using (w.Block($"private static void Run<{_names.Width}, {TypeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct {Constraints(all)}"))
+        {
+            if (_plan.Vectorizable)
+            {
+                w.Line($"if (typeof({_names.Width}) == typeof(Width512)) Fused512<{TypeParams}>(in {f}, {start}, {end});");
+                w.Line($"else if (typeof({_names.Width}) == typeof(Width256)) Fused256<{TypeParams}>(in {f}, {start}, {end});");
+                w.Line($"else Scalar<{TypeParams}>(in {f}, {start}, {end});");
+            }
+            else
+            {
+                w.Line($"// {_plan.ScalarReason} has no vector form: every width runs the scalar loop (FOPT010).");
+                w.Line($"Scalar<{TypeParams}>(in {f}, {start}, {end});");
+            }
+        }
+    }
+
+    public void EmitVector(CodeWriter w, int width)
+    {
+        string W = "Vector" + width.ToString(CultureInfo.InvariantCulture);
+        int lanes = width / 32;
+        string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
+        w.Line($"/// <summary>The fused {W} loop: {lanes} elements per iteration, one load and one store per buffer; the tail goes to <see cref=\"Scalar\"/>.</summary>");
+        using (w.Block($"private static void Fused{width}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
+        {
+            EmitBufferRefs(w, f);
+            w.Line($"var {_names.Get("gScale")} = {W}.Create({f}.GradScale);");
+            EmitHoists(w, f, W);
+            using (w.Block($"for (; {i} <= {end} - {lanes}; {i} += {lanes})"))
+            {
+                EmitLoads(w, i, W);
+                _maskCounter = 0;
+                EmitBlock(w, _plan.Body, W, null);
+                EmitStores(w, i, W);
+            }
+
+            w.Line();
+            w.Line($"Scalar<{TypeParams}>(in {f}, {i}, {end});");
+        }
+    }
+
+    public void EmitScalar(CodeWriter w)
+    {
+        string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
+        w.Line("/// <summary>The scalar loop: the fallback path, and the tail of the vector loops. Same operations in the same order, so the same bits.</summary>");
+        using (w.Block($"private static void Scalar<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
+        {
+            EmitBufferRefs(w, f);
+            w.Line($"float {_names.Get("gScale")} = {f}.GradScale;");
+            EmitHoists(w, f, null);
+            using (w.Block($"for (; {i} < {end}; {i}++)"))
+            {
+                EmitLoads(w, i, null);
+                _maskCounter = 0;
+                EmitBlock(w, _plan.Body, null, null);
+                EmitStores(w, i, null);
+            }
+        }
+    }
+
+    private string BufferVar(BufferUse b) => b.Kind switch
+    {
+        NameKind.Param => _model.ParamName,
+        NameKind.Grad => _model.GradName,
+        _ => b.Name,
+    };
+
+    private void EmitBufferRefs(CodeWriter w, string f)
+    {
+        foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
+        {
+            string source = b.Kind switch
+            {
+                NameKind.Param => f + ".P",
+                NameKind.Grad => f + ".G",
+                _ => f + ".State(" + b.Index.ToString(CultureInfo.InvariantCulture) + ")",
+            };
+            w.Line($"ref float {_names.BufferRef(BufferVar(b))} = ref {source};");
+        }
+    }
+
+    private void EmitHoists(CodeWriter w, string f, string? W)
+    {
+        for (int k = 0; k < _plan.Hoists.Count; k++)
+        {
+            var h = _plan.Hoists[k];
+            string slot = f + ".Scalar(" + k.ToString(CultureInfo.InvariantCulture) + ")";
+            bool isBool = h.Value.Type == ValueType.Bool;
+            string init = (W, isBool) switch
+            {
+                (null, false) => "float " + h.Name + " = " + slot + ";",
+                (null, true) => "bool " + h.Name + " = StepMath.IsSet(" + slot + ");",
+                _ => "var " + h.Name + " = " + W + ".Create(" + slot + ");",
+            };
+            w.Line(init + " // " + h.Text);
+        }
+    }
+
+    private void EmitLoads(CodeWriter w, string i, string? W)
+    {
+        foreach (var b in _plan.Buffers)
+        {
+            string name = BufferVar(b);
+            string r = _names.BufferRef(name);
+            string load = W is null ? $"Unsafe.Add(ref {r}, {i})" : $"{W}.LoadUnsafe(ref {r}, (nuint){i})";
+            string zero = W is null ? "0f" : "default";
+            string type = W is null ? "float" : "var";
+            string guard = Guard(b.Loads);
+            if (!b.IsLoaded)
+            {
+                if (b.IsStored)
+                {
+                    w.Line($"{(W is null ? "float" : W + "<float>")} {name} = {zero};");
+                }
+
+                continue;
+            }
+
+            w.Line(guard == "true" ? $"{type} {name} = {load};" : $"{type} {name} = {guard} ? {load} : {zero};");
+            if (b.Kind == NameKind.Grad)
+            {
+                w.Line($"if ({_names.ScaleFlag}.IsOn) {name} *= {_names.Get("gScale")};");
+            }
+        }
+    }
+
+    private void EmitStores(CodeWriter w, string i, string? W)
+    {
+        foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
+        {
+            string name = BufferVar(b);
+            string r = _names.BufferRef(name);
+            string store = W is null ? $"Unsafe.Add(ref {r}, {i}) = {name};" : $"{name}.StoreUnsafe(ref {r}, (nuint){i});";
+            string guard = Guard(b.Stores);
+            w.Line(guard == "true" ? store : $"if ({guard}) {store}");
+        }
+    }
+
+    /// <summary>A disjunction of switch conjunctions as a C# condition over the type parameters.</summary>
+    private string Guard(IEnumerable<GuardPath> paths)
+    {
+        var terms = new List<string>();
+        foreach (var path in paths)
+        {
+            if (path.Literals.IsEmpty)
+            {
+                return "true";
+            }
+
+            terms.Add(string.Join(" && ", path.Literals.Select(l => (l.On ? "" : "!") + _names.Flag(l.Flag) + ".IsOn")));
+        }
+
+        return terms.Count == 1 ? terms[0] : string.Join(" || ", terms.Select(static t => "(" + t + ")"));
+    }
+
+    private bool IsElement(Stmt s) => s switch
+    {
+        AssignStmt a => a.Kind is NameKind.Param or NameKind.Grad or NameKind.State
+            || (a.Kind == NameKind.Local && _plan.ElementLocals.Contains(a.Target)),
+        IfStmt i => i.Flag >= 0 || IsMasked(i),
+        _ => false,
+    };
+
+    private bool IsMasked(IfStmt i) => i.Flag < 0 && ContainsElement(i.Cond);
+
+    private bool ContainsElement(Expr e) => e switch
+    {
+        RefExpr r => r.Kind is NameKind.Param or NameKind.Grad or NameKind.State || (r.Kind == NameKind.Local && _plan.ElementLocals.Contains(r.Name)),
+        UnaryExpr u => ContainsElement(u.Operand),
+        BinaryExpr b => ContainsElement(b.Left) || ContainsElement(b.Right),
+        CallExpr c => c.Args.Any(ContainsElement),
+        CondExpr c => ContainsElement(c.Cond) || ContainsElement(c.WhenTrue) || ContainsElement(c.WhenFalse),
+        CastExpr c => ContainsElement(c.Operand),
+        _ => false,
+    };
+
+    /// <summary>Element statements; in vector code a per-element if becomes masks and selects.</summary>
+    private void EmitBlock(CodeWriter w, IEnumerable<Stmt> block, string? W, string? mask)
+    {
+        foreach (var s in block.Where(IsElement))
+        {
+            switch (s)
+            {
+                case AssignStmt a:
+                    string value = ExprEmitter.Element(a.Value, W, _names);
+                    if (a.Declares)
+                    {
+                        string type = W is null ? (a.TargetType == ValueType.Bool ? "bool" : "float") : "var";
+                        w.Line($"{type} {a.Target} = {value};");
+                    }
+                    else if (mask is null || W is null)
+                    {
+                        w.Line($"{a.Target} = {value};");
+                    }
+                    else
+                    {
+                        w.Line($"{a.Target} = {W}.ConditionalSelect({mask}, {value}, {a.Target});");
+                    }
+
+                    break;
+                case IfStmt i when i.Flag >= 0:
+                    w.Line($"if ({_names.Flag(i.Flag)}.IsOn) // {_plan.Flags[i.Flag].Text}");
+                    w.Line("{");
+                    w.Indent();
+                    EmitBlock(w, i.Then, W, mask);
+                    w.Outdent();
+                    w.Line("}");
+                    if (i.Else.Any(IsElement))
+                    {
+                        w.Line("else");
+                        w.Line("{");
+                        w.Indent();
+                        EmitBlock(w, i.Else, W, mask);
+                        w.Outdent();
+                        w.Line("}");
+                    }
+
+                    break;
+                case IfStmt i when W is null:
+                    w.Line($"if ({ExprEmitter.Element(i.Cond, W, _names)})");
+                    w.Line("{");
+                    w.Indent();
+                    EmitBlock(w, i.Then, W, null);
+                    w.Outdent();
+                    w.Line("}");
+                    if (i.Else.Any(IsElement))
+                    {
+                        w.Line("else");
+                        w.Line("{");
+                        w.Indent();
+                        EmitBlock(w, i.Else, W, null);
+                        w.Outdent();
+                        w.Line("}");
+                    }
+
+                    break;
+                case IfStmt i:
+                    int k = _maskCounter++;
+                    string cond = _names.Get("cond" + k.ToString(CultureInfo.InvariantCulture));
+                    string thenMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture));
+                    w.Line($"// if ({Printer.Print(i.Cond)}): both branches run, lanes are selected by mask");
+                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, W, _names)};");
+                    w.Line($"var {thenMask} = {(mask is null ? cond : mask + " & " + cond)};");
+                    w.Line("{");
+                    w.Indent();
+                    EmitBlock(w, i.Then, W, thenMask);
+                    w.Outdent();
+                    w.Line("}");
+                    if (i.Else.Any(IsElement))
+                    {
+                        string elseMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture) + "Else");
+                        w.Line($"var {elseMask} = {(mask is null ? "~" + cond : W + ".AndNot(" + mask + ", " + cond + ")")};");
+                        w.Line("{");
+                        w.Indent();
+                        EmitBlock(w, i.Else, W, elseMask);
+                        w.Outdent();
+                        w.Line("}");
+                    }
+
+                    break;
+            }
+        }
+    }
+}

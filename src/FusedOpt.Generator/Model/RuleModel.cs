@@ -1,0 +1,87 @@
+using FusedOpt.Generator.Helpers;
+
+namespace FusedOpt.Generator.Model;
+
+/// <summary>A hyperparameter: a primary-constructor parameter of the record.</summary>
+/// <param name="Name">Parameter (and property) name, e.g. <c>Beta1</c>.</param>
+/// <param name="Type">float, double, int or bool.</param>
+/// <param name="DefaultText">The default value as C# source (e.g. <c>0.9f</c>), or null when there is none.</param>
+/// <param name="DefaultValue">The default as a double (bools 0/1).</param>
+/// <param name="Min">Lower bound (−∞ if none).</param>
+/// <param name="Max">Upper bound (+∞ if none).</param>
+/// <param name="MinOpen">Lower bound excluded.</param>
+/// <param name="MaxOpen">Upper bound excluded.</param>
+internal sealed record HyperModel(string Name, ValueType Type, string? DefaultText, double DefaultValue, double Min, double Max, bool MinOpen, bool MaxOpen)
+{
+    public bool HasRange => !double.IsNegativeInfinity(Min) || !double.IsPositiveInfinity(Max);
+}
+
+/// <summary>A per-element state: a <c>ref float</c> parameter of the rule after <c>p</c>.</summary>
+internal sealed record StateModel(string Name, double InitialValue, string? InitialFrom);
+
+/// <summary>A per-step state: a <c>ref double</c> parameter of the rule.</summary>
+internal sealed record StepStateModel(string Name, double InitialValue);
+
+/// <summary>A <c>[Constraint]</c>: a C# condition over hyperparameters and its message.</summary>
+internal sealed record ConstraintModel(string Condition, string Message);
+
+/// <summary>
+/// Everything the emitters need about one declaration: strings, numbers and equatable arrays only, so that an
+/// unchanged declaration compares equal and its output is not regenerated. No locations: a comment added above
+/// the record changes nothing here.
+/// </summary>
+internal sealed record RuleModel(
+    string Namespace,
+    string TypeName,
+    string Accessibility,
+    string FileName,
+    string OptimizerName,
+    string? Torch,
+    string? Summary,
+    EquatableArray<HyperModel> Hypers,
+    EquatableArray<StateModel> States,
+    EquatableArray<StepStateModel> StepStates,
+    string ParamName,
+    string GradName,
+    string? StepName,
+    EquatableArray<ConstraintModel> Constraints,
+    KernelPlan Plan);
+
+/// <summary>A step-invariant scalar: computed once per step by the prologue and broadcast to the element loop.</summary>
+/// <param name="Name">Variable name in the kernels, e.g. <c>c0</c> or a rule local's name.</param>
+/// <param name="Value">The expression, evaluated in float64 and rounded once to float32.</param>
+/// <param name="Text">The expression as the rule wrote it, for the comment beside it.</param>
+internal sealed record HoistModel(string Name, Expr Value, string Text);
+
+/// <summary>A switch: a step-invariant condition that selects a kernel specialisation.</summary>
+/// <param name="Condition">The condition.</param>
+/// <param name="Text">The condition as written, for comments and <c>fusedopt list</c>.</param>
+/// <param name="IsStatic">True when it depends on hyperparameters only (so state allocation may rely on it).</param>
+internal sealed record FlagModel(Expr Condition, string Text, bool IsStatic);
+
+/// <summary>One conjunct of a guard: switch <paramref name="Flag"/> must be <paramref name="On"/>.</summary>
+internal sealed record FlagLiteral(int Flag, bool On);
+
+/// <summary>A conjunction of switch literals; empty means "always".</summary>
+internal sealed record GuardPath(EquatableArray<FlagLiteral> Literals);
+
+/// <summary>When a buffer (p, g or a state) is loaded and stored by the element loop: disjunctions of paths.</summary>
+internal sealed record BufferUse(string Name, NameKind Kind, int Index, EquatableArray<GuardPath> Loads, EquatableArray<GuardPath> Stores)
+{
+    public bool IsLoaded => !Loads.IsEmpty;
+
+    public bool IsStored => !Stores.IsEmpty;
+}
+
+/// <summary>
+/// The analysed rule: which statements run once per step (the prologue), which run per element, the hoisted
+/// scalars and the switches, and the guards on every buffer.
+/// </summary>
+internal sealed record KernelPlan(
+    EquatableArray<Stmt> Body,
+    EquatableArray<HoistModel> Hoists,
+    EquatableArray<FlagModel> Flags,
+    EquatableArray<BufferUse> Buffers,
+    EquatableArray<string> ElementLocals,
+    bool Vectorizable,
+    string? ScalarReason);

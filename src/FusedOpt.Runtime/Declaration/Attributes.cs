@@ -1,0 +1,112 @@
+using System;
+
+namespace FusedOpt;
+
+/// <summary>
+/// Marks a <c>partial record</c> as an optimizer declaration. FusedOpt.Generator turns the record's
+/// hyperparameters (its primary-constructor parameters) and its <c>Update</c> rule into fused
+/// Vector512 / Vector256 / scalar kernels, a naive multi-pass baseline and an ILGPU kernel.
+/// </summary>
+/// <example>
+/// <code>
+/// [Optimizer("adam", Torch = "Adam")]
+/// public partial record Adam(
+///     [NonNegative] float Lr = 1e-3f, [Unit] float Beta1 = 0.9f, [Unit] float Beta2 = 0.999f,
+///     [NonNegative] float Eps = 1e-8f, [NonNegative] float WeightDecay = 0f, bool Amsgrad = false)
+/// {
+///     void Update(ref float p, float g, ref float m, ref float v, ref float vMax, int t) { … }
+/// }
+/// </code>
+/// </example>
+[AttributeUsage(AttributeTargets.Class, Inherited = false, AllowMultiple = false)]
+public sealed class OptimizerAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    /// <param name="name">The catalogue name (lower case, e.g. <c>adam</c>, <c>sgd-ema</c>).</param>
+    public OptimizerAttribute(string name) => Name = name;
+
+    /// <summary>The catalogue name used by the CLI and in state files.</summary>
+    public string Name { get; }
+
+    /// <summary>The <c>torch.optim</c> class whose semantics the rule reproduces, if any (used by <c>fusedopt replay</c>).</summary>
+    public string? Torch { get; set; }
+
+    /// <summary>A one-line description shown by <c>fusedopt list</c>.</summary>
+    public string? Summary { get; set; }
+}
+
+/// <summary>The hyperparameter must be ≥ 0 (NaN is rejected).</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class NonNegativeAttribute : Attribute;
+
+/// <summary>The hyperparameter must be &gt; 0 (NaN is rejected).</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class PositiveAttribute : Attribute;
+
+/// <summary>The hyperparameter must lie in [0, 1) — a decay rate such as Adam's β.</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class UnitAttribute : Attribute;
+
+/// <summary>The hyperparameter must lie in the interval [<see cref="Min"/>, <see cref="Max"/>]; either end may be open.</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class IntervalAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    public IntervalAttribute(double min, double max) => (Min, Max) = (min, max);
+
+    /// <summary>Lower end.</summary>
+    public double Min { get; }
+
+    /// <summary>Upper end.</summary>
+    public double Max { get; }
+
+    /// <summary>When true the lower end is excluded: (Min, …].</summary>
+    public bool MinOpen { get; set; }
+
+    /// <summary>When true the upper end is excluded: […, Max).</summary>
+    public bool MaxOpen { get; set; }
+}
+
+/// <summary>
+/// A per-element state (<c>ref float</c>) or per-step state (<c>ref double</c>) of the update rule
+/// starts at this value instead of 0.
+/// </summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class InitialValueAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    public InitialValueAttribute(double value) => Value = value;
+
+    /// <summary>The initial value.</summary>
+    public double Value { get; }
+}
+
+/// <summary>A per-element state starts at the value of the named hyperparameter (e.g. Adagrad's initial accumulator).</summary>
+[AttributeUsage(AttributeTargets.Parameter)]
+public sealed class InitialFromAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    public InitialFromAttribute(string hyperparameter) => Hyperparameter = hyperparameter;
+
+    /// <summary>The hyperparameter's name (use <c>nameof</c>).</summary>
+    public string Hyperparameter { get; }
+}
+
+/// <summary>
+/// A condition over hyperparameters that must hold, checked by <c>Validate()</c>; the message is the
+/// error shown when it does not. Use for options that are incompatible with each other.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class ConstraintAttribute : Attribute
+{
+    /// <summary>Creates the attribute.</summary>
+    /// <param name="condition">A C# boolean expression over the hyperparameters, e.g. <c>"!Nesterov || Momentum &gt; 0"</c>.</param>
+    /// <param name="message">The sentence shown when the condition is false.</param>
+    public ConstraintAttribute(string condition, string message) => (Condition, Message) = (condition, message);
+
+    /// <summary>The condition.</summary>
+    public string Condition { get; }
+
+    /// <summary>The error message.</summary>
+    public string Message { get; }
+}

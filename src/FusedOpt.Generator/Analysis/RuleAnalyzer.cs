@@ -257,8 +257,8 @@ internal sealed class RuleAnalyzer
 
                 return a;
             case AssignStmt a when IsElementStmt(a):
-                CheckFloat(a.Value, a.Id);
-                if (a.Kind == NameKind.Local && a.TargetType is ValueType.Double or ValueType.Int)
+                bool reported = CheckFloat(a.Value, a.Id);
+                if (!reported && a.Kind == NameKind.Local && a.TargetType is ValueType.Double or ValueType.Int)
                 {
                     Report(Diagnostics.ElementNotFloat, a.Id, a.Target, Printer.TypeName(a.TargetType));
                 }
@@ -271,7 +271,7 @@ internal sealed class RuleAnalyzer
                 bool element = i.Then.Any(IsElementStmt) || i.Else.Any(IsElementStmt);
                 if (condVar == Variability.Element)
                 {
-                    CheckFloat(i.Cond, i.Id);
+                    _ = CheckFloat(i.Cond, i.Id);
                     return i with { Cond = Hoist(i.Cond), Then = RewriteBlock(i.Then, true), Else = RewriteBlock(i.Else, true) };
                 }
 
@@ -367,44 +367,29 @@ internal sealed class RuleAnalyzer
         return _flags.Count - 1;
     }
 
-    private void CheckFloat(Expr e, int id)
+    /// <summary>Reports the first per-element subexpression that is not float32; true when one was found.</summary>
+    private bool CheckFloat(Expr e, int id)
     {
         if (VarOf(e) != Variability.Element)
         {
-            return;
+            return false;
         }
 
         if (e.Type is ValueType.Double or ValueType.Int)
         {
             Report(Diagnostics.ElementNotFloat, id, Printer.Print(e), Printer.TypeName(e.Type));
-            return;
+            return true;
         }
 
-        switch (e)
+        return e switch
         {
-            case UnaryExpr u:
-                CheckFloat(u.Operand, id);
-                break;
-            case BinaryExpr b:
-                CheckFloat(b.Left, id);
-                CheckFloat(b.Right, id);
-                break;
-            case CallExpr c:
-                foreach (var a in c.Args)
-                {
-                    CheckFloat(a, id);
-                }
-
-                break;
-            case CondExpr c:
-                CheckFloat(c.Cond, id);
-                CheckFloat(c.WhenTrue, id);
-                CheckFloat(c.WhenFalse, id);
-                break;
-            case CastExpr c:
-                CheckFloat(c.Operand, id);
-                break;
-        }
+            UnaryExpr u => CheckFloat(u.Operand, id),
+            BinaryExpr b => CheckFloat(b.Left, id) || CheckFloat(b.Right, id),
+            CallExpr c => c.Args.Any(a => CheckFloat(a, id)),
+            CondExpr c => CheckFloat(c.Cond, id) || CheckFloat(c.WhenTrue, id) || CheckFloat(c.WhenFalse, id),
+            CastExpr c => CheckFloat(c.Operand, id),
+            _ => false,
+        };
     }
 
     // ---- Buffer guards. ----

@@ -130,10 +130,19 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         _states = new AlignedBuffer?[Descriptor.States.Count];
         for (int g = 0; g < groups; g++)
         {
+            var rule = groupRules[g] ?? throw new ArgumentNullException(nameof(groupRules), $"The rule of group {g} is null.");
+            if (rule.Descriptor.TypeName != Descriptor.TypeName)
+            {
+                throw new ArgumentException($"Group {g} must use {Descriptor.Name} like group 0, not {rule.Descriptor.Name}.", nameof(groupRules));
+            }
+
+            rule.Validate();
+            _rules[g] = rule;
             _stepStates[g] = Descriptor.StepStates.Select(static s => s.InitialValue).ToArray();
             _scalars[g] = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, Descriptor.ScalarCount) * sizeof(float), 64);
-            SetRule(g, groupRules[g]);
         }
+
+        EnsureStates();
 
         _pool = new WorkerPool(Options.Threads);
         _partials = new double[Options.Threads * 8];

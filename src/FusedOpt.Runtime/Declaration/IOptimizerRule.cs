@@ -88,6 +88,7 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
     {
         HyperparameterKind.Bool => value != 0 ? "true" : "false",
         HyperparameterKind.Int => ((long)value).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        HyperparameterKind.Float => ((float)value).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
         _ => Format(value),
     };
 
@@ -198,6 +199,7 @@ public sealed class HyperparameterException : ArgumentException
     private static string Describe(HyperparameterInfo info) =>
         (info.Min, info.Max, info.MinOpen, info.MaxOpen) switch
         {
+            (double.NegativeInfinity, double.PositiveInfinity, _, _) => "a number",
             (0, double.PositiveInfinity, false, _) => "≥ 0",
             (0, double.PositiveInfinity, true, _) => "> 0",
             _ => "in " + info.RangeText,

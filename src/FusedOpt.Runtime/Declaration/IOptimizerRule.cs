@@ -88,7 +88,7 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
     {
         HyperparameterKind.Bool => value != 0 ? "true" : "false",
         HyperparameterKind.Int => ((long)value).ToString(System.Globalization.CultureInfo.InvariantCulture),
-        HyperparameterKind.Float => ((float)value).ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        HyperparameterKind.Float => ((float)value).ToString("R", System.Globalization.CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal),
         _ => Format(value),
     };
 

@@ -1,0 +1,246 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using FusedOpt.Kernels;
+using FusedOpt.Memory;
+
+namespace FusedOpt.Benchmarks;
+
+/// <summary>What <see cref="StepBenchmark.Run"/> measures.</summary>
+/// <param name="Optimizer">Catalogue name.</param>
+/// <param name="Size">Parameters.</param>
+/// <param name="Threads">Threads for every variant and probe.</param>
+/// <param name="Isa">Instruction set of the fused variant; null for the best.</param>
+/// <param name="Rounds">Measurement rounds; variants are interleaved round by round and the best round counts.</param>
+/// <param name="SecondsPerRound">Approximate time spent per variant per round.</param>
+/// <param name="Tensors">Split the parameters into this many tensors in one arena (the multi-tensor case).</param>
+/// <param name="Hyperparameters">Hyperparameters other than the defaults.</param>
+public sealed record StepBenchOptions(
+    string Optimizer,
+    long Size,
+    int Threads,
+    Isa? Isa = null,
+    int Rounds = 5,
+    double SecondsPerRound = 0.1,
+    int Tensors = 1,
+    IReadOnlyDictionary<string, double>? Hyperparameters = null);
+
+/// <summary>One measured variant.</summary>
+/// <param name="Name">e.g. <c>fused avx512</c>, <c>naive</c>, <c>same-traffic probe</c>.</param>
+/// <param name="BytesPerParameter">Bytes the variant must move per parameter (reads + writes, no read-for-ownership).</param>
+/// <param name="BestSeconds">Best time of one call over all rounds.</param>
+/// <param name="MedianSeconds">Median over rounds of the mean time per call.</param>
+/// <param name="NsPerParameter">Best time per parameter in nanoseconds.</param>
+/// <param name="GBps">Bytes moved per second at the best time, in 10⁹ B/s.</param>
+public sealed record BenchVariant(string Name, int BytesPerParameter, double BestSeconds, double MedianSeconds, double NsPerParameter, double GBps);
+
+/// <summary>The machine a benchmark ran on.</summary>
+/// <param name="Cpu">CPU model as the OS names it.</param>
+/// <param name="LogicalCores">Logical processors.</param>
+/// <param name="BestIsa">Widest instruction set available.</param>
+/// <param name="Runtime">.NET runtime description.</param>
+/// <param name="Os">Operating system description.</param>
+public sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa, string Runtime, string Os)
+{
+    /// <summary>This machine.</summary>
+    public static MachineInfo Current { get; } = new(CpuName(), Environment.ProcessorCount, IsaSupport.Name(IsaSupport.Best),
+        RuntimeInformation.FrameworkDescription, RuntimeInformation.OSDescription);
+
+    private static string CpuName()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(static l => l.StartsWith("model name", StringComparison.Ordinal));
+                if (line is not null)
+                {
+                    return line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+}
+
+/// <summary>The outcome of <see cref="StepBenchmark.Run"/>, with the ratios that matter.</summary>
+/// <param name="Options">What was measured.</param>
+/// <param name="Machine">Where.</param>
+/// <param name="Isa">The fused variant's instruction set.</param>
+/// <param name="Fused">The fused step.</param>
+/// <param name="Naive">The naive multi-pass step.</param>
+/// <param name="Scalar">The fused rule on the scalar path.</param>
+/// <param name="SameTraffic">The same-traffic probe (the in-place limit of this step).</param>
+/// <param name="Copy">STREAM copy.</param>
+/// <param name="Triad">STREAM triad.</param>
+/// <param name="NaivePasses">Tensor operations of the naive step.</param>
+public sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Machine, string Isa, BenchVariant Fused, BenchVariant Naive, BenchVariant Scalar,
+    BenchVariant SameTraffic, BenchVariant Copy, BenchVariant Triad, int NaivePasses)
+{
+    /// <summary>How many times faster the fused step is than the naive one.</summary>
+    public double SpeedupVsNaive => Naive.BestSeconds / Fused.BestSeconds;
+
+    /// <summary>How many times faster the fused step is than the scalar one.</summary>
+    public double SpeedupVsScalar => Scalar.BestSeconds / Fused.BestSeconds;
+
+    /// <summary>Fused throughput as a fraction of the same-traffic probe (1 = at the memory limit).</summary>
+    public double FractionOfProbe => SameTraffic.BestSeconds / Fused.BestSeconds;
+}
+
+/// <summary>
+/// Times one optimizer step three ways — fused (widest or forced ISA), naive multi-pass and scalar — on the same
+/// parameters and gradients, beside the memory probes, with the same threads, in one run. Variants are interleaved
+/// round by round so that a noisy neighbour hurts them alike; the best round counts.
+/// </summary>
+public static class StepBenchmark
+{
+    /// <summary>Runs the benchmark; <paramref name="progress"/> receives what is being measured.</summary>
+    public static StepBenchResult Run(StepBenchOptions options, IProgress<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Size < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Size, $"The size must be at least 1 parameter, got {options.Size}.");
+        }
+
+        if (options.Tensors < 1 || options.Tensors > options.Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Tensors, $"The tensor count must be between 1 and the size, got {options.Tensors}.");
+        }
+
+        var rule = OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
+        using var arena = new ParameterArena();
+        long per = options.Size / options.Tensors;
+        for (int t = 0; t < options.Tensors; t++)
+        {
+            long length = t == options.Tensors - 1 ? options.Size - (per * t) : per;
+            arena.Add($"t{t}", [checked((int)length)], group: 0);
+        }
+
+        arena.Build();
+        progress?.Report("filling buffers");
+        Fill(arena.Params.Span, seed: 1, scale: 1);
+        Fill(arena.Grads.Span, seed: 2, scale: 1e-2f);
+
+        var isa = IsaSupport.Resolve(options.Isa);
+        using var fused = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = isa });
+        using var naive = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Mode = StepMode.Naive });
+        using var scalar = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = Kernels.Isa.Scalar });
+        using var probes = new MemoryProbes(arena.Length, options.Threads);
+        using var a = new AlignedBuffer(arena.Length);
+        using var b = new AlignedBuffer(arena.Length);
+        using var c = new AlignedBuffer(arena.Length);
+
+        var readOnly = new List<AlignedBuffer> { arena.Grads };
+        var readWrite = new List<AlignedBuffer> { arena.Params };
+        for (int s = 0; s < rule.Descriptor.States.Count; s++)
+        {
+            if (fused.GetState(s) is { } buffer)
+            {
+                (rule.Descriptor.States[s].IsWritten ? readWrite : readOnly).Add(buffer);
+            }
+        }
+
+        var variants = new (string Name, int Bytes, Action Call)[]
+        {
+            ($"fused {IsaSupport.Name(isa)}", fused.BytesPerParameter, () => fused.Step()),
+            ("naive multi-pass", fused.BytesPerParameter, () => naive.Step()),
+            ("fused scalar", fused.BytesPerParameter, () => scalar.Step()),
+            ("same-traffic probe", 4 * (readOnly.Count + (2 * readWrite.Count)), () => probes.SameTraffic(readOnly, readWrite)),
+            ("copy", 8, () => probes.Copy(a, b)),
+            ("triad", 12, () => probes.Triad(a, b, c)),
+        };
+
+        var measured = Measure(variants, options, arena.ParameterCount, progress);
+        return new StepBenchResult(options, MachineInfo.Current, IsaSupport.Name(isa), measured[0], measured[1], measured[2], measured[3], measured[4], measured[5],
+            rule.Descriptor.NaivePasses);
+    }
+
+    private static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
+    {
+        int n = variants.Length;
+        var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
+        var means = Enumerable.Range(0, n).Select(static _ => new List<double>()).ToArray();
+        var calls = new int[n];
+
+        // Warm up (JIT tiers, first touch of every buffer) and calibrate the calls per round.
+        for (int v = 0; v < n; v++)
+        {
+            progress?.Report($"warming up {variants[v].Name}");
+            variants[v].Call();
+            variants[v].Call();
+            var sw = Stopwatch.StartNew();
+            variants[v].Call();
+            calls[v] = (int)Math.Clamp(options.SecondsPerRound / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), 1, 10_000);
+        }
+
+        for (int round = 0; round < options.Rounds; round++)
+        {
+            for (int v = 0; v < n; v++)
+            {
+                progress?.Report($"round {round + 1}/{options.Rounds}: {variants[v].Name}");
+                double total = 0;
+                for (int k = 0; k < calls[v]; k++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    variants[v].Call();
+                    double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    best[v] = Math.Min(best[v], seconds);
+                    total += seconds;
+                }
+
+                means[v].Add(total / calls[v]);
+            }
+        }
+
+        return [.. Enumerable.Range(0, n).Select(v =>
+        {
+            var sorted = means[v].OrderBy(static x => x).ToList();
+            double median = sorted[sorted.Count / 2];
+            return new BenchVariant(variants[v].Name, variants[v].Bytes, best[v], median,
+                best[v] * 1e9 / parameters, variants[v].Bytes * (double)parameters / best[v] / 1e9);
+        })];
+    }
+
+    private static void Fill(Span<float> span, int seed, float scale)
+    {
+        var rng = new Random(seed);
+        for (int i = 0; i < span.Length; i++)
+        {
+            span[i] = scale * (float)((rng.NextDouble() * 2) - 1);
+        }
+    }
+
+    /// <summary>Parses a size such as <c>16M</c>, <c>64K</c>, <c>1G</c> (binary multiples) or <c>1000003</c>.</summary>
+    public static long ParseSize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string t = text.Trim();
+        long multiplier = 1;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            multiplier = char.ToUpperInvariant(t[^1]) switch
+            {
+                'K' => 1L << 10,
+                'M' => 1L << 20,
+                'G' => 1L << 30,
+                _ => throw new FormatException($"Size '{text}': unknown suffix '{t[^1]}'; expected K, M or G (binary multiples) or a plain number."),
+            };
+            t = t[..^1];
+        }
+
+        if (!double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || value <= 0 || value * multiplier > int.MaxValue)
+        {
+            throw new FormatException($"Size '{text}' is not a positive number of parameters below 2^31 (e.g. 16M, 64K, 1000003).");
+        }
+
+        return (long)Math.Round(value * multiplier);
+    }
+}

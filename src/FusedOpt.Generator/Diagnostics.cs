@@ -96,12 +96,16 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor UnusedState = Warning("FOPT020", "Unused state",
         "State '{0}' is declared but the update rule never uses it");
 
+    /// <summary>FOPT021: "The update rule of '{0}' needs {1} step scalars; a GPU kernel carries at most {2}, so none is generated".</summary>
+    public static readonly DiagnosticDescriptor NoGpuKernel = Warning("FOPT021", "No GPU kernel",
+        "The update rule of '{0}' needs {1} step scalars; a GPU kernel carries at most {2}, so none is generated");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All =
     [
         InternalError, NotPartial, MissingUpdate, UnsupportedStatement, UnsupportedExpression, ReadOnlyAssignment,
         UnknownIdentifier, UnsupportedHyperparameterType, InvalidRuleParameter, StepStateDependsOnElement,
         NotVectorizable, TooMany, ElementNotFloat, DefaultOutOfRange, InvalidHyperparameter, InvalidConstraint,
-        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState,
+        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel,
     ];
 
     private static readonly Dictionary<string, DiagnosticDescriptor> Map = All.ToDictionary(static d => d.Id);

@@ -18,6 +18,7 @@ internal static class GeneratorHarness
     [
         .. Net100.References.All,
         MetadataReference.CreateFromFile(typeof(IOptimizerRule).Assembly.Location),
+        MetadataReference.CreateFromFile(typeof(ILGPU.Index1D).Assembly.Location),
     ];
 
     public static CSharpCompilation Compile(params string[] sources) =>
@@ -25,7 +26,9 @@ internal static class GeneratorHarness
             "UserAssembly",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Rule{i}.cs")),
             References,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable)
+                // As the SDK does: ILGPU targets an older System.Runtime, which unifies silently.
+                .WithSpecificDiagnosticOptions([new("CS1701", ReportDiagnostic.Suppress), new("CS1702", ReportDiagnostic.Suppress)]));
 
     public static GeneratorDriver CreateDriver() =>
         CSharpGeneratorDriver.Create(

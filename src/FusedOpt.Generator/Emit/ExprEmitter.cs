@@ -49,14 +49,19 @@ internal static class ExprEmitter
 
     // ---- Element code: a vector width ("Vector512", "Vector256") or scalar (width == null). ----
 
-    public static string Element(Expr e, string? width, KernelNames names) => Element(e, width, names, 0);
+    /// <summary>
+    /// Writes element code for a vector width (<c>Vector512</c>, <c>Vector256</c>) or scalar code (null). A switch is
+    /// written by <paramref name="flag"/> (default: the kernel's type parameter, <c>TAmsgrad.IsOn</c>).
+    /// </summary>
+    public static string Element(Expr e, string? width, KernelNames names, System.Func<int, string>? flag = null) =>
+        Element(e, width, names, flag ?? (i => names.Flag(i) + ".IsOn"), 0);
 
     /// <summary>Writes <paramref name="e"/>, parenthesised only where C# precedence needs it.</summary>
-    private static string Element(Expr e, string? width, KernelNames names, int parent)
+    private static string Element(Expr e, string? width, KernelNames names, System.Func<int, string> flag, int parent)
     {
         string W = width ?? "";
         bool scalar = width is null;
-        string E(Expr x, int p = 0) => Element(x, width, names, p);
+        string E(Expr x, int p = 0) => Element(x, width, names, flag, p);
         switch (e)
         {
             case NumExpr n:
@@ -80,7 +85,7 @@ internal static class ExprEmitter
                     _ => W + "." + c.Func + "(" + args + ")",
                 };
             case CondExpr c when c.Flag >= 0:
-                return Wrap(names.Flag(c.Flag) + ".IsOn ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent);
+                return Wrap(flag(c.Flag) + " ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent);
             case CondExpr c:
                 return scalar
                     ? Wrap(E(c.Cond, 2) + " ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent)

@@ -17,13 +17,18 @@ internal sealed class FusedEmitter
     private readonly RuleModel _model;
     private readonly KernelNames _names;
     private readonly KernelPlan _plan;
+    private readonly System.Func<int, string> _flag;
     private int _maskCounter;
 
-    public FusedEmitter(RuleModel model, KernelNames names)
+    /// <param name="model">The declaration.</param>
+    /// <param name="names">Kernel names.</param>
+    /// <param name="flag">How a switch is tested: by default the kernel's type parameter (<c>TAmsgrad.IsOn</c>).</param>
+    public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null)
     {
         _model = model;
         _names = names;
         _plan = model.Plan;
+        _flag = flag ?? (i => names.Flag(i) + ".IsOn");
     }
 
     private string TypeParams => string.Join(", ", _names.AllFlags);
@@ -126,7 +131,45 @@ internal sealed class FusedEmitter
         }
     }
 
-    private string BufferVar(BufferUse b) => b.Kind switch
+    /// <summary>
+    /// Writes the scalar element body for one element (loads, rule, stores) with custom load and store text: the GPU
+    /// kernel's body. <paramref name="load"/> maps a buffer to the expression reading element i; <paramref name="store"/>
+    /// to the statement writing it; <paramref name="scale"/> is the statement applying the gradient scale.
+    /// </summary>
+    public void EmitElementBody(CodeWriter w, System.Func<BufferUse, string> load, System.Func<BufferUse, string, string> store, string scale)
+    {
+        foreach (var b in _plan.Buffers)
+        {
+            string name = BufferVar(b);
+            if (!b.IsLoaded)
+            {
+                if (b.IsStored)
+                {
+                    w.Line($"float {name} = 0f;");
+                }
+
+                continue;
+            }
+
+            string guard = Guard(b.Loads);
+            w.Line(guard == "true" ? $"float {name} = {load(b)};" : $"float {name} = {guard} ? {load(b)} : 0f;");
+            if (b.Kind == NameKind.Grad)
+            {
+                w.Line(scale);
+            }
+        }
+
+        _maskCounter = 0;
+        EmitBlock(w, _plan.Body, null, null);
+        foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
+        {
+            string guard = Guard(b.Stores);
+            string statement = store(b, BufferVar(b));
+            w.Line(guard == "true" ? statement : $"if ({guard}) {statement}");
+        }
+    }
+
+    public string BufferVar(BufferUse b) => b.Kind switch
     {
         NameKind.Param => _model.ParamName,
         NameKind.Grad => _model.GradName,
@@ -215,7 +258,7 @@ internal sealed class FusedEmitter
                 return "true";
             }
 
-            terms.Add(string.Join(" && ", path.Literals.Select(l => (l.On ? "" : "!") + _names.Flag(l.Flag) + ".IsOn")));
+            terms.Add(string.Join(" && ", path.Literals.Select(l => (l.On ? "" : "!") + _flag(l.Flag))));
         }
 
         return terms.Count == 1 ? terms[0] : string.Join(" || ", terms.Select(static t => "(" + t + ")"));
@@ -250,7 +293,7 @@ internal sealed class FusedEmitter
             switch (s)
             {
                 case AssignStmt a:
-                    string value = ExprEmitter.Element(a.Value, W, _names);
+                    string value = ExprEmitter.Element(a.Value, W, _names, _flag);
                     if (a.Declares)
                     {
                         string type = W is null ? (a.TargetType == ValueType.Bool ? "bool" : "float") : "var";
@@ -267,7 +310,7 @@ internal sealed class FusedEmitter
 
                     break;
                 case IfStmt i when i.Flag >= 0:
-                    w.Line($"if ({_names.Flag(i.Flag)}.IsOn) // {_plan.Flags[i.Flag].Text}");
+                    w.Line($"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}");
                     w.Line("{");
                     w.Indent();
                     EmitBlock(w, i.Then, W, mask);
@@ -285,7 +328,7 @@ internal sealed class FusedEmitter
 
                     break;
                 case IfStmt i when W is null:
-                    w.Line($"if ({ExprEmitter.Element(i.Cond, W, _names)})");
+                    w.Line($"if ({ExprEmitter.Element(i.Cond, W, _names, _flag)})");
                     w.Line("{");
                     w.Indent();
                     EmitBlock(w, i.Then, W, null);
@@ -307,7 +350,7 @@ internal sealed class FusedEmitter
                     string cond = _names.Get("cond" + k.ToString(CultureInfo.InvariantCulture));
                     string thenMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture));
                     w.Line($"// if ({Printer.Print(i.Cond)}): both branches run, lanes are selected by mask");
-                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, W, _names)};");
+                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, W, _names, _flag)};");
                     w.Line($"var {thenMask} = {(mask is null ? cond : mask + " & " + cond)};");
                     w.Line("{");
                     w.Indent();

@@ -57,6 +57,7 @@ internal static class SourceEmitter
         w.Line("using System.Runtime.InteropServices;");
         w.Line("using System.Runtime.Intrinsics;");
         w.Line("using FusedOpt;");
+        w.Line("using FusedOpt.Gpu;");
         w.Line("using FusedOpt.Kernels;");
         w.Line();
         if (m.Namespace.Length > 0)
@@ -95,6 +96,8 @@ internal static class SourceEmitter
             fused.EmitScalar(w);
             w.Line();
             naive.Emit(w);
+            w.Line();
+            new GpuEmitter(m, names).Emit(w);
         }
 
         return w.ToString();

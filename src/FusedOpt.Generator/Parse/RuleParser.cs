@@ -250,6 +250,12 @@ internal static class RuleParser
             return null;
         }
 
+        if (plan.Hoists.Count > Emit.GpuEmitter.MaxScalars)
+        {
+            Report(Diagnostics.NoGpuKernel, updateLocation, symbol.Name, plan.Hoists.Count.ToString(CultureInfo.InvariantCulture),
+                Emit.GpuEmitter.MaxScalars.ToString(CultureInfo.InvariantCulture));
+        }
+
         string ns = symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString();
         string accessibility = symbol.DeclaredAccessibility == Accessibility.Public ? "public" : "internal";
         string fileName = System.IO.Path.GetFileName(syntax.SyntaxTree.FilePath);

@@ -43,6 +43,9 @@ public interface IOptimizerRule
 
     /// <summary>Runs the naive multi-pass step (one pass and one temporary per tensor operation) on the range.</summary>
     void RunNaive(int flags, ref readonly StepFrame frame, nint start, nint end, NaiveScratch scratch);
+
+    /// <summary>The rule as an ILGPU kernel, or null when it needs more step scalars than <see cref="Gpu.GpuArgs"/> carries.</summary>
+    Gpu.GpuKernelMethod? GpuKernel { get; }
 }
 
 /// <summary>Kinds of hyperparameter.</summary>

@@ -214,21 +214,27 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// Bytes one step moves per parameter: the parameter read and written, the gradient read, and every used state
     /// read and/or written (Adam: 28).
     /// </summary>
-    public int BytesPerParameter
-    {
-        get
-        {
-            int bytes = 4 + 4 + (Descriptor.ReadsParameter ? 4 : 0);
-            for (int s = 0; s < _states.Length; s++)
-            {
-                if (_states[s] is not null)
-                {
-                    bytes += (Descriptor.States[s].IsRead ? 4 : 0) + (Descriptor.States[s].IsWritten ? 4 : 0);
-                }
-            }
+    public int BytesPerParameter => BytesPerParameterOf(_rules[0].Descriptor, s => _states[s] is not null);
 
-            return bytes;
+    /// <summary>Bytes a step of <paramref name="rule"/> moves per parameter with its hyperparameters (Adam: 28, with AMSGrad: 36).</summary>
+    public static int BytesPerParameterOf(IOptimizerRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return BytesPerParameterOf(rule.Descriptor, rule.IsStateNeeded);
+    }
+
+    private static int BytesPerParameterOf(OptimizerDescriptor descriptor, Func<int, bool> used)
+    {
+        int bytes = 4 + 4 + (descriptor.ReadsParameter ? 4 : 0);
+        for (int s = 0; s < descriptor.States.Count; s++)
+        {
+            if (used(s))
+            {
+                bytes += (descriptor.States[s].IsRead ? 4 : 0) + (descriptor.States[s].IsWritten ? 4 : 0);
+            }
         }
+
+        return bytes;
     }
 
     /// <summary>
@@ -278,8 +284,10 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         if (Options.Sweep == SweepMode.PerTensor)
         {
             _phase = Phase.Range;
-            foreach (var tensor in _arena.Tensors)
+            var tensors = _arena.Tensors;
+            for (int t = 0; t < tensors.Count; t++)
             {
+                var tensor = tensors[t];
                 _rangeGroup = tensor.Group;
                 _rangeStart = tensor.Offset;
                 _rangeLength = tensor.Length;

@@ -23,6 +23,7 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     private readonly long _length;
     private float*[] _read = [];
     private float*[] _readWrite = [];
+    private IReadOnlyList<AlignedBuffer>? _lastReadOnly, _lastReadWrite;
     private Kind _kind;
 
     private enum Kind { SameTraffic, Copy, Triad }
@@ -46,8 +47,15 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     /// </summary>
     public void SameTraffic(IReadOnlyList<AlignedBuffer> readOnly, IReadOnlyList<AlignedBuffer> readWrite)
     {
-        _read = Pointers(readOnly);
-        _readWrite = Pointers(readWrite);
+        // Pointer tables are rebuilt only when other buffer lists are passed: a repeated call allocates nothing.
+        if (!ReferenceEquals(readOnly, _lastReadOnly) || !ReferenceEquals(readWrite, _lastReadWrite) || _kind != Kind.SameTraffic)
+        {
+            _read = Pointers(readOnly);
+            _readWrite = Pointers(readWrite);
+            _lastReadOnly = readOnly;
+            _lastReadWrite = readWrite;
+        }
+
         _kind = Kind.SameTraffic;
         _pool.Run(this);
     }
@@ -57,6 +65,7 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     {
         _read = [a.Pointer];
         _readWrite = [b.Pointer];
+        _lastReadOnly = _lastReadWrite = null;
         _kind = Kind.Copy;
         _pool.Run(this);
     }
@@ -66,6 +75,7 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     {
         _read = [b.Pointer, c.Pointer];
         _readWrite = [a.Pointer];
+        _lastReadOnly = _lastReadWrite = null;
         _kind = Kind.Triad;
         _pool.Run(this);
     }

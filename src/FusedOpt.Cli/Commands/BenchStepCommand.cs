@@ -53,6 +53,11 @@ internal static class BenchStepCommand
                     result.SpeedupVsScalar,
                     result.FractionOfProbe,
                     result.NaivePasses,
+                    result.Operations,
+                    result.OpCosts,
+                    result.ElementsPerCycle,
+                    result.ArithmeticLimit,
+                    result.FractionOfArithmeticLimit,
                 }));
                 return 0;
             }
@@ -120,5 +125,12 @@ internal static class BenchStepCommand
 
         console.Write(table);
         console.MarkupLineInterpolated($"fused vs naive ({r.NaivePasses} passes): [bold]{r.SpeedupVsNaive:0.00}×[/]   fused vs scalar: [bold]{r.SpeedupVsScalar:0.00}×[/]   fused / same-traffic probe: [bold]{r.FractionOfProbe:0.00}[/]");
+        if (r.OpCosts is { } c)
+        {
+            console.MarkupLineInterpolated(
+                $"[grey]core clock {c.FrequencyGHz:0.00} GHz; {c.Isa} cycles/op: add {c.Add:0.00}, mul {c.Mul:0.00}, div {c.Div:0.00}, sqrt {c.Sqrt:0.00}; rule: {r.Operations}[/]");
+            console.MarkupLineInterpolated(
+                $"elements/cycle/core: [bold]{r.ElementsPerCycle:0.000}[/] of an arithmetic limit of {r.ArithmeticLimit:0.000} ([bold]{r.FractionOfArithmeticLimit:0.00}[/]; meaningful when the buffers fit in cache)");
+        }
     }
 }

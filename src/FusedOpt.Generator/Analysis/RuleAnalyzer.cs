@@ -304,6 +304,10 @@ internal sealed class RuleAnalyzer
                 return c with { Cond = Hoist(c.Cond), WhenTrue = Hoist(c.WhenTrue), WhenFalse = Hoist(c.WhenFalse) };
             case UnaryExpr u:
                 return u with { Operand = Hoist(u.Operand) };
+            case BinaryExpr { Op: BinaryOp.Div } b when VarOf(b.Right) != Variability.Element:
+                // Strength reduction: x / c → x · (1/c) with 1/c hoisted (float64, rounded once). A vector divide
+                // costs ~6 cycles against ~1 for a multiply; the result differs from x / c by at most an ulp.
+                return new BinaryExpr(BinaryOp.Mul, Hoist(b.Left), NewHoist(new BinaryExpr(BinaryOp.Div, new NumExpr(1, "1.0", ValueType.Double), b.Right, ValueType.Double)), b.Type);
             case BinaryExpr b:
                 return b with { Left = Hoist(b.Left), Right = Hoist(b.Right) };
             case CallExpr c:

@@ -141,6 +141,8 @@ internal static class SourceEmitter
             w.Line($"NaivePasses = {naive.Passes},");
             w.Line($"ReadsParameter = {Bool(plan.Buffers.Any(static b => b.Kind == NameKind.Param && b.IsLoaded))},");
             w.Line($"IsVectorized = {Bool(plan.Vectorizable)},");
+            var ops = Analysis.OperationCounter.Count(plan, l => plan.ElementLocals.Contains(l));
+            w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
             var args = m.Hypers.Select((h, i) => h.Type switch
             {
                 ValueType.Float => $"(float)v[{i}]",

@@ -81,9 +81,20 @@ public sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa, s
 /// <param name="Copy">STREAM copy.</param>
 /// <param name="Triad">STREAM triad.</param>
 /// <param name="NaivePasses">Tensor operations of the naive step.</param>
+/// <param name="Operations">Element operations of the rule (every switch on).</param>
+/// <param name="OpCosts">Measured vector operation costs of the fused ISA, or null for the scalar path.</param>
 public sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Machine, string Isa, BenchVariant Fused, BenchVariant Naive, BenchVariant Scalar,
-    BenchVariant SameTraffic, BenchVariant Copy, BenchVariant Triad, int NaivePasses)
+    BenchVariant SameTraffic, BenchVariant Copy, BenchVariant Triad, int NaivePasses, ElementOperations Operations, VectorOpCosts? OpCosts)
 {
+    /// <summary>Fused elements per cycle per core (at the probe's clock), or null without op costs.</summary>
+    public double? ElementsPerCycle => OpCosts is null ? null : Options.Size / (Fused.BestSeconds * OpCosts.FrequencyGHz * 1e9) / Options.Threads;
+
+    /// <summary>The rule's arithmetic limit in elements per cycle per core (<see cref="VectorOpCosts.ElementsPerCycleLimit"/>).</summary>
+    public double? ArithmeticLimit => OpCosts?.ElementsPerCycleLimit(Operations);
+
+    /// <summary>Fused elements per cycle as a fraction of the arithmetic limit (meaningful when the data fits in cache).</summary>
+    public double? FractionOfArithmeticLimit => ElementsPerCycle / ArithmeticLimit;
+
     /// <summary>How many times faster the fused step is than the naive one.</summary>
     public double SpeedupVsNaive => Naive.BestSeconds / Fused.BestSeconds;
 
@@ -159,8 +170,10 @@ public static class StepBenchmark
         };
 
         var measured = Measure(variants, options, arena.ParameterCount, progress);
+        progress?.Report("probing vector operation costs");
+        var costs = isa == Kernels.Isa.Scalar ? null : CpuProbes.MeasureVectorOps(isa);
         return new StepBenchResult(options, MachineInfo.Current, IsaSupport.Name(isa), measured[0], measured[1], measured[2], measured[3], measured[4], measured[5],
-            rule.Descriptor.NaivePasses);
+            rule.Descriptor.NaivePasses, rule.Descriptor.ElementOperations, costs);
     }
 
     private static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)

@@ -154,6 +154,9 @@ public sealed record OptimizerDescriptor
     /// <summary>True when the fused kernels are vectorised; false when the rule forced a scalar fallback.</summary>
     public required bool IsVectorized { get; init; }
 
+    /// <summary>Operations per element of the element loop with every switch on (what bounds a cache-resident step).</summary>
+    public required ElementOperations ElementOperations { get; init; }
+
     /// <summary>Creates a rule from hyperparameter values in declaration order (bools as 0/1).</summary>
     public required Func<IReadOnlyList<double>, IOptimizerRule> Create { get; init; }
 
@@ -183,6 +186,18 @@ public sealed record OptimizerDescriptor
 
         return -1;
     }
+}
+
+/// <summary>Operations per element of a rule's element loop.</summary>
+/// <param name="Add">Additions and subtractions.</param>
+/// <param name="Mul">Multiplications.</param>
+/// <param name="Div">Divisions.</param>
+/// <param name="Sqrt">Square roots.</param>
+/// <param name="Other">Max, min, abs, sign, negation, comparisons, selects, mask logic and transcendental functions.</param>
+public sealed record ElementOperations(int Add, int Mul, int Div, int Sqrt, int Other)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Add} add, {Mul} mul, {Div} div, {Sqrt} sqrt, {Other} other";
 }
 
 /// <summary>A hyperparameter outside its range, or an invalid combination of hyperparameters.</summary>

@@ -1,0 +1,188 @@
+using System;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using FusedOpt.Kernels;
+
+namespace FusedOpt.Benchmarks;
+
+/// <summary>Measured reciprocal throughput of vector operations on one core, in cycles per vector operation.</summary>
+/// <param name="Isa">The width measured.</param>
+/// <param name="FrequencyGHz">Core clock measured by a dependent integer chain (what the core ran at during the probe).</param>
+/// <param name="Add">Cycles per vector addition.</param>
+/// <param name="Mul">Cycles per vector multiplication.</param>
+/// <param name="Div">Cycles per vector division.</param>
+/// <param name="Sqrt">Cycles per vector square root.</param>
+public sealed record VectorOpCosts(string Isa, double FrequencyGHz, double Add, double Mul, double Div, double Sqrt)
+{
+    /// <summary>Lanes per vector.</summary>
+    public int Lanes => Isa switch { "avx512" => 16, "avx2" => 8, _ => 1 };
+
+    /// <summary>
+    /// The arithmetic limit of a rule on one core, in elements per cycle, under a simple throughput model: divisions
+    /// and square roots share the divider, everything else shares the FP pipes, and the busier of the two bounds the
+    /// loop (memory ignored: a cache-resident step).
+    /// </summary>
+    public double ElementsPerCycleLimit(ElementOperations ops)
+    {
+        ArgumentNullException.ThrowIfNull(ops);
+        double divider = (ops.Div * Div) + (ops.Sqrt * Sqrt);
+        double pipes = ((ops.Add + ops.Other) * Add) + (ops.Mul * Mul);
+        double cycles = Math.Max(divider, pipes);
+        return cycles <= 0 ? double.PositiveInfinity : Lanes / cycles;
+    }
+}
+
+/// <summary>
+/// Probes of this core: its clock (a chain of dependent integer operations, one cycle each) and the reciprocal
+/// throughput of vector add, mul, div and sqrt (eight independent chains, enough to hide latency).
+/// </summary>
+public static class CpuProbes
+{
+    private const long Iterations = 20_000_000;
+
+    /// <summary>The clock in GHz: best of several runs of 8 dependent one-cycle integer operations per iteration.</summary>
+    public static double MeasureFrequencyGHz()
+    {
+        double best = double.PositiveInfinity;
+        for (int run = 0; run < 5; run++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Sink = DependentChain(Iterations, run + 3);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+
+        return 8.0 * Iterations / best / 1e9;
+    }
+
+    /// <summary>Measures the vector operation costs of <paramref name="isa"/> (Avx512 or Avx2) in cycles.</summary>
+    public static VectorOpCosts MeasureVectorOps(Isa isa)
+    {
+        if (isa == Isa.Scalar || !IsaSupport.IsSupported(isa))
+        {
+            throw new ArgumentException($"Vector operation costs need a vector ISA this machine runs, not {IsaSupport.Name(isa)}.", nameof(isa));
+        }
+
+        double ghz = MeasureFrequencyGHz();
+        double Cycles(Func<long, float> probe)
+        {
+            const long n = 2_000_000;
+            probe(1000);
+            double best = double.PositiveInfinity;
+            for (int run = 0; run < 3; run++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                SinkFloat = probe(n);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+
+            return best * ghz * 1e9 / (n * 8);
+        }
+
+        return isa == Isa.Avx512
+            ? new VectorOpCosts("avx512", ghz, Cycles(Ops512<AddOp>), Cycles(Ops512<MulOp>), Cycles(Ops512<DivOp>), Cycles(Ops512<SqrtOp>))
+            : new VectorOpCosts("avx2", ghz, Cycles(Ops256<AddOp>), Cycles(Ops256<MulOp>), Cycles(Ops256<DivOp>), Cycles(Ops256<SqrtOp>));
+    }
+
+    private static long Sink { get; set; }
+
+    private static float SinkFloat { get; set; }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static long DependentChain(long n, long y)
+    {
+        long x = y;
+        for (long i = 0; i < n; i++)
+        {
+            x ^= y;
+            x += 1;
+            x ^= y;
+            x += 1;
+            x ^= y;
+            x += 1;
+            x ^= y;
+            x += 1;
+        }
+
+        return x;
+    }
+
+    private interface IOp
+    {
+        static abstract Vector512<float> Apply(Vector512<float> a, Vector512<float> b);
+
+        static abstract Vector256<float> Apply(Vector256<float> a, Vector256<float> b);
+    }
+
+    private readonly struct AddOp : IOp
+    {
+        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a + b;
+
+        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a + b;
+    }
+
+    private readonly struct MulOp : IOp
+    {
+        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a * b;
+
+        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a * b;
+    }
+
+    private readonly struct DivOp : IOp
+    {
+        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a / b;
+
+        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a / b;
+    }
+
+    private readonly struct SqrtOp : IOp
+    {
+        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Sqrt(a);
+
+        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => Vector256.Sqrt(a);
+    }
+
+    /// <summary>Eight independent chains of one operation (values stay near 1, so nothing denormalises).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Ops512<TOp>(long n)
+        where TOp : struct, IOp
+    {
+        var b = Vector512.Create(1.0000001f);
+        Vector512<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+        for (long i = 0; i < n; i++)
+        {
+            a0 = TOp.Apply(a0, b);
+            a1 = TOp.Apply(a1, b);
+            a2 = TOp.Apply(a2, b);
+            a3 = TOp.Apply(a3, b);
+            a4 = TOp.Apply(a4, b);
+            a5 = TOp.Apply(a5, b);
+            a6 = TOp.Apply(a6, b);
+            a7 = TOp.Apply(a7, b);
+        }
+
+        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    }
+
+    /// <summary>As <see cref="Ops512{TOp}"/> for Vector256.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Ops256<TOp>(long n)
+        where TOp : struct, IOp
+    {
+        var b = Vector256.Create(1.0000001f);
+        Vector256<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+        for (long i = 0; i < n; i++)
+        {
+            a0 = TOp.Apply(a0, b);
+            a1 = TOp.Apply(a1, b);
+            a2 = TOp.Apply(a2, b);
+            a3 = TOp.Apply(a3, b);
+            a4 = TOp.Apply(a4, b);
+            a5 = TOp.Apply(a5, b);
+            a6 = TOp.Apply(a6, b);
+            a7 = TOp.Apply(a7, b);
+        }
+
+        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+    }
+}

@@ -21,6 +21,7 @@ public static class CliApp
         root.Subcommands.Add(ReplayCommand.Create(context));
         var bench = new Command("bench", "Benchmarks: optimizer steps against memory probes, GEMM, training throughput.");
         bench.Subcommands.Add(BenchStepCommand.Create(context));
+        bench.Subcommands.Add(BenchSweepCommand.Create(context));
         root.Subcommands.Add(bench);
         foreach (var extension in CommandRegistry.Extensions)
         {

@@ -33,6 +33,9 @@ internal sealed class FusedEmitter
 
     private string TypeParams => string.Join(", ", _names.AllFlags);
 
+    /// <summary>Hot loops are compiled fully optimised at once, not first at tier 0 (which would run for the first ~100 ms).</summary>
+    public const string Optimized = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
+
     private static string Constraints(IEnumerable<string> parameters) =>
         string.Join(" ", parameters.Select(static p => "where " + p + " : struct, IFlag"));
 
@@ -94,6 +97,7 @@ internal sealed class FusedEmitter
         int lanes = width / 32;
         string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
         w.Line($"/// <summary>The fused {W} loop: {lanes} elements per iteration, one load and one store per buffer; the tail goes to <see cref=\"Scalar\"/>.</summary>");
+        w.Line(Optimized);
         using (w.Block($"private static void Fused{width}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
         {
             EmitBufferRefs(w, f);
@@ -116,6 +120,7 @@ internal sealed class FusedEmitter
     {
         string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
         w.Line("/// <summary>The scalar loop: the fallback path, and the tail of the vector loops. Same operations in the same order, so the same bits.</summary>");
+        w.Line(Optimized);
         using (w.Block($"private static void Scalar<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
         {
             EmitBufferRefs(w, f);

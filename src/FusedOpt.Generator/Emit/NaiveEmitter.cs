@@ -62,6 +62,7 @@ internal sealed class NaiveEmitter
     {
         string f = _names.Get("f"), start = _names.Get("start"), end = _names.Get("end"), scratch = _names.Get("scratch");
         w.Line("/// <summary>The naive multi-pass step: one pass and one temporary per tensor operation (the benchmarks' baseline).</summary>");
+        w.Line(FusedEmitter.Optimized);
         using (w.Block($"void IOptimizerRule.RunNaive(int {_flags}, ref readonly StepFrame {f}, nint {start}, nint {end}, NaiveScratch {scratch})"))
         {
             w.Line($"int {_n} = (int)({end} - {start});");

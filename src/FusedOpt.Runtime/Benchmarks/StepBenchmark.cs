@@ -183,12 +183,21 @@ public static class StepBenchmark
         var means = Enumerable.Range(0, n).Select(static _ => new List<double>()).ToArray();
         var calls = new int[n];
 
-        // Warm up (JIT tiers, first touch of every buffer) and calibrate the calls per round.
+        // Warm up (first touch of every buffer, JIT tiers of the code around the kernels) for at least 0.2 s or 50
+        // calls, then calibrate the calls per round.
         for (int v = 0; v < n; v++)
         {
             progress?.Report($"warming up {variants[v].Name}");
-            variants[v].Call();
-            variants[v].Call();
+            var warm = Stopwatch.StartNew();
+            for (int k = 0; k < 50 || warm.Elapsed.TotalSeconds < 0.2; k++)
+            {
+                variants[v].Call();
+                if (warm.Elapsed.TotalSeconds > 2)
+                {
+                    break;
+                }
+            }
+
             var sw = Stopwatch.StartNew();
             variants[v].Call();
             calls[v] = (int)Math.Clamp(options.SecondsPerRound / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), 1, 10_000);

@@ -16,6 +16,15 @@ public sealed unsafe class AlignedBuffer : IDisposable
 
     /// <summary>Allocates <paramref name="length"/> floats, all zero.</summary>
     public AlignedBuffer(long length)
+        : this(length, clear: true)
+    {
+    }
+
+    /// <summary>
+    /// Allocates <paramref name="length"/> floats; with <paramref name="clear"/> false the contents are undefined and the
+    /// caller must write every element first (so that the threads that will use each page are the first to touch it).
+    /// </summary>
+    public AlignedBuffer(long length, bool clear)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         if (length > int.MaxValue)
@@ -26,7 +35,10 @@ public sealed unsafe class AlignedBuffer : IDisposable
         Length = length;
         nuint bytes = (nuint)Math.Max(length, 1) * sizeof(float);
         _data = (float*)NativeMemory.AlignedAlloc(bytes, Alignment);
-        NativeMemory.Clear(_data, bytes);
+        if (clear)
+        {
+            NativeMemory.Clear(_data, bytes);
+        }
     }
 
     /// <summary>Number of floats.</summary>

@@ -269,31 +269,27 @@ internal sealed class FusedEmitter
         return terms.Count == 1 ? terms[0] : string.Join(" || ", terms.Select(static t => "(" + t + ")"));
     }
 
-    private bool IsElement(Stmt s) => s switch
+    /// <summary>A real if/else around element statements (switches everywhere; per-element conditions in scalar code).</summary>
+    private void EmitIfElse(CodeWriter w, string header, IfStmt i, string? W, string? mask)
     {
-        AssignStmt a => a.Kind is NameKind.Param or NameKind.Grad or NameKind.State
-            || (a.Kind == NameKind.Local && _plan.ElementLocals.Contains(a.Target)),
-        IfStmt i => i.Flag >= 0 || IsMasked(i),
-        _ => false,
-    };
+        using (w.Block(header))
+        {
+            EmitBlock(w, i.Then, W, mask);
+        }
 
-    private bool IsMasked(IfStmt i) => i.Flag < 0 && ContainsElement(i.Cond);
-
-    private bool ContainsElement(Expr e) => e switch
-    {
-        RefExpr r => r.Kind is NameKind.Param or NameKind.Grad or NameKind.State || (r.Kind == NameKind.Local && _plan.ElementLocals.Contains(r.Name)),
-        UnaryExpr u => ContainsElement(u.Operand),
-        BinaryExpr b => ContainsElement(b.Left) || ContainsElement(b.Right),
-        CallExpr c => c.Args.Any(ContainsElement),
-        CondExpr c => ContainsElement(c.Cond) || ContainsElement(c.WhenTrue) || ContainsElement(c.WhenFalse),
-        CastExpr c => ContainsElement(c.Operand),
-        _ => false,
-    };
+        if (i.Else.Any(_plan.IsElement))
+        {
+            using (w.Block("else"))
+            {
+                EmitBlock(w, i.Else, W, mask);
+            }
+        }
+    }
 
     /// <summary>Element statements; in vector code a per-element if becomes masks and selects.</summary>
     private void EmitBlock(CodeWriter w, IEnumerable<Stmt> block, string? W, string? mask)
     {
-        foreach (var s in block.Where(IsElement))
+        foreach (var s in block.Where(_plan.IsElement))
         {
             switch (s)
             {
@@ -315,40 +311,10 @@ internal sealed class FusedEmitter
 
                     break;
                 case IfStmt i when i.Flag >= 0:
-                    w.Line($"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}");
-                    w.Line("{");
-                    w.Indent();
-                    EmitBlock(w, i.Then, W, mask);
-                    w.Outdent();
-                    w.Line("}");
-                    if (i.Else.Any(IsElement))
-                    {
-                        w.Line("else");
-                        w.Line("{");
-                        w.Indent();
-                        EmitBlock(w, i.Else, W, mask);
-                        w.Outdent();
-                        w.Line("}");
-                    }
-
+                    EmitIfElse(w, $"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}", i, W, mask);
                     break;
                 case IfStmt i when W is null:
-                    w.Line($"if ({ExprEmitter.Element(i.Cond, W, _names, _flag)})");
-                    w.Line("{");
-                    w.Indent();
-                    EmitBlock(w, i.Then, W, null);
-                    w.Outdent();
-                    w.Line("}");
-                    if (i.Else.Any(IsElement))
-                    {
-                        w.Line("else");
-                        w.Line("{");
-                        w.Indent();
-                        EmitBlock(w, i.Else, W, null);
-                        w.Outdent();
-                        w.Line("}");
-                    }
-
+                    EmitIfElse(w, $"if ({ExprEmitter.Element(i.Cond, W, _names, _flag)})", i, W, null);
                     break;
                 case IfStmt i:
                     int k = _maskCounter++;
@@ -362,7 +328,7 @@ internal sealed class FusedEmitter
                     EmitBlock(w, i.Then, W, thenMask);
                     w.Outdent();
                     w.Line("}");
-                    if (i.Else.Any(IsElement))
+                    if (i.Else.Any(_plan.IsElement))
                     {
                         string elseMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture) + "Else");
                         w.Line($"var {elseMask} = {(mask is null ? "~" + cond : W + ".AndNot(" + mask + ", " + cond + ")")};");

@@ -153,28 +153,9 @@ internal sealed class NaiveEmitter
     /// <summary>An operand: a span variable or a float scalar expression.</summary>
     private readonly record struct Operand(string Text, bool IsSpan, int Temp = -1);
 
-    private bool IsElement(Stmt s) => s switch
-    {
-        AssignStmt a => a.Kind is NameKind.Param or NameKind.Grad or NameKind.State
-            || (a.Kind == NameKind.Local && _plan.ElementLocals.Contains(a.Target)),
-        IfStmt i => i.Flag >= 0 || (i.Flag < 0 && IsSpanExpr(i.Cond)),
-        _ => false,
-    };
-
-    private bool IsSpanExpr(Expr e) => e switch
-    {
-        RefExpr r => r.Kind is NameKind.Param or NameKind.Grad or NameKind.State || (r.Kind == NameKind.Local && _plan.ElementLocals.Contains(r.Name)),
-        UnaryExpr u => IsSpanExpr(u.Operand),
-        BinaryExpr b => IsSpanExpr(b.Left) || IsSpanExpr(b.Right),
-        CallExpr c => c.Args.Any(IsSpanExpr),
-        CondExpr c => IsSpanExpr(c.Cond) || IsSpanExpr(c.WhenTrue) || IsSpanExpr(c.WhenFalse),
-        CastExpr c => IsSpanExpr(c.Operand),
-        _ => false,
-    };
-
     private void EmitBlock(IEnumerable<Stmt> block, Operand? mask)
     {
-        foreach (var s in block.Where(IsElement))
+        foreach (var s in block.Where(_plan.IsElement))
         {
             _statementTemps.Clear();
             switch (s)
@@ -191,7 +172,7 @@ internal sealed class NaiveEmitter
                     EmitBlock(i.Then, mask);
                     _indent--;
                     Line("}");
-                    if (i.Else.Any(IsElement))
+                    if (i.Else.Any(_plan.IsElement))
                     {
                         Line("else");
                         Line("{");
@@ -217,7 +198,7 @@ internal sealed class NaiveEmitter
 
                     var thenOperand = new Operand(Temp(thenMask), true, thenMask);
                     Operand? elseOperand = null;
-                    if (i.Else.Any(IsElement))
+                    if (i.Else.Any(_plan.IsElement))
                     {
                         int elseMask = NewTemp(bound: true);
                         Op($"NaiveOps.Not({cond.Text}, {Temp(elseMask)});");

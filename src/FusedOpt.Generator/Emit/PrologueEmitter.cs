@@ -111,7 +111,7 @@ internal sealed class PrologueEmitter
                     }
 
                     break;
-                case IfStmt i when ContainsElementRef(i.Cond):
+                case IfStmt i when _plan.ReadsElement(i.Cond):
                     // A per-element condition: its branches' scalars are needed whichever lanes take them.
                     EmitScalarsOf(w, i.Cond);
                     EmitBlock(w, i.Then);
@@ -138,17 +138,6 @@ internal sealed class PrologueEmitter
         }
     }
 
-    private bool ContainsElementRef(Expr e) => e switch
-    {
-        RefExpr r => r.Kind is NameKind.Param or NameKind.Grad or NameKind.State || (r.Kind == NameKind.Local && IsElementLocal(r.Name)),
-        UnaryExpr u => ContainsElementRef(u.Operand),
-        BinaryExpr b => ContainsElementRef(b.Left) || ContainsElementRef(b.Right),
-        CallExpr c => c.Args.Any(ContainsElementRef),
-        CondExpr c => ContainsElementRef(c.Cond) || ContainsElementRef(c.WhenTrue) || ContainsElementRef(c.WhenFalse),
-        CastExpr c => ContainsElementRef(c.Operand),
-        _ => false,
-    };
-
     /// <summary>Writes the hoisted scalars and switch bits an element expression uses, in evaluation order.</summary>
     private void EmitScalarsOf(CodeWriter w, Expr e)
     {
@@ -167,20 +156,6 @@ internal sealed class PrologueEmitter
                     ? $"{slot} = {ExprEmitter.Prologue(h.Value)} ? StepMath.AllBits : 0f; // {h.Name} = {h.Text}"
                     : $"{slot} = (float){ExprEmitter.Prologue(h.Value)}; // {h.Name} = {h.Text}");
                 break;
-            case UnaryExpr u:
-                EmitScalarsOf(w, u.Operand);
-                break;
-            case BinaryExpr b:
-                EmitScalarsOf(w, b.Left);
-                EmitScalarsOf(w, b.Right);
-                break;
-            case CallExpr c:
-                foreach (var a in c.Args)
-                {
-                    EmitScalarsOf(w, a);
-                }
-
-                break;
             case CondExpr c when c.Flag >= 0:
                 // A flag shared by several uses is pure (same value everywhere): set it once at the top level.
                 if (_depth > 0 || _flagsSetUnconditionally.Add(c.Flag))
@@ -191,13 +166,12 @@ internal sealed class PrologueEmitter
                 EmitScalarsOf(w, c.WhenTrue);
                 EmitScalarsOf(w, c.WhenFalse);
                 break;
-            case CondExpr c:
-                EmitScalarsOf(w, c.Cond);
-                EmitScalarsOf(w, c.WhenTrue);
-                EmitScalarsOf(w, c.WhenFalse);
-                break;
-            case CastExpr c:
-                EmitScalarsOf(w, c.Operand);
+            default:
+                foreach (var child in e.Children())
+                {
+                    EmitScalarsOf(w, child);
+                }
+
                 break;
         }
     }

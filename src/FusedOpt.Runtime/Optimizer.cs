@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
 using FusedOpt.Kernels;
@@ -190,6 +191,36 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         EnsureStates();
     }
 
+    /// <summary>
+    /// Sets one hyperparameter (PascalCase or snake_case name) on every group, or on one group: what a learning-rate
+    /// schedule calls before each step. The new value is validated like any other.
+    /// </summary>
+    public void SetHyperparameter(string name, double value, int? group = null)
+    {
+        int index = Descriptor.IndexOfHyperparameter(name);
+        if (index < 0)
+        {
+            throw new HyperparameterException(
+                $"{Descriptor.Name}: unknown hyperparameter '{name}'. Known: {string.Join(", ", Descriptor.Hyperparameters.Select(static h => h.SnakeName))}.", name);
+        }
+
+        for (int g = group ?? 0; g < (group is null ? _rules.Length : group.Value + 1); g++)
+        {
+            var values = _rules[g].GetHyperparameters();
+            values[index] = value;
+            SetRule(g, Descriptor.Create(values));
+        }
+    }
+
+    /// <summary>A hyperparameter's value in a group.</summary>
+    public double GetHyperparameter(string name, int group = 0)
+    {
+        int index = Descriptor.IndexOfHyperparameter(name);
+        return index < 0
+            ? throw new HyperparameterException($"{Descriptor.Name}: unknown hyperparameter '{name}'.", name)
+            : _rules[group].GetHyperparameters()[index];
+    }
+
     /// <summary>The number of steps group <paramref name="group"/> has taken.</summary>
     public long GetStepCount(int group = 0) => _steps[group];
 
@@ -322,11 +353,17 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// <summary>Writes the optimizer's state (and the parameters) to <paramref name="path"/> atomically.</summary>
     public void Save(string path, bool includeParameters = true) => StateFile.Save(this, path, includeParameters);
 
+    /// <summary>Writes the optimizer's state (and the parameters) to a stream (e.g. inside a training checkpoint).</summary>
+    public void Save(Stream stream, bool includeParameters = true) => StateFile.Write(this, stream, includeParameters);
+
     /// <summary>
-    /// Restores a state written by <see cref="Save"/>: hyperparameters, step counts, states and (if present)
+    /// Restores a state written by <see cref="Save(string, bool)"/>: hyperparameters, step counts, states and (if present)
     /// parameters. A corrupt, truncated or mismatched file throws <see cref="StateFileException"/> and changes nothing.
     /// </summary>
     public void Load(string path) => StateFile.Load(this, path);
+
+    /// <summary>Restores a state from bytes (e.g. read from a training checkpoint); <paramref name="source"/> names them in errors.</summary>
+    public void Load(ReadOnlySpan<byte> bytes, string source) => StateFile.Load(this, bytes, source);
 
     /// <inheritdoc />
     public override string ToString() =>

@@ -52,6 +52,48 @@ public sealed class OptimizerBehaviourTests
         Assert.Contains("must use sgd like the others, not adam", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void SetHyperparameter_ChangesEveryGroup_OrOne_AndValidates()
+    {
+        using var arena = new ParameterArena();
+        arena.Add("a", [4], group: 0);
+        arena.Add("b", [4], group: 1);
+        arena.Build();
+        using var optimizer = new Optimizer(arena, new Adam());
+
+        optimizer.SetHyperparameter("lr", 0.5);
+        optimizer.SetHyperparameter("weight_decay", 0.25, group: 1);
+
+        Assert.Equal(0.5, optimizer.GetHyperparameter("Lr", 0));
+        Assert.Equal(0.5, optimizer.GetHyperparameter("lr", 1));
+        Assert.Equal(0, optimizer.GetHyperparameter("weight_decay", 0));
+        Assert.Equal(0.25, optimizer.GetHyperparameter("weight_decay", 1));
+        Assert.Equal("adam: Lr must be ≥ 0, got -1.", Assert.Throws<HyperparameterException>(() => optimizer.SetHyperparameter("lr", -1)).Message);
+        Assert.Throws<HyperparameterException>(() => optimizer.SetHyperparameter("momentum", 0.9));
+    }
+
+    [Fact]
+    public void StateBytes_FromAStream_LoadLikeAFile()
+    {
+        var (p, grads) = TestData.Inputs(100, 4);
+        using var arena = new ParameterArena();
+        var x = arena.Add("x", 100);
+        arena.Build();
+        p.CopyTo(arena.Param(x));
+        using var optimizer = new Optimizer(arena, new Adam());
+        grads[0].CopyTo(arena.Grad(x));
+        optimizer.Step();
+        using var stream = new System.IO.MemoryStream();
+        optimizer.Save(stream);
+        var saved = arena.Param(x).ToArray();
+        optimizer.Step();
+
+        optimizer.Load(stream.ToArray(), "memory");
+
+        TestData.AssertBitwiseEqual(saved, arena.Param(x), "restored");
+        Assert.Equal(1, optimizer.GetStepCount());
+    }
+
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]

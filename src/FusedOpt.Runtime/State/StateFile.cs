@@ -54,27 +54,7 @@ public static class StateFile
         {
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                var hash = new XxHash3();
-                var header = new MemoryStream();
-                WriteHeader(new BinaryWriter(header, Encoding.UTF8, leaveOpen: true), optimizer, includeParameters);
-                Emit(file, hash, header.GetBuffer().AsSpan(0, (int)header.Length));
-                if (includeParameters)
-                {
-                    EmitFloats(file, hash, optimizer.Arena.Params.Span);
-                }
-
-                foreach (var state in optimizer.States)
-                {
-                    Emit(file, hash, [state is null ? (byte)0 : (byte)1]);
-                    if (state is not null)
-                    {
-                        EmitFloats(file, hash, state.Span);
-                    }
-                }
-
-                Span<byte> digest = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(digest, hash.GetCurrentHashAsUInt64());
-                file.Write(digest);
+                Write(optimizer, file, includeParameters);
                 file.Flush(flushToDisk: true);
             }
 
@@ -87,6 +67,34 @@ public static class StateFile
                 File.Delete(temp);
             }
         }
+    }
+
+    /// <summary>Writes the state to <paramref name="stream"/> (the same bytes <see cref="Save"/> puts in a file).</summary>
+    public static void Write(Optimizer optimizer, Stream stream, bool includeParameters = true)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(stream);
+        var hash = new XxHash3();
+        var header = new MemoryStream();
+        WriteHeader(new BinaryWriter(header, Encoding.UTF8, leaveOpen: true), optimizer, includeParameters);
+        Emit(stream, hash, header.GetBuffer().AsSpan(0, (int)header.Length));
+        if (includeParameters)
+        {
+            EmitFloats(stream, hash, optimizer.Arena.Params.Span);
+        }
+
+        foreach (var state in optimizer.States)
+        {
+            Emit(stream, hash, [state is null ? (byte)0 : (byte)1]);
+            if (state is not null)
+            {
+                EmitFloats(stream, hash, state.Span);
+            }
+        }
+
+        Span<byte> digest = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(digest, hash.GetCurrentHashAsUInt64());
+        stream.Write(digest);
     }
 
     /// <summary>
@@ -136,8 +144,6 @@ public static class StateFile
             parameters = reader.Take(checked(length * 4), "parameters");
         }
 
-        var states = new List<(int Index, ReadOnlyMemory<byte> Data)>();
-        var stateBytes = new List<int>();
         int stateCount = optimizer.Descriptor.States.Count;
         var slices = new (int Offset, int Length)[stateCount];
         for (int s = 0; s < stateCount; s++)

@@ -2,12 +2,27 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace FusedOpt.Models.Data;
 
-/// <summary>Loads CIFAR-10 from a folder in the official binary layout (see <see cref="Cifar10Layout"/>).</summary>
+/// <summary>
+/// Loads CIFAR-10 from a folder in the official binary layout (see <see cref="Cifar10Layout"/>), finding the folder
+/// from <c>--data</c>, then <c>FUSEDOPT_DATA</c>, then a one-time download into the user's cache.
+/// </summary>
+/// <example>
+/// <code>
+/// string dir = await Cifar10.ResolveDirectoryAsync(dataOption, progress: progress);
+/// var data = Cifar10.Load(dir, new Cifar10Options { Subset = 4000, Balanced = true });
+/// var batches = data.TrainBatches(new MinibatchOptions { BatchSize = 100, Seed = 1 });
+/// </code>
+/// </example>
 public static class Cifar10
 {
+    /// <summary>The environment variable naming the data folder when no <c>--data</c> is given.</summary>
+    public const string DataEnvironmentVariable = "FUSEDOPT_DATA";
+
     /// <summary>
     /// The folder holding the CIFAR-10 files under <paramref name="path"/>: <paramref name="path"/> itself when it
     /// holds data_batch_1.bin, else its cifar-10-batches-bin subfolder (where the archive extracts to). Throws,
@@ -37,6 +52,19 @@ public static class Cifar10
         return folder;
     }
 
+    /// <summary>
+    /// Finds the data folder: <paramref name="dataOption"/> (the CLI's <c>--data</c>) when given, else the
+    /// <c>FUSEDOPT_DATA</c> environment variable, else the user cache, downloading and extracting the official
+    /// archive there once (through <paramref name="download"/>, or a default <see cref="Cifar10Download"/>).
+    /// A folder named explicitly must be complete; it never falls back to a download.
+    /// </summary>
+    public static Task<string> ResolveDirectoryAsync(
+        string? dataOption,
+        Cifar10Download? download = null,
+        IProgress<DownloadProgress>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        ResolveDirectoryAsync(dataOption, Environment.GetEnvironmentVariable, download, progress, cancellationToken);
+
     /// <summary>Loads the folder at <paramref name="directory"/> (see <see cref="LocateFolder"/>) with <paramref name="options"/>.</summary>
     public static Cifar10Dataset Load(string directory, Cifar10Options? options = null)
     {
@@ -54,6 +82,32 @@ public static class Cifar10
         ImageSet test = ReadFirst("test", [Path.Combine(folder, Cifar10Layout.TestFile)], testCount, options.TestSubset, options.RecordsPerFile);
         ChannelNormalization normalization = options.Normalization ?? ChannelNormalization.FromImages(train);
         return new Cifar10Dataset(folder, train, test, normalization);
+    }
+
+    internal static async Task<string> ResolveDirectoryAsync(
+        string? dataOption,
+        Func<string, string?> environment,
+        Cifar10Download? download,
+        IProgress<DownloadProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrWhiteSpace(dataOption))
+        {
+            return LocateFolder(dataOption);
+        }
+
+        if (environment(DataEnvironmentVariable) is { Length: > 0 } fromEnvironment)
+        {
+            return LocateFolder(fromEnvironment);
+        }
+
+        if (download is not null)
+        {
+            return await download.EnsureAsync(progress, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var fresh = new Cifar10Download(DataCache.DefaultDirectory(environment));
+        return await fresh.EnsureAsync(progress, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The first <paramref name="limit"/> records (all when null) of <paramref name="files"/> in order.</summary>

@@ -12,4 +12,9 @@ public sealed record Cifar10Dataset(string Directory, ImageSet Train, ImageSet T
     /// <summary>Class names in label order.</summary>
     public static IReadOnlyList<string> ClassNames => Cifar10Layout.ClassNames;
 
+    /// <summary>A minibatch iterator over the training images with this data set's normalization.</summary>
+    public MinibatchIterator TrainBatches(MinibatchOptions options) => new(Train, Normalization, options);
+
+    /// <summary>A sequential, unaugmented iterator over the test images, for evaluation.</summary>
+    public MinibatchIterator TestBatches(int batchSize) => new(Test, Normalization, MinibatchOptions.Sequential(batchSize));
 }

@@ -7,7 +7,7 @@ namespace FusedOpt.Models.Data;
 /// channel-major, CHW, as CIFAR-10 stores it) and one label byte per image.
 /// </summary>
 /// <remarks>
-/// Raw bytes are kept, and floats are produced per batch (<see cref="CopyNormalized"/>):
+/// Raw bytes are kept, and floats are produced per batch (<see cref="CopyNormalized"/>, <see cref="MinibatchIterator"/>):
 /// the 50,000 training images take 154 MB as bytes but 614 MB as float32, and a batch is converted in a few
 /// microseconds per image through a 256-entry table per channel. <see cref="ToTensor"/> converts everything at once
 /// for callers that want the whole [N, 3072] tensor (a small evaluation set, say).

@@ -163,7 +163,7 @@ public static class StepBenchmark
             rule.Descriptor.NaivePasses);
     }
 
-    private static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
+    internal static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
     {
         int n = variants.Length;
         var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
@@ -209,7 +209,7 @@ public static class StepBenchmark
         })];
     }
 
-    private static void Fill(Span<float> span, int seed, float scale)
+    internal static void Fill(Span<float> span, int seed, float scale)
     {
         var rng = new Random(seed);
         for (int i = 0; i < span.Length; i++)

@@ -22,7 +22,15 @@ internal static class DeviceKernels
         var kernel = rule.GpuKernel ?? throw new ArgumentException(
             $"{rule.Descriptor.Name} has no GPU kernel: its rule needs {rule.Descriptor.ScalarCount} step scalars and a GPU launch carries {GpuArgs.Capacity} (FOPT021). Use --device cpu.",
             nameof(rule));
-        return accelerator.LoadAutoGroupedStreamKernel(kernel.Method.CreateDelegate<RuleKernel>());
+        try
+        {
+            return accelerator.LoadAutoGroupedStreamKernel(kernel.Method.CreateDelegate<RuleKernel>());
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A backend that cannot compile the kernel (a capability the device lacks, a driver error) is a device problem.
+            throw new DeviceUnavailableException($"{accelerator.Name}: ILGPU could not compile the {rule.Descriptor.Name} kernel: {e.Message}", e);
+        }
     }
 
     /// <summary>Loads <see cref="Fill"/>.</summary>

@@ -12,7 +12,8 @@ public static class DeviceReplay
     /// <summary>
     /// Replays <paramref name="reference"/> on <paramref name="accelerator"/> as <see cref="ReferenceCase.Replay"/> does
     /// on the CPU: each step uploads the gradient, launches the kernel and downloads the parameters, then the trajectory
-    /// is scored against PyTorch's with the shared tolerance.
+    /// is scored against PyTorch's with the shared tolerance. The result's <see cref="ReplayResult.Device"/> names the
+    /// accelerator; its <see cref="ReplayResult.Isa"/> is <see cref="Isa.Scalar"/> (one element per thread).
     /// </summary>
     public static ReplayResult ReplayOnDevice(this ReferenceCase reference, Accelerator accelerator, OptimizerOptions? options = null, IOptimizerRule? rule = null)
     {

@@ -2,6 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Runtime.Loader;
+using System.Threading;
 using FusedOpt.Benchmarks;
 using FusedOpt.Kernels;
 using ILGPU;
@@ -40,6 +44,8 @@ public sealed record DeviceReport(IReadOnlyList<GpuDeviceInfo> Devices, IReadOnl
 /// </summary>
 public static class GpuDevices
 {
+    private static int _resolverInstalled;
+
     /// <summary>
     /// The ILGPU CPU accelerator's shape: warps of 2 threads, 1 warp per group, one multiprocessor per core. The
     /// generated kernels use no groups or barriers, and ILGPU emulates each lane with an OS thread that synchronises
@@ -123,6 +129,7 @@ public static class GpuDevices
     public static Context CreateContext(List<string> notes)
     {
         ArgumentNullException.ThrowIfNull(notes);
+        InstallDriverResolver();
         var attempts = new (string Label, Action<Context.Builder> Configure)[]
         {
             ("CUDA and OpenCL", static b => b.CPU(IlgpuCpuDevice).Cuda().OpenCL()),
@@ -149,6 +156,36 @@ public static class GpuDevices
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         return accelerator.Capabilities is not CLCapabilityContext cl || cl.Float64;
+    }
+
+    /// <summary>
+    /// ILGPU imports the drivers as <c>cuda</c> and <c>OpenCL</c>, which .NET looks up on Linux as <c>libcuda.so</c> and
+    /// <c>libOpenCL.so</c>: names only the development symlinks carry. Containers (the NVIDIA Container Toolkit mounts
+    /// <c>libcuda.so.1</c>) and many driver installs have only the versioned names, so when the plain name is missing
+    /// this loads <c>libcuda.so.1</c> / <c>libOpenCL.so.1</c> instead. Nothing changes where the plain names exist.
+    /// </summary>
+    private static void InstallDriverResolver()
+    {
+        if (OperatingSystem.IsLinux() && Interlocked.Exchange(ref _resolverInstalled, 1) == 0)
+        {
+            AssemblyLoadContext.Default.ResolvingUnmanagedDll += ResolveVersionedDriver;
+        }
+    }
+
+    private static IntPtr ResolveVersionedDriver(Assembly assembly, string name)
+    {
+        if (assembly != typeof(Context).Assembly)
+        {
+            return IntPtr.Zero;
+        }
+
+        string? soname = name switch
+        {
+            "cuda" => "libcuda.so.1",
+            "OpenCL" => "libOpenCL.so.1",
+            _ => null,
+        };
+        return soname is not null && NativeLibrary.TryLoad(soname, out var handle) ? handle : IntPtr.Zero;
     }
 
     private static List<Device> DevicesOf(Context context, DeviceKind kind)

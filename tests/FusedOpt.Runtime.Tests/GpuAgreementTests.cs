@@ -177,6 +177,8 @@ public sealed class GpuAgreementTests(IlgpuCpuFixture fixture)
 
         Assert.Equal(BitConverter.DoubleToInt64Bits(first), BitConverter.DoubleToInt64Bits(second));
         Assert.Equal(expected, first, expected * 1e-12);
+        Assert.Null(device.Step().GradNorm);   // without SkipNonFinite or MaxGradNorm a step computes no norm, as on the CPU
+        Assert.Null(cpu.Step().GradNorm);
     }
 
     [Fact]

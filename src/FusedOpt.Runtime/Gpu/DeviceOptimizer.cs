@@ -254,7 +254,7 @@ public sealed class DeviceOptimizer : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         double scale = Optimizer.UnscaleFactor(lossScale);
         double? norm = null;
-        if (_norm is not null && Optimizer.ApplyGradNorm(Options, _norm.SumOfSquares(_grads.View), ref scale, out norm))
+        if (Optimizer.NeedsGradNorm(Options) && Optimizer.ApplyGradNorm(Options, _norm!.SumOfSquares(_grads.View), ref scale, out norm))
         {
             return new StepResult(true, _steps[0], norm, 0);
         }

@@ -19,6 +19,7 @@ public static class CliApp
         var root = new RootCommand("FusedOpt: optimizers declared as update rules, compiled into fused CPU and GPU kernels.");
         root.Subcommands.Add(ListCommand.Create(context));
         root.Subcommands.Add(ReplayCommand.Create(context));
+        root.Subcommands.Add(DevicesCommand.Create(context));
         var bench = new Command("bench", "Benchmarks: optimizer steps against memory probes, GEMM, training throughput.");
         bench.Subcommands.Add(BenchStepCommand.Create(context));
         bench.Subcommands.Add(BenchSweepCommand.Create(context));

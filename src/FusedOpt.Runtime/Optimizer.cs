@@ -278,29 +278,13 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!(lossScale > 0) || double.IsInfinity(lossScale))
-        {
-            throw new ArgumentOutOfRangeException(nameof(lossScale), lossScale, $"The loss scale must be finite and > 0, got {lossScale}.");
-        }
-
-        double scale = 1 / lossScale;
+        double scale = UnscaleFactor(lossScale);
         double? norm = null;
-        if (Options.SkipNonFinite || Options.MaxGradNorm is not null)
+        if (NeedsGradNorm(Options))
         {
-            double sumSquares = GradSumOfSquares();
-            norm = Math.Sqrt(sumSquares) * scale;
-            if (!double.IsFinite(sumSquares) && Options.SkipNonFinite)
+            if (ApplyGradNorm(Options, GradSumOfSquares(), ref scale, out norm))
             {
                 return new StepResult(true, _steps[0], norm, 0);
-            }
-
-            if (Options.MaxGradNorm is { } max)
-            {
-                double coefficient = max / (norm.Value + 1e-6);
-                if (coefficient < 1)
-                {
-                    scale *= coefficient;
-                }
             }
         }
 
@@ -421,6 +405,41 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
                 RunRange(_rangeGroup, _rangeStart, _rangeLength, part);
                 break;
         }
+    }
+
+    /// <summary>True when a step needs the global sum of squared gradients (to skip on non-finite or to clip).</summary>
+    internal static bool NeedsGradNorm(OptimizerOptions options) => options.SkipNonFinite || options.MaxGradNorm is not null;
+
+    /// <summary>Checks <paramref name="lossScale"/> and returns 1 / <paramref name="lossScale"/>, the unscaling factor.</summary>
+    internal static double UnscaleFactor(double lossScale) =>
+        lossScale > 0 && !double.IsInfinity(lossScale)
+            ? 1 / lossScale
+            : throw new ArgumentOutOfRangeException(nameof(lossScale), lossScale, $"The loss scale must be finite and > 0, got {lossScale}.");
+
+    /// <summary>
+    /// The step's gradient-norm logic, shared by every step path (host and device): from the float64 sum of squared
+    /// (still loss-scaled) gradients, computes the unscaled norm, multiplies <paramref name="scale"/> by the clipping
+    /// coefficient when <see cref="OptimizerOptions.MaxGradNorm"/> is exceeded, and returns true when the step must be
+    /// skipped because a gradient is not finite and <see cref="OptimizerOptions.SkipNonFinite"/> is set.
+    /// </summary>
+    internal static bool ApplyGradNorm(OptimizerOptions options, double sumSquares, ref double scale, out double? norm)
+    {
+        norm = Math.Sqrt(sumSquares) * scale;
+        if (!double.IsFinite(sumSquares) && options.SkipNonFinite)
+        {
+            return true;
+        }
+
+        if (options.MaxGradNorm is { } max)
+        {
+            double coefficient = max / (norm.Value + 1e-6);
+            if (coefficient < 1)
+            {
+                scale *= coefficient;
+            }
+        }
+
+        return false;
     }
 
     internal IOptimizerRule[] Rules => _rules;

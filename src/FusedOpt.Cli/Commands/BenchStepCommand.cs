@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using FusedOpt.Benchmarks;
+using FusedOpt.Gpu;
 using FusedOpt.Kernels;
 using Spectre.Console;
 
@@ -10,7 +11,8 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt bench step</c>: times the fused step against the naive multi-pass and the scalar path on the same
-/// buffers, beside a same-traffic probe, copy and triad, all in one run.
+/// buffers, beside a same-traffic probe, copy and triad, all in one run. With <c>--device cuda|opencl|ilgpu-cpu</c> it
+/// times the generated GPU kernel's step beside a device-to-device copy of the same bytes instead.
 /// </summary>
 internal static class BenchStepCommand
 {
@@ -23,10 +25,15 @@ internal static class BenchStepCommand
         var tensors = new Option<int>("--tensors") { Description = "Split the parameters into this many tensors in one arena.", DefaultValueFactory = static _ => 1 };
         var rounds = new Option<int>("--rounds") { Description = "Measurement rounds (variants interleaved; best round counts).", DefaultValueFactory = static _ => 5 };
         var hyper = new Option<string[]>("--set") { Description = "Hyperparameter overrides, e.g. --set weight_decay=0.01 --set amsgrad=true.", AllowMultipleArgumentsPerToken = true };
+        var device = new Option<string>("--device")
+        {
+            Description = $"Where the step runs: {DeviceSpec.Choices}. A GPU device times the kernel against a device-to-device copy of the same bytes.",
+            DefaultValueFactory = static _ => "cpu",
+        };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("step", "Time one optimizer step: fused vs naive multi-pass vs scalar, against the memory limit.")
         {
-            optimizer, size, threads, isa, tensors, rounds, hyper, json,
+            optimizer, size, threads, isa, tensors, rounds, hyper, device, json,
         };
         command.SetAction(parse => context.Guard(() =>
         {
@@ -39,6 +46,13 @@ internal static class BenchStepCommand
                 Tensors: parse.GetValue(tensors),
                 Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []));
             OptimizerCatalog.Get(options.Optimizer);
+            var where = DeviceSpec.Parse(parse.GetValue(device));
+            if (!where.IsHost)
+            {
+                ReplayCommand.RequireHostOptions(where, new OptimizerOptions { Isa = options.Isa });
+                return RunOnDevice(context, options, where, parse.GetValue(json));
+            }
+
             StepBenchResult result = null!;
             if (parse.GetValue(json))
             {
@@ -78,6 +92,71 @@ internal static class BenchStepCommand
             return 0;
         }));
         return command;
+    }
+
+    private static int RunOnDevice(CliContext context, StepBenchOptions options, DeviceSpec device, bool json)
+    {
+        DeviceStepBenchResult result = null!;
+        if (json)
+        {
+            result = DeviceStepBenchmark.Run(options, device);
+            context.WriteRaw(Json.Serialize(new
+            {
+                options = new { options.Optimizer, options.Size, options.Tensors, options.Rounds, options.Hyperparameters },
+                device = new { spec = result.Device.Device.ToString(), result.Device.Name, result.Device.MemoryBytes, result.Device.Multiprocessors, result.Device.Details },
+                host = result.Host,
+                variants = new[] { result.Step, result.Copy },
+                result.CopyFloats,
+                result.Launches,
+                result.FractionOfCopy,
+                target = DeviceStepBenchResult.Target,
+                result.MeetsTarget,
+            }));
+            return 0;
+        }
+
+        if (context.Console.Profile.Capabilities.Interactive)
+        {
+            context.Console.Status().Start("measuring", status =>
+            {
+                result = DeviceStepBenchmark.Run(options, device, new Progress<string>(s => status.Status(Markup.Escape(s))));
+            });
+        }
+        else
+        {
+            result = DeviceStepBenchmark.Run(options, device);
+        }
+
+        RenderDevice(context.Console, result);
+        return 0;
+    }
+
+    private static void RenderDevice(IAnsiConsole console, DeviceStepBenchResult r)
+    {
+        var o = r.Options;
+        var d = r.Device;
+        console.MarkupLineInterpolated(
+            $"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {r.Launches} launch(es) per step, on [bold]{d.Device.ToString()}[/]: {d.Name} ({d.MemoryBytes / (double)(1L << 30):0.0} GiB; {d.Details})");
+        console.MarkupLineInterpolated($"host: {r.Host.Cpu} ({r.Host.Runtime})");
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumn("variant");
+        table.AddColumn(new TableColumn("B/param").RightAligned());
+        table.AddColumn(new TableColumn("best ms").RightAligned());
+        table.AddColumn(new TableColumn("median ms").RightAligned());
+        table.AddColumn(new TableColumn("ns/param").RightAligned());
+        table.AddColumn(new TableColumn("GB/s").RightAligned());
+        foreach (var v in new[] { r.Step, r.Copy })
+        {
+            table.AddRow(v.Name, v.BytesPerParameter.ToString(CultureInfo.InvariantCulture), (v.BestSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
+                (v.MedianSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture), v.NsPerParameter.ToString("0.0000", CultureInfo.InvariantCulture),
+                v.GBps.ToString("0.0", CultureInfo.InvariantCulture));
+        }
+
+        console.Write(table);
+        string verdict = d.Device.Kind == DeviceKind.IlgpuCpu ? "ilgpu-cpu emulates the GPU to check the path; it is not measured against it"
+            : r.MeetsTarget ? "[green]met[/]" : "[yellow]not met[/]";
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+            $"step / device copy bandwidth: [bold]{r.FractionOfCopy:0.00}[/] (target ≥ {DeviceStepBenchResult.Target:0.00} on a data-centre GPU: {verdict})"));
     }
 
     /// <summary>Parses <c>name=value</c> pairs; <c>true</c>/<c>false</c> are 1/0.</summary>

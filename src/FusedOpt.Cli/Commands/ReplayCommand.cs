@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.IO;
 using System.Linq;
+using FusedOpt.Gpu;
 using FusedOpt.Kernels;
 using FusedOpt.Reference;
 using Spectre.Console;
@@ -11,7 +12,8 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt replay CASE.json|DIR</c>: replays PyTorch reference trajectories and prints the maximum relative error
-/// per case; exits with 1 when any case exceeds the reference tolerance (1e-4).
+/// per case; exits with 1 when any case exceeds the reference tolerance (1e-4). <c>--device</c> replays with the
+/// generated GPU kernels on CUDA, OpenCL or ILGPU's CPU accelerator instead of the fused CPU kernels.
 /// </summary>
 internal static class ReplayCommand
 {
@@ -22,10 +24,12 @@ internal static class ReplayCommand
         var threads = new Option<int>("--threads") { Description = "Threads per step.", DefaultValueFactory = static _ => 1 };
         var naive = new Option<bool>("--naive") { Description = "Replay with the naive multi-pass step instead of the fused kernel." };
         var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file (a folder when PATH is a folder)." };
+        var device = new Option<string>("--device") { Description = $"Where the steps run: {DeviceSpec.Choices} (cuda:1 for the second GPU); see fusedopt devices.", DefaultValueFactory = static _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, output, json };
+        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, output, json };
         command.SetAction(parse => context.Guard(() =>
         {
+            var where = DeviceSpec.Parse(parse.GetValue(device));
             string input = parse.GetValue(path)!;
             var files = Directory.Exists(input)
                 ? Directory.GetFiles(input, "*.json").OrderBy(static f => f, StringComparer.Ordinal).ToList()
@@ -41,7 +45,14 @@ internal static class ReplayCommand
                 Threads = CheckThreads(parse.GetValue(threads)),
                 Mode = parse.GetValue(naive) ? StepMode.Naive : StepMode.Fused,
             };
-            var results = files.Select(f => ReferenceCase.Load(f).Replay(options)).ToList();
+            RequireHostOptions(where, options);
+            using var session = where.IsHost ? null : GpuDevices.Open(where);
+            var results = files.Select(f =>
+            {
+                var reference = ReferenceCase.Load(f);
+                return session is null ? reference.Replay(options) : reference.ReplayOnDevice(session.Accelerator, options);
+            }).ToList();
+
             if (parse.GetValue(output) is { } target)
             {
                 WriteTrajectories(results, target, Directory.Exists(input));
@@ -49,11 +60,12 @@ internal static class ReplayCommand
 
             if (parse.GetValue(json))
             {
-                context.WriteRaw(Json.Serialize(results.Select(static r => new
+                context.WriteRaw(Json.Serialize(results.Select(r => new
                 {
                     r.Case.Name,
                     r.Optimizer,
-                    isa = IsaSupport.Name(r.Isa),
+                    isa = where.IsHost ? IsaSupport.Name(r.Isa) : null,
+                    device = where.IsHost ? "cpu" : $"{where} ({r.Device})",
                     steps = r.Trajectory.Length,
                     r.MaxRelativeError,
                     r.Passed,
@@ -61,7 +73,7 @@ internal static class ReplayCommand
             }
             else
             {
-                Render(context.Console, results, options);
+                Render(context.Console, results, options, where);
             }
 
             return results.All(static r => r.Passed) ? 0 : 1;
@@ -69,13 +81,35 @@ internal static class ReplayCommand
         return command;
     }
 
+    /// <summary>Refuses host-only options (<c>--isa</c>, <c>--naive</c>) with a GPU device.</summary>
+    internal static void RequireHostOptions(DeviceSpec device, OptimizerOptions options)
+    {
+        if (device.IsHost)
+        {
+            return;
+        }
+
+        if (options.Isa is { } forced)
+        {
+            throw new ArgumentException($"--isa {IsaSupport.Name(forced)} chooses a CPU instruction set; it does not apply to --device {device}.");
+        }
+
+        if (options.Mode == StepMode.Naive)
+        {
+            throw new ArgumentException($"--naive is the CPU multi-pass baseline; it does not apply to --device {device}.");
+        }
+    }
+
     internal static int CheckThreads(int threads) =>
         threads is >= 1 and <= 1024 ? threads : throw new ArgumentOutOfRangeException(nameof(threads), threads, $"--threads must be between 1 and 1024, got {threads}.");
 
-    private static void Render(IAnsiConsole console, List<ReplayResult> results, OptimizerOptions options)
+    private static void Render(IAnsiConsole console, List<ReplayResult> results, OptimizerOptions options, DeviceSpec device)
     {
+        string path = device.IsHost
+            ? $"{(options.Mode == StepMode.Naive ? "naive" : "fused " + IsaSupport.Name(IsaSupport.Resolve(options.Isa)))}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}"
+            : $"GPU kernel on {device}: {results.FirstOrDefault()?.Device}";
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"Reference replay ({(options.Mode == StepMode.Naive ? "naive" : "fused " + IsaSupport.Name(IsaSupport.Resolve(options.Isa)))}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}; tolerance {ReferenceCase.Tolerance:0e0})");
+            .Title($"Reference replay ({Markup.Escape(path)}; tolerance {ReferenceCase.Tolerance:0e0})");
         table.AddColumn("case");
         table.AddColumn("optimizer");
         table.AddColumn(new TableColumn("steps").RightAligned());

@@ -176,7 +176,7 @@ public static class StepBenchmark
             rule.Descriptor.NaivePasses, rule.Descriptor.ElementOperations, costs);
     }
 
-    private static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
+    internal static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
     {
         int n = variants.Length;
         var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
@@ -231,7 +231,7 @@ public static class StepBenchmark
         })];
     }
 
-    private static void Fill(Span<float> span, int seed, float scale)
+    internal static void Fill(Span<float> span, int seed, float scale)
     {
         var rng = new Random(seed);
         for (int i = 0; i < span.Length; i++)

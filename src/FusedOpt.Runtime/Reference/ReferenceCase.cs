@@ -172,13 +172,23 @@ public sealed record ReferenceCase(
         Initial.CopyTo(arena.Param(tensor));
         using var optimizer = new Optimizer(arena, rule, options);
         var trajectory = new float[Gradients.Length][];
-        double maxError = 0;
-        int worstStep = -1, worstIndex = -1;
         for (int s = 0; s < Gradients.Length; s++)
         {
             Gradients[s].CopyTo(arena.Grad(tensor));
             optimizer.Step();
             trajectory[s] = arena.Param(tensor).ToArray();
+        }
+
+        return Score(optimizer.Descriptor.Name, optimizer.Isa, trajectory);
+    }
+
+    /// <summary>Compares a replayed trajectory (parameters after each step) with <see cref="Expected"/>.</summary>
+    internal ReplayResult Score(string optimizer, Isa isa, float[][] trajectory)
+    {
+        double maxError = 0;
+        int worstStep = -1, worstIndex = -1;
+        for (int s = 0; s < trajectory.Length; s++)
+        {
             for (int i = 0; i < Initial.Length; i++)
             {
                 double expected = Expected[s][i];
@@ -192,7 +202,7 @@ public sealed record ReferenceCase(
             }
         }
 
-        return new ReplayResult(this, optimizer.Descriptor.Name, optimizer.Isa, trajectory, maxError, worstStep, worstIndex);
+        return new ReplayResult(this, optimizer, isa, trajectory, maxError, worstStep, worstIndex);
     }
 
     private static string RequireString(JsonElement root, string field, string source) =>
@@ -267,6 +277,9 @@ public sealed record ReferenceCase(
 /// <param name="WorstIndex">Element of the largest error, or −1.</param>
 public sealed record ReplayResult(ReferenceCase Case, string Optimizer, Isa Isa, float[][] Trajectory, double MaxRelativeError, int WorstStep, int WorstIndex)
 {
+    /// <summary>Where the steps ran: <c>cpu</c> for the host path, else the device name.</summary>
+    public string Device { get; init; } = "cpu";
+
     /// <summary>True when the error is within <see cref="ReferenceCase.Tolerance"/>.</summary>
     public bool Passed => MaxRelativeError <= ReferenceCase.Tolerance;
 

@@ -348,7 +348,7 @@ public sealed class DeviceOptimizer : IDisposable
 
     /// <summary>
     /// Writes the state to <paramref name="path"/> in the CPU path's format (<see cref="State.StateFile"/>): the file
-    /// loads with <see cref="Optimizer.Load"/> as well as here. Downloads the device parameters into the arena first.
+    /// loads with <see cref="Optimizer.Load(string)"/> as well as here. Downloads the device parameters into the arena first.
     /// </summary>
     public void Save(string path, bool includeParameters = true)
     {
@@ -359,7 +359,7 @@ public sealed class DeviceOptimizer : IDisposable
     }
 
     /// <summary>
-    /// Restores a state file written by <see cref="Save"/> or by <see cref="Optimizer.Save"/>, with the CPU path's
+    /// Restores a state file written by <see cref="Save"/> or by <see cref="Optimizer.Save(string, bool)"/>, with the CPU path's
     /// checks: a corrupt, truncated or mismatched file throws <see cref="State.StateFileException"/> and leaves the
     /// device state unchanged. A file without parameters keeps the device parameters.
     /// </summary>

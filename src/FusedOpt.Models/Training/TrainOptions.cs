@@ -68,6 +68,18 @@ public sealed record TrainOptions
     /// <summary>Images per forward pass when evaluating.</summary>
     public int EvalBatchSize { get; init; } = 500;
 
+    /// <summary>Train on the first N training images (null: all 50,000).</summary>
+    public int? Subset { get; init; }
+
+    /// <summary>Take the subset class-balanced (N/10 per class, in file order).</summary>
+    public bool BalancedSubset { get; init; }
+
+    /// <summary>Evaluate on the first N test images (null: all 10,000).</summary>
+    public int? TestSubset { get; init; }
+
+    /// <summary>How to load the data this run trains on (a resumed run loads the same images).</summary>
+    public Cifar10Options DataOptions() => new() { Subset = Subset, Balanced = BalancedSubset, TestSubset = TestSubset };
+
     /// <summary>The schedule, parsed.</summary>
     public LearningRateSchedule ParsedSchedule() => ScheduleSpec.Parse(Schedule);
 

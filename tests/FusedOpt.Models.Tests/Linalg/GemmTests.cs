@@ -304,3 +304,31 @@ public sealed class GemmTests
         }
     }
 }
+
+/// <summary>The in-register 16 × 16 transpose used to pack Bᵀ.</summary>
+public sealed class Transpose16Tests
+{
+    [Fact]
+    public void Block_TransposesWithStrides()
+    {
+        if (!Transpose16.IsSupported)
+        {
+            Assert.Skip("This machine has no AVX-512.");
+        }
+
+        float[] src = [.. Enumerable.Range(0, 16 * 19).Select(static i => (float)i)];
+        float[] dst = Enumerable.Repeat(-1f, 16 * 21).ToArray();
+        Transpose16.Block(src.AsSpan(2), 19, dst.AsSpan(1), 21);
+
+        for (int r = 0; r < 16; r++)
+        {
+            for (int c = 0; c < 16; c++)
+            {
+                Assert.Equal(src[(r * 19) + 2 + c], dst[(c * 21) + 1 + r]);
+            }
+        }
+
+        Assert.Equal(-1f, dst[0]);
+        Assert.Equal(-1f, dst[17]);
+    }
+}

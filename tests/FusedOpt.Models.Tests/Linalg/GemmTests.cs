@@ -20,6 +20,7 @@ public sealed class GemmTests
     public static readonly (int M, int N, int K)[] OddShapes =
     [
         (1, 1, 1), (7, 13, 5), (33, 65, 17), (100, 1, 300), (1, 100, 300), (6, 32, 256), (13, 70, 513), (97, 33, 1), (40, 29, 260),
+        (2, 3, 50_000), // one tile but over the parallel threshold: the split must still give it to a thread that runs
     ];
 
     public static IEnumerable<TheoryDataRow<int, int, int, Transpose, Transpose, int>> ShapesByVariant()

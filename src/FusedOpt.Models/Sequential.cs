@@ -46,6 +46,7 @@ public sealed class Sequential<T> : IDisposable
     private T[] _gradB = [];
     private int _capacity;
     private int _batch = -1;
+    private int _firstTrainable;
     private ParameterArena? _arena;
     private ParameterStore<T>? _store;
 
@@ -133,6 +134,8 @@ public sealed class Sequential<T> : IDisposable
         }
 
         _arena = arena;
+        _firstTrainable = Array.FindIndex(_layers, static l => l.Parameters.Count > 0);
+        _firstTrainable = _firstTrainable < 0 ? _layers.Length : _firstTrainable;
     }
 
     /// <summary>
@@ -172,6 +175,13 @@ public sealed class Sequential<T> : IDisposable
         {
             layer.Initialize(seed);
         }
+    }
+
+    /// <summary>Draws the initial parameters with the seed <c>rng.NextUInt64()</c>; see <see cref="Initialize(ulong)"/>.</summary>
+    public void Initialize(Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        Initialize(rng.NextUInt64());
     }
 
     /// <summary>Restarts the random streams of stochastic layers (dropout): layer i gets <c>Derive(seed, i)</c>.</summary>
@@ -217,7 +227,10 @@ public sealed class Sequential<T> : IDisposable
     /// (the caller zeroes them, e.g. <see cref="ParameterArena.ZeroGrads"/>, before the batch).
     /// </summary>
     /// <param name="outputGradient">dL/d(output), [batch, <see cref="OutputFeatures"/>].</param>
-    /// <param name="inputGradient">Also compute dL/d(input) and return it; otherwise the first layer skips it.</param>
+    /// <param name="inputGradient">
+    /// Also compute dL/d(input) and return it. Otherwise layers below the first one with parameters are not run at
+    /// all and that layer skips its dL/dx.
+    /// </param>
     /// <returns>dL/d(input) [batch, <see cref="InputFeatures"/>] when <paramref name="inputGradient"/>, else empty.</returns>
     public ReadOnlySpan<T> Backward(ReadOnlySpan<T> outputGradient, bool inputGradient = false)
     {
@@ -232,12 +245,15 @@ public sealed class Sequential<T> : IDisposable
             throw new ArgumentException($"The output gradient holds {outputGradient.Length} values but the last forward produced {batch} rows × {OutputFeatures} features = {(long)batch * OutputFeatures}.", nameof(outputGradient));
         }
 
+        // Below the first layer with parameters nothing needs a gradient unless the caller asks for dL/d(input): in
+        // Flatten → fc1 → …, fc1's dL/dx (a [B, in]·[in, out] product, as costly as its forward) is skipped.
         ReadOnlySpan<T> dy = outputGradient;
         bool useA = true;
-        for (int i = _layers.Length - 1; i >= 0; i--)
+        int last = inputGradient ? 0 : _firstTrainable;
+        for (int i = _layers.Length - 1; i >= last; i--)
         {
             var layer = _layers[i];
-            bool needDx = i > 0 || inputGradient;
+            bool needDx = i > last || inputGradient;
             Span<T> dx = Rows(useA ? _gradA : _gradB, batch, layer.InputFeatures);
             layer.Backward(
                 _matMul,

@@ -44,7 +44,7 @@ public sealed unsafe partial class Gemm
                     int mc = Math.Min(mcMax, i1 - ic);
                     GemmPacking.PackA<TKernel>(_a, _lda, _transA, ic, mc, pc, kc, packedA);
 
-                    // The A micro-panel (Mr·kc floats) stays in L1 while B micro-panels stream from L2.
+                    // The A micro-panel (Mr·kc floats) stays in L1 while the B micro-panels stream past it from L2/L3.
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int rows = Math.Min(mr, mc - ir);

@@ -235,11 +235,13 @@ public sealed unsafe partial class Gemm : IDisposable, IParallelWork
         int tiles = alongN ? tilesN : tilesM;
         int tile = alongN ? Blocking.Nr : Blocking.Mr;
         int extent = alongN ? n : m;
+        // Part p takes tiles [⌈tiles·p/parts⌉, ⌈tiles·(p+1)/parts⌉): rounding up front-loads the work, so when only one
+        // part has any (a single tile) it is part 0, which the caller runs directly.
         int used = 0;
         for (int p = 0; p < parts; p++)
         {
-            int start = Math.Min(extent, (int)((long)tiles * p / parts) * tile);
-            int end = Math.Min(extent, (int)((long)tiles * (p + 1) / parts) * tile);
+            int start = Math.Min(extent, (int)(((long)tiles * p) + parts - 1) / parts * tile);
+            int end = Math.Min(extent, (int)(((long)tiles * (p + 1)) + parts - 1) / parts * tile);
             if (alongN)
             {
                 SetRange(p, 0, m, start, end);

@@ -105,14 +105,27 @@ internal static unsafe class GemmPacking
             }
             else
             {
-                // op(B)[p, j] = b[j·ldb + p]: read each stored row of Bᵀ contiguously, scatter it down a panel column.
+                // op(B)[p, j] = b[j·ldb + p]: each panel column is a stored row of Bᵀ. Full 16 × 16 blocks are
+                // transposed in registers; the rest (partial panels, kc mod 16) is scattered element by element.
                 float* src = b + ((j0 + jr) * ldb) + p0;
+                int pBlocked = 0;
+                if (typeof(TKernel) == typeof(MicroKernel512) && Transpose16.IsSupported && cols == nr)
+                {
+                    for (; pBlocked + 16 <= kc; pBlocked += 16)
+                    {
+                        for (int j16 = 0; j16 < nr; j16 += 16)
+                        {
+                            Transpose16.Block(src + (j16 * ldb) + pBlocked, ldb, panel + (pBlocked * nr) + j16, nr);
+                        }
+                    }
+                }
+
                 int j = 0;
                 for (; j < cols; j++)
                 {
                     float* s = src + (j * ldb);
                     float* d = panel + j;
-                    for (int p = 0; p < kc; p++)
+                    for (int p = pBlocked; p < kc; p++)
                     {
                         d[p * nr] = s[p];
                     }

@@ -39,29 +39,58 @@ public static class GemmPeak
 
     private static double MeasureNow(int threads, Isa isa)
     {
-        using var pool = new WorkerPool(threads);
-        var probe = new Probe(isa);
-
-        // Calibrate: grow the iteration count until one run takes ≥ 20 ms, then keep the best of 7.
-        long iterations = 1 << 14;
-        double seconds = probe.Time(pool, iterations);
-        while (seconds < 0.02)
-        {
-            iterations *= 2;
-            seconds = probe.Time(pool, iterations);
-        }
-
-        double best = double.MaxValue;
+        using var probe = new Probe(threads, isa);
+        double best = 0;
         for (int trial = 0; trial < 7; trial++)
         {
-            best = Math.Min(best, probe.Time(pool, iterations));
+            best = Math.Max(best, probe.Trial());
         }
 
-        double flops = 2.0 * Accumulators(isa) * IsaSupport.Width(isa) * iterations * threads;
-        return flops / best / 1e9;
+        return best;
     }
 
-    private sealed class Probe(Isa isa) : IParallelWork
+    /// <summary>
+    /// A calibrated probe for repeated short trials (≥ 20 ms each), so that a benchmark can interleave peak trials
+    /// with its own timed calls and see the same machine conditions (other processes, clock changes).
+    /// </summary>
+    internal sealed class Probe : IDisposable
+    {
+        private readonly WorkerPool _pool;
+        private readonly Loops _loops;
+        private readonly long _iterations;
+
+        public Probe(int threads, Isa isa)
+        {
+            _pool = new WorkerPool(threads);
+            _loops = new Loops(isa);
+            Threads = threads;
+            Isa = isa;
+
+            // Calibrate: grow the iteration count until one run takes ≥ 20 ms.
+            long iterations = 1 << 14;
+            while (_loops.Time(_pool, iterations) < 0.02)
+            {
+                iterations *= 2;
+            }
+
+            _iterations = iterations;
+        }
+
+        public int Threads { get; }
+
+        public Isa Isa { get; }
+
+        /// <summary>One timed run; GFLOP/s over all threads.</summary>
+        public double Trial()
+        {
+            double seconds = _loops.Time(_pool, _iterations);
+            return 2.0 * Accumulators(Isa) * IsaSupport.Width(Isa) * _iterations * Threads / seconds / 1e9;
+        }
+
+        public void Dispose() => _pool.Dispose();
+    }
+
+    private sealed class Loops(Isa isa) : IParallelWork
     {
         private long _iterations;
 

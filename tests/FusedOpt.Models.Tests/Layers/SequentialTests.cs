@@ -201,6 +201,24 @@ public sealed class SequentialTests
     }
 
     [Fact]
+    public void Backward_StopsAtTheFirstLayerWithParameters_UnlessTheInputGradientIsAsked()
+    {
+        var spy = new SpyLayer(4);
+        using var model = new Sequential<float>([spy, new Linear<float>("fc", 4, 3)]);
+        using var arena = new ParameterArena();
+        model.Register(arena);
+        arena.Build();
+        model.Initialize(1);
+
+        model.Forward(new float[8], 2, training: true);
+        Assert.True(model.Backward(new float[6]).IsEmpty);
+        Assert.Equal(0, spy.BackwardCalls);
+
+        Assert.Equal(8, model.Backward(new float[6], inputGradient: true).Length);
+        Assert.Equal(1, spy.BackwardCalls);
+    }
+
+    [Fact]
     public void Spec_RoundTrips_ThroughBuild()
     {
         var spec = Fcn.Spec(activation: ActivationKind.Tanh, dropout: 0.5, hidden: [10, 10], inputShape: [2, 3]);
@@ -233,5 +251,21 @@ public sealed class SequentialTests
     {
         double scale = expected.Max(static v => Math.Abs(v));
         return actual.Zip(expected, static (a, e) => Math.Abs(a - e)).Max() / (scale == 0 ? 1 : scale);
+    }
+
+    /// <summary>An identity layer that counts its backward calls.</summary>
+    private sealed class SpyLayer(int features) : Layer<float>("spy", features, features)
+    {
+        public int BackwardCalls { get; private set; }
+
+        public override LayerSpec Spec => throw new NotSupportedException();
+
+        public override void Forward(MatMul<float> matMul, ReadOnlySpan<float> x, Span<float> y, int batch, bool training) => x.CopyTo(y);
+
+        public override void Backward(MatMul<float> matMul, ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dx, int batch, bool inputGradient)
+        {
+            BackwardCalls++;
+            dy.CopyTo(dx);
+        }
     }
 }

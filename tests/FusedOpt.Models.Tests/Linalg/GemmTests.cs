@@ -20,6 +20,7 @@ public sealed class GemmTests
     public static readonly (int M, int N, int K)[] OddShapes =
     [
         (1, 1, 1), (7, 13, 5), (33, 65, 17), (100, 1, 300), (1, 100, 300), (6, 32, 256), (13, 70, 513), (97, 33, 1), (40, 29, 260),
+        (2, 3, 50_000), // one tile but over the parallel threshold: the split must still give it to a thread that runs
     ];
 
     public static IEnumerable<TheoryDataRow<int, int, int, Transpose, Transpose, int>> ShapesByVariant()
@@ -302,5 +303,33 @@ public sealed class GemmTests
                 Assert.Fail($"Element {i}: {expectedName} gave {expected[i]:R}, {actualName} gave {actual[i]:R}.");
             }
         }
+    }
+}
+
+/// <summary>The in-register 16 × 16 transpose used to pack Bᵀ.</summary>
+public sealed class Transpose16Tests
+{
+    [Fact]
+    public void Block_TransposesWithStrides()
+    {
+        if (!Transpose16.IsSupported)
+        {
+            Assert.Skip("This machine has no AVX-512.");
+        }
+
+        float[] src = [.. Enumerable.Range(0, 16 * 19).Select(static i => (float)i)];
+        float[] dst = Enumerable.Repeat(-1f, 16 * 21).ToArray();
+        Transpose16.Block(src.AsSpan(2), 19, dst.AsSpan(1), 21);
+
+        for (int r = 0; r < 16; r++)
+        {
+            for (int c = 0; c < 16; c++)
+            {
+                Assert.Equal(src[(r * 19) + 2 + c], dst[(c * 21) + 1 + r]);
+            }
+        }
+
+        Assert.Equal(-1f, dst[0]);
+        Assert.Equal(-1f, dst[17]);
     }
 }

@@ -72,7 +72,7 @@ public sealed class Dropout<T> : Layer<T>
         float p = (float)P;
         for (int i = 0; i < n; i++)
         {
-            T m = _rng.NextFloat() < p ? T.Zero : keep;
+            T m = _rng.NextSingle() < p ? T.Zero : keep;
             _mask[i] = m;
             y[i] = x[i] * m;
         }

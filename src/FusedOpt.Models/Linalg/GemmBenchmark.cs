@@ -126,7 +126,7 @@ public static class GemmBenchmark
         var data = new float[checked((int)length)];
         for (int i = 0; i < data.Length; i++)
         {
-            data[i] = (2 * rng.NextFloat()) - 1;
+            data[i] = (2 * rng.NextSingle()) - 1;
         }
 
         return data;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using FusedOpt.Models;
 using FusedOpt.Models.Data;
 using Xunit;
 

@@ -288,7 +288,7 @@ public sealed class GemmTests
         var data = new float[Math.Max(0, (rows * ld) - pad)];
         for (int i = 0; i < data.Length; i++)
         {
-            data[i] = i % ld < cols ? (2 * rng.NextFloat()) - 1 : nanPad ? float.NaN : 7f;
+            data[i] = i % ld < cols ? (2 * rng.NextSingle()) - 1 : nanPad ? float.NaN : 7f;
         }
 
         return data;

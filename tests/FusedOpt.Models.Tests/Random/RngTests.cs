@@ -42,12 +42,12 @@ public sealed class RngTests
     }
 
     [Fact]
-    public void NextFloat_AndNextDouble_StayInUnitInterval()
+    public void NextSingle_AndNextDouble_StayInUnitInterval()
     {
         var rng = new Rng(3);
         for (int i = 0; i < 100_000; i++)
         {
-            float f = rng.NextFloat();
+            float f = rng.NextSingle();
             double d = rng.NextDouble();
             Assert.InRange(f, 0f, 0.99999994f);
             Assert.InRange(d, 0.0, 0.9999999999999999);

@@ -1,15 +1,16 @@
 using System;
 using System.Linq;
+using FusedOpt.Models;
 using FusedOpt.Models.Data;
 using Xunit;
 
-namespace FusedOpt.Tests.Data;
+namespace FusedOpt.Tests.Random;
 
 /// <summary>
 /// <see cref="Rng"/> against the reference C code (prng.di.unimi.it: splitmix64.c, xoshiro256starstar.c, compiled
 /// with gcc to produce the constants below), plus save/restore and the derived draws.
 /// </summary>
-public sealed class RngTests
+public sealed class RngStateTests
 {
     [Fact]
     public void SplitMix64_MatchesReference()

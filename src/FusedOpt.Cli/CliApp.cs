@@ -23,11 +23,12 @@ public static class CliApp
         var bench = new Command("bench", "Benchmarks: optimizer steps against memory probes, GEMM, training throughput.");
         bench.Subcommands.Add(BenchStepCommand.Create(context));
         bench.Subcommands.Add(BenchSweepCommand.Create(context));
+        bench.Subcommands.Add(BenchGemmCommand.Create(context));
+        bench.Subcommands.Add(BenchTrainCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(CompareCommand.Create(context));
+        root.Subcommands.Add(GradcheckCommand.Create(context));
         root.Subcommands.Add(bench);
-        foreach (var extension in CommandRegistry.Extensions)
-        {
-            extension(root, bench, context);
-        }
 
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = context.Console.Profile.Out.Writer, Error = context.Error });
@@ -59,10 +60,4 @@ public sealed record CliContext(IAnsiConsole Console, TextWriter Error)
             return 2;
         }
     }
-}
-
-/// <summary>Commands contributed by other parts of the CLI (training, GEMM, GPU) register here.</summary>
-internal static class CommandRegistry
-{
-    public static readonly Action<RootCommand, Command, CliContext>[] Extensions = [];
 }

@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using FusedOpt.Models.Training;
+using Spectre.Console;
+
+namespace FusedOpt.Cli.Commands;
+
+/// <summary>
+/// <c>fusedopt compare</c>: trains one model per optimizer on the same data, seed and initial weights, then writes one
+/// comparison plot (loss per iteration, test accuracy per epoch), a Markdown table and every run's outputs.
+/// </summary>
+internal static class CompareCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var set = new TrainOptionSet();
+        var optimizers = new Option<string>("--optimizers") { Description = "Comma-separated optimizer names.", DefaultValueFactory = static _ => "sgd,sgd-momentum,sgd-nesterov,rmsprop,adam" };
+        var lr = new Option<string?>("--lr") { Description = "Learning rate for all (1e-3) or per optimizer (sgd=0.01,adam=1e-4); default: each optimizer's." };
+        var naive = new Option<bool>("--also-naive") { Description = "Also train each optimizer with the naive multi-pass step: same accuracy, compare the time." };
+        var output = new Option<string>("--out") { Description = "Output folder.", DefaultValueFactory = static _ => Path.Combine("runs", "compare") };
+        var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
+        var command = new Command("compare", "Train several optimizers on the same data, seed and initial weights; one plot and a Markdown table.") { optimizers, lr, naive, output, json };
+        set.AddTo(command);
+        command.SetAction(parse => context.Guard(() =>
+        {
+            var names = parse.GetValue(optimizers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var rates = TrainOptionSet.ParseLearningRates(parse.GetValue(lr));
+            var plans = new List<(string Name, TrainOptions Options)>();
+            foreach (var name in names)
+            {
+                plans.Add((name, set.Build(parse, name, rates(name))));
+                if (parse.GetValue(naive))
+                {
+                    plans.Add((name + " (naive step)", set.Build(parse, name, rates(name), naive: true)));
+                }
+            }
+
+            string folder = parse.GetValue(output)!;
+            var runner = new TrainingRunner(context);
+            var data = runner.LoadData(parse.GetValue(set.Data), plans[0].Options);
+            var results = new List<RunResult>();
+            foreach (var (name, options) in plans)
+            {
+                context.Console.MarkupLineInterpolated($"[bold]{name}[/] lr {LearningRate(options):G4}");
+                using var trainer = new Trainer(data, options);
+                results.Add(runner.Run(trainer, name, Path.Combine(folder, Slug(name)), quiet: parse.GetValue(json)));
+            }
+
+            Directory.CreateDirectory(folder);
+            TrainingRunner.Plot(folder, results, $"{plans[0].Options.Model} on {data.Train.Count:N0} CIFAR-10 images, batch {plans[0].Options.BatchSize}");
+            string table = Table(results);
+            File.WriteAllText(Path.Combine(folder, "compare.md"), table);
+            File.WriteAllText(Path.Combine(folder, "compare.json"), Json.Serialize(results));
+            if (parse.GetValue(json))
+            {
+                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.Epochs[^1].TrainLoss, r.Seconds, r.ImagesPerSecond })));
+            }
+            else
+            {
+                context.Console.Write(new Text(table));
+                context.Console.MarkupLineInterpolated($"plots and tables in {Path.GetFullPath(folder)}");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The Markdown table of the comparison.</summary>
+    private static string Table(IReadOnlyList<RunResult> results)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("| optimizer | learning rate | final train loss | final train accuracy | test accuracy | best test accuracy | training time (s) | img/s |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in results)
+        {
+            var last = r.Epochs[^1];
+            double lr = LearningRate(r.Options);
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {lr:G4} | {last.TrainLoss:0.000} | {100 * last.TrainAccuracy:0.0}% | {100 * last.Test.Accuracy:0.00}% | {100 * r.Epochs.Max(static e => e.Test.Accuracy):0.00}% | {r.Seconds:0.0} | {r.ImagesPerSecond:N0} |");
+        }
+
+        return sb.ToString();
+    }
+
+    private static double LearningRate(TrainOptions options)
+    {
+        var rule = OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
+        return rule.GetHyperparameters()[rule.Descriptor.IndexOfHyperparameter("lr")];
+    }
+
+    private static string Slug(string name) => new([.. name.Select(static c => char.IsLetterOrDigit(c) || c == '-' ? c : '_')]);
+}

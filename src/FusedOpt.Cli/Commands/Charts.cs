@@ -20,7 +20,7 @@ internal static class Charts
             var ys = s.Y.Select(y => logY ? System.Math.Log10(y) : y).ToArray();
             var line = plot.Add.Scatter(xs, ys);
             line.LegendText = s.Name;
-            line.MarkerSize = 6;
+            line.MarkerSize = s.X.Count > 60 ? 0 : 6;
         }
 
         var list = series.ToList();

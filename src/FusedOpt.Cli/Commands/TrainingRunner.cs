@@ -110,30 +110,37 @@ internal sealed class TrainingRunner(CliContext context)
             Train(null);
         }
 
+        metrics?.Dispose();
         var run = new RunResult(name, trainer.Options, epochs, losses, seconds);
         if (output is not null && epochs.Count > 0)
         {
             File.WriteAllText(Path.Combine(output, "result.json"), Json.Serialize(run));
-            Plot(output, [run]);
+            Plot(output, [(name, output)]);
         }
 
         return run;
     }
 
-    /// <summary>Loss per iteration and test accuracy per epoch, one line per run.</summary>
-    public static void Plot(string output, IReadOnlyList<RunResult> runs, string? title = null)
+    /// <summary>
+    /// Loss per iteration and test accuracy per epoch, one line per run, from each run's whole metrics.jsonl (so a
+    /// resumed run is plotted from its first iteration).
+    /// </summary>
+    public static void Plot(string output, IReadOnlyList<(string Name, string Folder)> runs, string? title = null)
     {
+        var histories = runs.Select(static r => (r.Name, Records: MetricsReader.ReadAll(Path.Combine(r.Folder, "metrics.jsonl")))).ToList();
         Charts.Lines(Path.Combine(output, "loss.png"), title ?? "training loss", "iteration", "cross-entropy (mean of 10 iterations)",
-            runs.Select(static r =>
+            histories.Select(static h =>
             {
-                var smooth = Smooth(r.Iterations, 10);
-                return new Charts.Series(Label(r), [.. Enumerable.Range(1, smooth.Count).Select(static i => (double)i)], smooth);
+                var iterations = h.Records.OfType<IterationMetrics>().ToList();
+                return new Charts.Series(h.Name, [.. iterations.Select(static i => (double)i.Iteration)], Smooth([.. iterations.Select(static i => i.Loss)], 10));
             }));
-        Charts.Lines(Path.Combine(output, "accuracy.png"), title ?? "accuracy", "epoch", "test accuracy (%)",
-            runs.Select(static r => new Charts.Series(Label(r), [.. r.Epochs.Select(static e => (double)e.Epoch)], [.. r.Epochs.Select(static e => 100 * e.Test.Accuracy)])));
+        Charts.Lines(Path.Combine(output, "accuracy.png"), title ?? "test accuracy", "epoch", "test accuracy (%)",
+            histories.Select(static h =>
+            {
+                var epochs = h.Records.OfType<EpochMetrics>().Where(static e => e.TestAccuracy is not null).ToList();
+                return new Charts.Series(h.Name, [.. epochs.Select(static e => (double)e.Epoch)], [.. epochs.Select(static e => 100 * e.TestAccuracy!.Value)]);
+            }));
     }
-
-    private static string Label(RunResult r) => r.Name;
 
     private static List<double> Smooth(IReadOnlyList<double> values, int window)
     {

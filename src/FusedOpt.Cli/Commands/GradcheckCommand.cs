@@ -26,7 +26,10 @@ internal static class GradcheckCommand
         command.SetAction(parse => context.Guard(() =>
         {
             var modelList = Select(parse.GetValue(models)!, GradientCheck.StandardModels.Select(static m => m.Name).ToArray(), "--models");
-            var lossList = Select(parse.GetValue(losses)!, LossCatalog.All.Select(static l => l.Name).ToArray(), "--losses");
+            string lossText = parse.GetValue(losses)!;
+            var lossList = lossText.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)
+                ? LossCatalog.All.Select(static l => l.Name).ToArray()
+                : lossText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(static l => LossCatalog.Get(l).Name).ToArray();
             double limit = parse.GetValue(tolerance);
             var reports = (from m in GradientCheck.StandardModels
                            where modelList.Contains(m.Name)

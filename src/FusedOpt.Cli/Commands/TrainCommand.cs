@@ -33,6 +33,7 @@ internal static class TrainCommand
                 string checkpoint = Directory.Exists(from) ? Path.Combine(from, "checkpoint.fopt") : from;
                 var (header, _) = Checkpoint.Read(checkpoint);
                 var data = runner.LoadData(parse.GetValue(set.Data), header.Options);
+
                 int? epochs = parse.GetResult(set.Epochs) is { Implicit: false } ? parse.GetValue(set.Epochs) : null;
                 trainer = Trainer.Resume(data, checkpoint, epochs);
                 folder ??= Path.GetDirectoryName(Path.GetFullPath(checkpoint));

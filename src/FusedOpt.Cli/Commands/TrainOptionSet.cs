@@ -44,11 +44,13 @@ internal sealed class TrainOptionSet
 
     public Option<string?> Data { get; } = new("--data") { Description = "CIFAR-10 folder (binary layout); default FUSEDOPT_DATA, else downloaded once to the cache." };
 
+    public Option<string> RecordsPerFile { get; } = new("--records-per-file") { Description = "Records per data file: 10000 (the official layout) or any (small synthetic data sets).", DefaultValueFactory = static _ => "10000", Hidden = true };
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Optimizer hyperparameters, e.g. --set momentum=0.9.", AllowMultipleArgumentsPerToken = true };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, Set })
+        foreach (var option in new Option[] { Model, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set })
         {
             command.Options.Add(option);
         }
@@ -88,10 +90,17 @@ internal sealed class TrainOptionSet
             Threads = ReplayCommand.CheckThreads(parse.GetValue(Threads)),
             Isa = IsaSupport.Parse(parse.GetValue(Isa), "--isa"),
             StepMode = naive ? StepMode.Naive : StepMode.Fused,
+            RecordsPerFile = ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!),
         };
         options.Validate();
         return options;
     }
+
+    /// <summary><c>any</c> (null) or a positive count.</summary>
+    public static int? ParseRecordsPerFile(string text) =>
+        text.Trim().Equals("any", StringComparison.OrdinalIgnoreCase) ? null
+        : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+        : throw new FormatException($"--records-per-file '{text}': expected a positive number or 'any'.");
 
     private static int[] ParseWidths(string text)
     {

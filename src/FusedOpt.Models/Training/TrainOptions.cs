@@ -77,8 +77,11 @@ public sealed record TrainOptions
     /// <summary>Evaluate on the first N test images (null: all 10,000).</summary>
     public int? TestSubset { get; init; }
 
+    /// <summary>Records per data file: 10,000 in the official layout; null accepts any whole number (small synthetic sets).</summary>
+    public int? RecordsPerFile { get; init; } = Cifar10Layout.RecordsPerFile;
+
     /// <summary>How to load the data this run trains on (a resumed run loads the same images).</summary>
-    public Cifar10Options DataOptions() => new() { Subset = Subset, Balanced = BalancedSubset, TestSubset = TestSubset };
+    public Cifar10Options DataOptions() => new() { Subset = Subset, Balanced = BalancedSubset, TestSubset = TestSubset, RecordsPerFile = RecordsPerFile };
 
     /// <summary>The schedule, parsed.</summary>
     public LearningRateSchedule ParsedSchedule() => ScheduleSpec.Parse(Schedule);

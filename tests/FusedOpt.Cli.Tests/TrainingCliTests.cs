@@ -1,0 +1,131 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using Xunit;
+
+namespace FusedOpt.Tests;
+
+/// <summary>train, compare, gradcheck, bench gemm and bench train, on small synthetic CIFAR-10 files.</summary>
+public sealed class TrainingCliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-train-cli-").FullName;
+
+    public TrainingCliTests()
+    {
+        // Six files of 20 records each in the official layout: label byte, then 3,072 pixel bytes.
+        Data = Path.Combine(_dir, "cifar");
+        Directory.CreateDirectory(Data);
+        var rng = new Random(3);
+        string[] files = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"];
+        foreach (var file in files)
+        {
+            var bytes = new byte[20 * 3073];
+            for (int r = 0; r < 20; r++)
+            {
+                int label = rng.Next(10);
+                bytes[r * 3073] = (byte)label;
+                for (int i = 1; i < 3073; i++)
+                {
+                    bytes[(r * 3073) + i] = (byte)((label * 20) + rng.Next(40));
+                }
+            }
+
+            File.WriteAllBytes(Path.Combine(Data, file), bytes);
+        }
+    }
+
+    private string Data { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>The command, the data folder, a small model, and <paramref name="extra"/> (which may replace a default).</summary>
+    private string[] Common(params string[] extra)
+    {
+        var defaults = new (string Option, string Value)[] { ("--data", Data), ("--hidden", "16"), ("--batch", "10"), ("--threads", "2"), ("--records-per-file", "any") };
+        return [.. extra, .. defaults.Where(d => !extra.Contains(d.Option)).SelectMany(static d => new[] { d.Option, d.Value })];
+    }
+
+    [Fact]
+    public void Train_WritesMetricsCheckpointPlotsAndResult_AndResumes()
+    {
+        string output = Path.Combine(_dir, "run");
+
+        var first = CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "2", "--out", output));
+        var resumed = CliHarness.Run("train", "--resume", output, "--epochs", "3", "--data", Data);
+
+        Assert.True(first.ExitCode == 0, first.Error + first.Output);
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Output);
+        Assert.Contains("resuming", resumed.Output, StringComparison.Ordinal);
+        foreach (var file in new[] { "metrics.jsonl", "checkpoint.fopt", "loss.png", "accuracy.png", "result.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+        }
+
+        int epochs = File.ReadLines(Path.Combine(output, "metrics.jsonl")).Count(static l => l.Contains("\"epoch\"", StringComparison.OrdinalIgnoreCase) && l.Contains("testAccuracy", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(3, epochs);
+    }
+
+    [Fact]
+    public void Compare_WritesOnePlotAndAMarkdownTable()
+    {
+        string output = Path.Combine(_dir, "compare");
+
+        var result = CliHarness.Run(Common("compare", "--optimizers", "sgd,adam", "--lr", "sgd=0.05,adam=0.01", "--epochs", "1", "--also-naive", "--out", output));
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        string table = File.ReadAllText(Path.Combine(output, "compare.md"));
+        Assert.Contains("| sgd | 0.05 |", table, StringComparison.Ordinal);
+        Assert.Contains("| adam (naive step) | 0.01 |", table, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(output, "loss.png")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json")));
+        var runs = doc.RootElement.EnumerateArray().ToList();
+        // The naive step trains to the same accuracy as the fused one.
+        Assert.Equal(runs[2].GetProperty("finalTestAccuracy").GetDouble(), runs[3].GetProperty("finalTestAccuracy").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("--optimizer", "adamm", "Unknown optimizer 'adamm'")]
+    [InlineData("--schedule", "sometimes", "sometimes")]
+    [InlineData("--hidden", "16,x", "--hidden '16,x': 'x' is not a positive width")]
+    [InlineData("--decay", "l3", "--decay 'l3': expected l2 or decoupled")]
+    public void Train_BadOption_NamesIt(string option, string value, string message)
+    {
+        var result = CliHarness.Run(Common("train", "--epochs", "1", "--out", Path.Combine(_dir, "bad"), option, value));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Train_MissingData_IsAClearError()
+    {
+        var result = CliHarness.Run("train", "--data", Path.Combine(_dir, "nowhere"), "--epochs", "1");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("nowhere", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Gradcheck_PassesOnEveryModelAndLoss()
+    {
+        var result = CliHarness.Run("gradcheck", "--models", "relu,dropout", "--losses", "ce,hinge", "--json");
+
+        Assert.Equal(0, result.ExitCode);
+        using var doc = JsonDocument.Parse(result.Output);
+        Assert.Equal(4, doc.RootElement.GetArrayLength());
+        Assert.All(doc.RootElement.EnumerateArray(), static r => Assert.True(r.GetProperty("maxRelError").GetDouble() < 1e-4));
+    }
+
+    [Fact]
+    public void BenchGemm_And_BenchTrain_Report()
+    {
+        var gemm = CliHarness.Run("bench", "gemm", "--m", "64", "--n", "48", "--k", "32", "--threads", "2", "--json");
+        var train = CliHarness.Run("bench", "train", "--hidden", "32", "--batch", "16", "--iterations", "2", "--json");
+
+        Assert.Equal(0, gemm.ExitCode);
+        Assert.True(JsonDocument.Parse(gemm.Output).RootElement.GetProperty("gflops").GetDouble() > 0);
+        Assert.Equal(0, train.ExitCode);
+        Assert.True(JsonDocument.Parse(train.Output).RootElement.GetProperty("fusedImagesPerSecond").GetDouble() > 0);
+    }
+}

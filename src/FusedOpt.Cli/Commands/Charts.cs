@@ -36,10 +36,17 @@ internal static class Charts
             plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = static v => FormatPower(v), MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator() };
         }
 
+        else if (list.SelectMany(static s => s.X).All(static x => x == System.Math.Floor(x)) && list.SelectMany(static s => s.X).Distinct().Count() <= 30)
+        {
+            // Few integral x values (epochs): one tick each.
+            var xs = list.SelectMany(static s => s.X).Distinct().OrderBy(static x => x).ToArray();
+            plot.Axes.Bottom.SetTicks(xs, [.. xs.Select(static x => x.ToString("0", System.Globalization.CultureInfo.InvariantCulture))]);
+        }
+
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.ShowLegend(ScottPlot.Edge.Right);
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null)
         {

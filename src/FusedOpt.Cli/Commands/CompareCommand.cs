@@ -41,20 +41,21 @@ internal static class CompareCommand
             }
 
             string folder = parse.GetValue(output)!;
-            var runner = new TrainingRunner(context);
+            var runner = new TrainingRunner(context, quiet: parse.GetValue(json));
             var data = runner.LoadData(parse.GetValue(set.Data), plans[0].Options);
             var results = new List<RunResult>();
             var folders = new List<(string Name, string Folder)>();
             foreach (var (name, options) in plans)
             {
-                context.Console.MarkupLineInterpolated($"[bold]{name}[/] lr {LearningRate(options):G4}");
+                runner.Info($"[bold]{name}[/] lr {LearningRate(options):G4}");
                 using var trainer = new Trainer(data, options);
                 folders.Add((name, Path.Combine(folder, Slug(name))));
                 results.Add(runner.Run(trainer, name, folders[^1].Folder, quiet: parse.GetValue(json)));
             }
 
             Directory.CreateDirectory(folder);
-            TrainingRunner.Plot(folder, folders, $"{plans[0].Options.Model} on {data.Train.Count:N0} CIFAR-10 images, batch {plans[0].Options.BatchSize}");
+            // A naive-step run draws exactly over its fused twin: the plots show the fused runs, the table shows both.
+            TrainingRunner.Plot(folder, [.. folders.Where(static f => !f.Name.EndsWith("(naive step)", StringComparison.Ordinal))], $"{plans[0].Options.Model} on {data.Train.Count:N0} CIFAR-10 images, batch {plans[0].Options.BatchSize}");
             string table = Table(results);
             File.WriteAllText(Path.Combine(folder, "compare.md"), table);
             File.WriteAllText(Path.Combine(folder, "compare.json"), Json.Serialize(results));

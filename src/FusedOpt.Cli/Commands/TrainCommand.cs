@@ -24,7 +24,7 @@ internal static class TrainCommand
         set.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
-            var runner = new TrainingRunner(context);
+            var runner = new TrainingRunner(context, quiet: parse.GetValue(json));
             Trainer trainer;
             string name;
             string? folder = parse.GetValue(output);
@@ -38,7 +38,7 @@ internal static class TrainCommand
                 trainer = Trainer.Resume(data, checkpoint, epochs);
                 folder ??= Path.GetDirectoryName(Path.GetFullPath(checkpoint));
                 name = Path.GetFileName(folder!);
-                context.Console.MarkupLineInterpolated($"resuming {checkpoint} after epoch {trainer.Epoch} ({trainer.Iteration} steps), up to epoch {trainer.Options.Epochs}");
+                runner.Info($"resuming {checkpoint} after epoch {trainer.Epoch} ({trainer.Iteration} steps), up to epoch {trainer.Options.Epochs}");
             }
             else
             {
@@ -47,7 +47,7 @@ internal static class TrainCommand
                 trainer = new Trainer(data, options);
                 folder ??= Path.Combine("runs", options.Optimizer);
                 name = Path.GetFileName(Path.GetFullPath(folder));
-                context.Console.MarkupLineInterpolated($"{options.Model} [[{string.Join("×", options.Hidden)}]], {trainer.Arena.ParameterCount:N0} parameters; {trainer.Optimizer}");
+                runner.Info($"{options.Model} [[{string.Join("×", options.Hidden)}]], {trainer.Arena.ParameterCount:N0} parameters; {trainer.Optimizer}");
             }
 
             using (trainer)

@@ -27,8 +27,25 @@ internal sealed record RunResult(string Name, TrainOptions Options, IReadOnlyLis
 /// a progress display, writes <c>metrics.jsonl</c>, a checkpoint per epoch, <c>result.json</c> and the loss/accuracy
 /// PNGs. The loop itself is <see cref="Trainer"/>; this class only renders and stores.
 /// </summary>
-internal sealed class TrainingRunner(CliContext context)
+/// <param name="context">Where to write.</param>
+/// <param name="quiet">With --json: informational lines go to stderr, so that stdout holds only the JSON.</param>
+internal sealed class TrainingRunner(CliContext context, bool quiet = false)
 {
+    /// <summary>Writes an informational line: to the console, or to stderr when the command prints JSON.</summary>
+    public void Info(FormattableString markup)
+    {
+        if (quiet)
+        {
+            // The markup with its arguments escaped, then the tags removed: plain text.
+            var args = markup.GetArguments().Select(static a => (object?)Markup.Escape(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture) ?? "")).ToArray();
+            context.Error.WriteLine(Markup.Remove(string.Format(System.Globalization.CultureInfo.InvariantCulture, markup.Format, args)));
+        }
+        else
+        {
+            context.Console.MarkupLineInterpolated(markup);
+        }
+    }
+
     private readonly Dictionary<string, Cifar10Dataset> _loaded = new(StringComparer.Ordinal);
 
     /// <summary>Finds the data folder (--data, FUSEDOPT_DATA, the cache, or a download) and loads the images the options ask for.</summary>
@@ -41,7 +58,7 @@ internal sealed class TrainingRunner(CliContext context)
         {
             data = Cifar10.Load(directory, dataOptions);
             _loaded[key] = data;
-            context.Console.MarkupLineInterpolated($"[grey]CIFAR-10 from {directory}: {data.Train.Count:N0} training and {data.Test.Count:N0} test images; {data.Normalization}[/]");
+            Info($"[grey]CIFAR-10 from {directory}: {data.Train.Count:N0} training and {data.Test.Count:N0} test images; {data.Normalization}[/]");
         }
 
         return data;
@@ -128,12 +145,12 @@ internal sealed class TrainingRunner(CliContext context)
     public static void Plot(string output, IReadOnlyList<(string Name, string Folder)> runs, string? title = null)
     {
         var histories = runs.Select(static r => (r.Name, Records: MetricsReader.ReadAll(Path.Combine(r.Folder, "metrics.jsonl")))).ToList();
-        Charts.Lines(Path.Combine(output, "loss.png"), title ?? "training loss", "iteration", "cross-entropy (mean of 10 iterations)",
+        Charts.Lines(Path.Combine(output, "loss.png"), title ?? "training loss", "iteration", "cross-entropy, mean of 10 iterations (log)",
             histories.Select(static h =>
             {
                 var iterations = h.Records.OfType<IterationMetrics>().ToList();
                 return new Charts.Series(h.Name, [.. iterations.Select(static i => (double)i.Iteration)], Smooth([.. iterations.Select(static i => i.Loss)], 10));
-            }));
+            }), logY: true);
         Charts.Lines(Path.Combine(output, "accuracy.png"), title ?? "test accuracy", "epoch", "test accuracy (%)",
             histories.Select(static h =>
             {
@@ -187,7 +204,7 @@ internal sealed class TrainingRunner(CliContext context)
 
             last = (p.Stage, tenth);
             string size = p.TotalBytes is { } total ? $" of {total / 1e6:N0} MB" : "";
-            context.Console.MarkupLineInterpolated($"[grey]{p.Stage.ToString().ToLowerInvariant()} {Path.GetFileName(p.Item)}: {tenth * 10}%{size}[/]");
+            Info($"[grey]{p.Stage.ToString().ToLowerInvariant()} {Path.GetFileName(p.Item)}: {tenth * 10}%{size}[/]");
         });
     }
 

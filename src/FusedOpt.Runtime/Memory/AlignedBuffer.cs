@@ -18,6 +18,12 @@ public sealed unsafe class AlignedBuffer : IDisposable
 
     private static int s_colour;
 
+    /// <summary>
+    /// False when <c>FUSEDOPT_NO_COLOUR=1</c>: every buffer then starts at the same page offset, to reproduce the
+    /// aliasing that colouring avoids (docs/benchmarks.md). Read once per process.
+    /// </summary>
+    public static bool Colouring { get; } = Environment.GetEnvironmentVariable("FUSEDOPT_NO_COLOUR") != "1";
+
     private float* _data;
     private void* _allocation;
 
@@ -46,7 +52,7 @@ public sealed unsafe class AlignedBuffer : IDisposable
         // otherwise share their low address bits (page-aligned mmaps), and loads from one buffer then falsely depend on
         // stores to another: measured 14× slower scalar steps with two threads when a state and the parameters matched
         // modulo 2 MiB. STREAM pads its arrays for the same reason.
-        nuint colour = (nuint)((Interlocked.Increment(ref s_colour) * ColourStride) % 4096);
+        nuint colour = Colouring ? (nuint)((Interlocked.Increment(ref s_colour) * ColourStride) % 4096) : 0;
         _allocation = NativeMemory.AlignedAlloc(bytes + 4096, Alignment);
         _data = (float*)((byte*)_allocation + colour);
         if (clear)

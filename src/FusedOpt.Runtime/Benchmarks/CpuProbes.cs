@@ -20,15 +20,16 @@ public sealed record VectorOpCosts(string Isa, double FrequencyGHz, double Add, 
 
     /// <summary>
     /// The arithmetic limit of a rule on one core, in elements per cycle, under a simple throughput model: divisions
-    /// and square roots share the divider, everything else shares the FP pipes, and the busier of the two bounds the
-    /// loop (memory ignored: a cache-resident step).
+    /// and square roots share the divider; additions (and the other simple operations) and multiplications issue to
+    /// separate pipes and overlap; the busiest of the three bounds the loop (memory ignored: a cache-resident step).
     /// </summary>
     public double ElementsPerCycleLimit(ElementOperations ops)
     {
         ArgumentNullException.ThrowIfNull(ops);
         double divider = (ops.Div * Div) + (ops.Sqrt * Sqrt);
-        double pipes = ((ops.Add + ops.Other) * Add) + (ops.Mul * Mul);
-        double cycles = Math.Max(divider, pipes);
+        double adders = (ops.Add + ops.Other) * Add;
+        double multipliers = ops.Mul * Mul;
+        double cycles = Math.Max(divider, Math.Max(adders, multipliers));
         return cycles <= 0 ? double.PositiveInfinity : Lanes / cycles;
     }
 }

@@ -23,6 +23,9 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     private readonly long _length;
     private float*[] _read = [];
     private float*[] _readWrite = [];
+    private readonly float*[] _one = new float*[1];
+    private readonly float*[] _two = new float*[2];
+    private readonly float*[] _target = new float*[1];
     private IReadOnlyList<AlignedBuffer>? _lastReadOnly, _lastReadWrite;
     private Kind _kind;
 
@@ -63,8 +66,10 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     /// <summary>b ← a.</summary>
     public void Copy(AlignedBuffer a, AlignedBuffer b)
     {
-        _read = [a.Pointer];
-        _readWrite = [b.Pointer];
+        _one[0] = a.Pointer;
+        _target[0] = b.Pointer;
+        _read = _one;
+        _readWrite = _target;
         _lastReadOnly = _lastReadWrite = null;
         _kind = Kind.Copy;
         _pool.Run(this);
@@ -73,8 +78,11 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     /// <summary>a ← b + s·c with s = 0 (STREAM triad; the values stay finite).</summary>
     public void Triad(AlignedBuffer a, AlignedBuffer b, AlignedBuffer c)
     {
-        _read = [b.Pointer, c.Pointer];
-        _readWrite = [a.Pointer];
+        _two[0] = b.Pointer;
+        _two[1] = c.Pointer;
+        _target[0] = a.Pointer;
+        _read = _two;
+        _readWrite = _target;
         _lastReadOnly = _lastReadWrite = null;
         _kind = Kind.Triad;
         _pool.Run(this);

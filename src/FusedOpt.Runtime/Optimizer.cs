@@ -103,23 +103,7 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// <summary>Creates an optimizer with one rule (hyperparameter set) per parameter group of the arena.</summary>
     public Optimizer(ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(arena);
-        ArgumentNullException.ThrowIfNull(groupRules);
-        if (!arena.IsBuilt)
-        {
-            throw new InvalidOperationException("Build the arena before creating an optimizer over it.");
-        }
-
-        if (groupRules.Count != arena.Groups.Length)
-        {
-            throw new ArgumentException($"The arena has {arena.Groups.Length} parameter groups but {groupRules.Count} rules were given.", nameof(groupRules));
-        }
-
-        Options = options ?? new OptimizerOptions();
-        if (Options.MaxGradNorm is { } maxNorm && !(maxNorm > 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), maxNorm, $"MaxGradNorm must be > 0, got {maxNorm}.");
-        }
+        Options = CheckArguments(arena, groupRules, options);
 
         Isa = IsaSupport.Resolve(Options.Isa);
         _arena = arena;
@@ -149,6 +133,33 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         _partials = new double[Options.Threads * 8];
         EnsureStates();
 
+    }
+
+    /// <summary>
+    /// The checks every optimizer over an arena makes (CPU or device): a built arena, one rule per group, valid
+    /// options. Returns the options, defaulted.
+    /// </summary>
+    internal static OptimizerOptions CheckArguments(ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(arena);
+        ArgumentNullException.ThrowIfNull(groupRules);
+        if (!arena.IsBuilt)
+        {
+            throw new InvalidOperationException("Build the arena before creating an optimizer over it.");
+        }
+
+        if (groupRules.Count != arena.Groups.Length)
+        {
+            throw new ArgumentException($"The arena has {arena.Groups.Length} parameter groups but {groupRules.Count} rules were given.", nameof(groupRules));
+        }
+
+        options ??= new OptimizerOptions();
+        if (options.MaxGradNorm is { } maxNorm && !(maxNorm > 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), maxNorm, $"MaxGradNorm must be > 0, got {maxNorm}.");
+        }
+
+        return options;
     }
 
     /// <summary>The declaration every group uses.</summary>

@@ -1,5 +1,4 @@
 using System;
-using System.Numerics;
 
 namespace FusedOpt.Models.Losses;
 
@@ -8,54 +7,11 @@ namespace FusedOpt.Models.Losses;
 /// L = (1/(B·C)) Σ |ŷ − y|; ∂L/∂ŷ = sign(ŷ − y)/(B·C), taking 0 at ŷ = y (the subgradient PyTorch uses).
 /// With class labels the target is the one-hot vector of the label.
 /// </summary>
-public sealed class MeanAbsoluteError : ILoss
+public sealed class MeanAbsoluteError : PointwiseLoss
 {
     /// <inheritdoc />
-    public string Name => "mae";
+    public override string Name => "mae";
 
     /// <inheritdoc />
-    public double Evaluate<T>(ReadOnlySpan<T> outputs, ReadOnlySpan<int> labels, int classes, Span<T> gradient)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        LossArguments.Validate(Name, outputs, labels, classes, gradient);
-        double scale = 1.0 / outputs.Length;
-        double total = 0;
-        for (int i = 0; i < outputs.Length; i++)
-        {
-            double target = i % classes == labels[i / classes] ? 1 : 0;
-            total += Term(outputs[i], target, scale, gradient, i);
-        }
-
-        return total * scale;
-    }
-
-    /// <summary>The same loss against dense targets of the outputs' shape (regression).</summary>
-    /// <param name="outputs">Model outputs, any shape.</param>
-    /// <param name="targets">Targets, the same length.</param>
-    /// <param name="gradient">dL/d(outputs), overwritten; or empty.</param>
-    public double Evaluate<T>(ReadOnlySpan<T> outputs, ReadOnlySpan<T> targets, Span<T> gradient)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        LossArguments.ValidateDense(Name, outputs, targets, gradient);
-        double scale = 1.0 / outputs.Length;
-        double total = 0;
-        for (int i = 0; i < outputs.Length; i++)
-        {
-            total += Term(outputs[i], double.CreateTruncating(targets[i]), scale, gradient, i);
-        }
-
-        return total * scale;
-    }
-
-    private static double Term<T>(T output, double target, double scale, Span<T> gradient, int i)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double d = double.CreateTruncating(output) - target;
-        if (!gradient.IsEmpty)
-        {
-            gradient[i] = T.CreateTruncating(Math.Sign(d) * scale);
-        }
-
-        return Math.Abs(d);
-    }
+    protected override (double Loss, double Derivative) Pointwise(double d) => (Math.Abs(d), Math.Sign(d));
 }

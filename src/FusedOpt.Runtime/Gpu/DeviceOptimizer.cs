@@ -76,23 +76,7 @@ public sealed class DeviceOptimizer : IDisposable
     public DeviceOptimizer(Accelerator accelerator, ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        ArgumentNullException.ThrowIfNull(arena);
-        ArgumentNullException.ThrowIfNull(groupRules);
-        if (!arena.IsBuilt)
-        {
-            throw new InvalidOperationException("Build the arena before creating an optimizer over it.");
-        }
-
-        if (groupRules.Count != arena.Groups.Length)
-        {
-            throw new ArgumentException($"The arena has {arena.Groups.Length} parameter groups but {groupRules.Count} rules were given.", nameof(groupRules));
-        }
-
-        Options = options ?? new OptimizerOptions();
-        if (Options.MaxGradNorm is { } maxNorm && !(maxNorm > 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), maxNorm, $"MaxGradNorm must be > 0, got {maxNorm}.");
-        }
+        Options = Optimizer.CheckArguments(arena, groupRules, options);
 
         if (Options.Mode != StepMode.Fused)
         {

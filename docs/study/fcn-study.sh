@@ -27,6 +27,7 @@ for f in glob.glob(out + "/sweep-*.json"):
     lr = float(f.rsplit("sweep-", 1)[1][:-5])
     for r in json.load(open(f)):
         loss = r["finalTrainLoss"]
+        loss = float("nan") if isinstance(loss, str) else loss  # a diverged run's loss is serialised as "NaN"
         if math.isfinite(loss) and (r["name"] not in best or loss < best[r["name"]][1]):
             best[r["name"]] = (lr, loss)
 open(out + "/chosen.txt", "w").write(",".join(f"{k}={v[0]}" for k, v in sorted(best.items())))

@@ -55,15 +55,7 @@ public abstract class StepBenchmarks : IStepBenchmark
         _vector256 = new Optimizer(_arena, rule, new OptimizerOptions { Threads = Threads, Isa = IsaSupport.IsSupported(Isa.Avx2) ? Isa.Avx2 : Isa.Scalar });
         _scalar = new Optimizer(_arena, rule, new OptimizerOptions { Threads = Threads, Isa = Isa.Scalar });
         _probes = new MemoryProbes(_arena.Length, Threads);
-        _readOnly = [_arena.Grads];
-        _readWrite = [_arena.Params];
-        for (int s = 0; s < rule.Descriptor.States.Count; s++)
-        {
-            if (_fused.GetState(s) is { } buffer)
-            {
-                (rule.Descriptor.States[s].IsWritten ? _readWrite : _readOnly).Add(buffer);
-            }
-        }
+        (_readOnly, _readWrite) = MemoryProbes.SameTrafficBuffers(_fused);
     }
 
     [GlobalCleanup]

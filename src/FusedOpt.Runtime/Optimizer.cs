@@ -186,20 +186,29 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// </summary>
     public void SetRule(int group, IOptimizerRule rule)
     {
+        CheckRule(Descriptor, _rules.Length, group, rule);
+        _rules[group] = rule;
+        EnsureStates();
+    }
+
+    /// <summary>
+    /// The checks of replacing a group's rule (CPU or device): the group exists, the rule is of the same declaration,
+    /// and its hyperparameters are valid.
+    /// </summary>
+    internal static void CheckRule(OptimizerDescriptor descriptor, int groups, int group, IOptimizerRule rule)
+    {
         ArgumentNullException.ThrowIfNull(rule);
-        if ((uint)group >= (uint)_rules.Length)
+        if ((uint)group >= (uint)groups)
         {
-            throw new ArgumentOutOfRangeException(nameof(group), group, $"The arena has {_rules.Length} parameter groups.");
+            throw new ArgumentOutOfRangeException(nameof(group), group, $"The arena has {groups} parameter groups.");
         }
 
-        if (rule.Descriptor.TypeName != Descriptor.TypeName)
+        if (rule.Descriptor.TypeName != descriptor.TypeName)
         {
-            throw new ArgumentException($"Group {group} must use {Descriptor.Name} like the others, not {rule.Descriptor.Name}.", nameof(rule));
+            throw new ArgumentException($"Group {group} must use {descriptor.Name} like the others, not {rule.Descriptor.Name}.", nameof(rule));
         }
 
         rule.Validate();
-        _rules[group] = rule;
-        EnsureStates();
     }
 
     /// <summary>

@@ -37,33 +37,11 @@ public static class DeviceStepBenchmark
     /// <summary>Runs the benchmark on <paramref name="device"/>; <paramref name="progress"/> receives what is being measured.</summary>
     public static DeviceStepBenchResult Run(StepBenchOptions options, DeviceSpec device, IProgress<string>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Size < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Size, $"The size must be at least 1 parameter, got {options.Size}.");
-        }
-
-        if (options.Tensors < 1 || options.Tensors > options.Size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Tensors, $"The tensor count must be between 1 and the size, got {options.Tensors}.");
-        }
-
-        var rule = OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
+        var rule = StepBenchmark.Validate(options);
         progress?.Report($"opening {device}");
         using var session = GpuDevices.Open(device);
         var accelerator = session.Accelerator;
-        using var arena = new ParameterArena();
-        long per = options.Size / options.Tensors;
-        for (int t = 0; t < options.Tensors; t++)
-        {
-            long length = t == options.Tensors - 1 ? options.Size - (per * t) : per;
-            arena.Add($"t{t}", [checked((int)length)], group: 0);
-        }
-
-        arena.Build();
-        progress?.Report("filling buffers");
-        StepBenchmark.Fill(arena.Params.Span, seed: 1, scale: 1);
-        StepBenchmark.Fill(arena.Grads.Span, seed: 2, scale: 1e-2f);
+        using var arena = StepBenchmark.CreateArena(options, progress);
 
         progress?.Report($"uploading and compiling the {rule.Descriptor.Name} kernel");
         using var optimizer = new DeviceOptimizer(accelerator, arena, rule);

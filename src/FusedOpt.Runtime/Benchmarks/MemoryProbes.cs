@@ -45,6 +45,27 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     }
 
     /// <summary>
+    /// The buffers a step of <paramref name="optimizer"/> reads only (the gradients, read-only states) and reads and writes
+    /// (the parameters, written states): what <see cref="SameTraffic"/> must touch to move the same bytes.
+    /// </summary>
+    public static (List<AlignedBuffer> ReadOnly, List<AlignedBuffer> ReadWrite) SameTrafficBuffers(Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var readOnly = new List<AlignedBuffer> { optimizer.Arena.Grads };
+        var readWrite = new List<AlignedBuffer> { optimizer.Arena.Params };
+        var states = optimizer.Descriptor.States;
+        for (int s = 0; s < states.Count; s++)
+        {
+            if (optimizer.GetState(s) is { } buffer)
+            {
+                (states[s].IsWritten ? readWrite : readOnly).Add(buffer);
+            }
+        }
+
+        return (readOnly, readWrite);
+    }
+
+    /// <summary>
     /// Reads every buffer of <paramref name="readOnly"/> and <paramref name="readWrite"/> and writes back every buffer of
     /// <paramref name="readWrite"/> (each element x ← x + 0·Σreads, so values stay unchanged), once.
     /// </summary>

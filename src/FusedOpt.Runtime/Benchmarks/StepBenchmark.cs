@@ -115,31 +115,8 @@ public static class StepBenchmark
     /// <summary>Runs the benchmark; <paramref name="progress"/> receives what is being measured.</summary>
     public static StepBenchResult Run(StepBenchOptions options, IProgress<string>? progress = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        if (options.Size < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Size, $"The size must be at least 1 parameter, got {options.Size}.");
-        }
-
-        if (options.Tensors < 1 || options.Tensors > options.Size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Tensors, $"The tensor count must be between 1 and the size, got {options.Tensors}.");
-        }
-
-        var rule = OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
-        using var arena = new ParameterArena();
-        long per = options.Size / options.Tensors;
-        for (int t = 0; t < options.Tensors; t++)
-        {
-            long length = t == options.Tensors - 1 ? options.Size - (per * t) : per;
-            arena.Add($"t{t}", [checked((int)length)], group: 0);
-        }
-
-        arena.Build();
-        progress?.Report("filling buffers");
-        Fill(arena.Params.Span, seed: 1, scale: 1);
-        Fill(arena.Grads.Span, seed: 2, scale: 1e-2f);
-
+        var rule = Validate(options);
+        using var arena = CreateArena(options, progress);
         var isa = IsaSupport.Resolve(options.Isa);
         using var fused = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = isa });
         using var naive = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Mode = StepMode.Naive });
@@ -149,15 +126,7 @@ public static class StepBenchmark
         using var b = new AlignedBuffer(arena.Length);
         using var c = new AlignedBuffer(arena.Length);
 
-        var readOnly = new List<AlignedBuffer> { arena.Grads };
-        var readWrite = new List<AlignedBuffer> { arena.Params };
-        for (int s = 0; s < rule.Descriptor.States.Count; s++)
-        {
-            if (fused.GetState(s) is { } buffer)
-            {
-                (rule.Descriptor.States[s].IsWritten ? readWrite : readOnly).Add(buffer);
-            }
-        }
+        var (readOnly, readWrite) = MemoryProbes.SameTrafficBuffers(fused);
 
         var variants = new (string Name, int Bytes, Action Call)[]
         {
@@ -231,7 +200,42 @@ public static class StepBenchmark
         })];
     }
 
-    internal static void Fill(Span<float> span, int seed, float scale)
+    /// <summary>Checks the options (sizes, optimizer, hyperparameters) and creates the rule they name.</summary>
+    internal static IOptimizerRule Validate(StepBenchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Size < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Size, $"The size must be at least 1 parameter, got {options.Size}.");
+        }
+
+        if (options.Tensors < 1 || options.Tensors > options.Size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Tensors, $"The tensor count must be between 1 and the size, got {options.Tensors}.");
+        }
+
+        return OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
+    }
+
+    /// <summary>The benchmark's arena: the parameters in <see cref="StepBenchOptions.Tensors"/> tensors, filled from fixed seeds.</summary>
+    internal static ParameterArena CreateArena(StepBenchOptions options, IProgress<string>? progress)
+    {
+        var arena = new ParameterArena();
+        long per = options.Size / options.Tensors;
+        for (int t = 0; t < options.Tensors; t++)
+        {
+            long length = t == options.Tensors - 1 ? options.Size - (per * t) : per;
+            arena.Add($"t{t}", [checked((int)length)], group: 0);
+        }
+
+        arena.Build();
+        progress?.Report("filling buffers");
+        Fill(arena.Params.Span, seed: 1, scale: 1);
+        Fill(arena.Grads.Span, seed: 2, scale: 1e-2f);
+        return arena;
+    }
+
+    private static void Fill(Span<float> span, int seed, float scale)
     {
         var rng = new Random(seed);
         for (int i = 0; i < span.Length; i++)

@@ -186,18 +186,7 @@ public sealed class DeviceOptimizer : IDisposable
     public void SetRule(int group, IOptimizerRule rule)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentNullException.ThrowIfNull(rule);
-        if ((uint)group >= (uint)_rules.Length)
-        {
-            throw new ArgumentOutOfRangeException(nameof(group), group, $"The arena has {_rules.Length} parameter groups.");
-        }
-
-        if (rule.Descriptor.TypeName != Descriptor.TypeName)
-        {
-            throw new ArgumentException($"Group {group} must use {Descriptor.Name} like the others, not {rule.Descriptor.Name}.", nameof(rule));
-        }
-
-        rule.Validate();
+        Optimizer.CheckRule(Descriptor, _rules.Length, group, rule);
         _rules[group] = rule;
         EnsureStates();
         RefreshViews();

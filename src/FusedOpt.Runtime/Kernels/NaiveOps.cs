@@ -96,13 +96,6 @@ public static class NaiveOps
         }
     }
 
-    /// <summary>Broadcasts a scalar into a temporary so that it can take part in a span operation.</summary>
-    public static ReadOnlySpan<float> Broadcast(float value, Span<float> d)
-    {
-        d.Fill(value);
-        return d;
-    }
-
     private enum CompareOp { Lt, Le, Gt, Ge, Eq, Ne }
 
     private static Span<int> Bits(Span<float> x) => MemoryMarshal.Cast<float, int>(x);

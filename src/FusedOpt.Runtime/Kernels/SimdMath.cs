@@ -32,10 +32,6 @@ public static class SimdMath
         var nan = ~Vector256.Equals(x, x) & x;
         return (positive - negative) | nan;
     }
-
-    /// <summary>A lane mask (all bits set) from a bool, for scalar code that mirrors the vector masks.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Select(bool condition, float whenTrue, float whenFalse) => condition ? whenTrue : whenFalse;
 }
 
 /// <summary>Helpers for the once-per-step prologue of generated rules (float64).</summary>

@@ -108,6 +108,9 @@ public sealed class Sequential<T> : IDisposable
     /// <summary>Every parameter tensor, in registration order (empty before <see cref="Register"/>).</summary>
     public IReadOnlyList<TensorSlot> Parameters => [.. _layers.SelectMany(static l => l.Parameters)];
 
+    /// <summary>Every non-trainable buffer (BatchNorm running statistics), in layer order: saved in checkpoints, never stepped.</summary>
+    public IReadOnlyList<LayerBuffer<T>> Buffers => [.. _layers.SelectMany(static l => l.Buffers)];
+
     /// <summary>Number of parameters (weights and biases).</summary>
     public long ParameterCount => _layers.SelectMany(static l => l.Parameters).Sum(static t => t.Length);
 

@@ -45,6 +45,9 @@ public abstract class Layer<T>
     /// <summary>The layer's parameter tensors, once registered (empty for layers without parameters).</summary>
     public virtual IReadOnlyList<TensorSlot> Parameters => [];
 
+    /// <summary>Non-trainable tensors kept between batches (BatchNorm running statistics); empty for most layers.</summary>
+    public virtual IReadOnlyList<LayerBuffer<T>> Buffers => [];
+
     /// <summary>Adds the layer's tensors to <paramref name="arena"/>; <paramref name="groupOf"/> maps a tensor name to its parameter group.</summary>
     public virtual void Register(ParameterArena arena, Func<string, int> groupOf)
     {

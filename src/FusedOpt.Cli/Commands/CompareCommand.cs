@@ -12,7 +12,8 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt compare</c>: trains one model per optimizer on the same data, seed and initial weights, then writes one
-/// comparison plot (loss per iteration, test accuracy per epoch), a Markdown table and every run's outputs.
+/// comparison plot (loss per iteration, test accuracy per epoch), a Markdown table and every run's outputs. A run
+/// that diverges stops (unless --keep-going), the others still train, and the command exits with 1.
 /// </summary>
 internal static class CompareCommand
 {
@@ -29,7 +30,18 @@ internal static class CompareCommand
         command.SetAction(parse => context.Guard(() =>
         {
             var names = parse.GetValue(optimizers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var rates = TrainOptionSet.ParseLearningRates(parse.GetValue(lr));
+            if (names.Length == 0)
+            {
+                throw new ArgumentException("--optimizers is empty; give one or more optimizer names, e.g. --optimizers sgd,adam (see fusedopt list).");
+            }
+
+            var twice = names.GroupBy(static n => n, StringComparer.OrdinalIgnoreCase).FirstOrDefault(static g => g.Count() > 1);
+            if (twice is not null)
+            {
+                throw new ArgumentException($"--optimizers names {twice.Key} twice; each optimizer trains once, into its own folder.");
+            }
+
+            var rates = TrainOptionSet.ParseLearningRates(parse.GetValue(lr), names);
             var plans = new List<(string Name, TrainOptions Options)>();
             foreach (var name in names)
             {
@@ -41,16 +53,22 @@ internal static class CompareCommand
             }
 
             string folder = parse.GetValue(output)!;
-            var runner = new TrainingRunner(context, quiet: parse.GetValue(json));
+            bool quiet = parse.GetValue(json);
+            var runner = new TrainingRunner(context, quiet);
             var data = runner.LoadData(parse.GetValue(set.Data), plans[0].Options);
             var results = new List<RunResult>();
             var folders = new List<(string Name, string Folder)>();
             foreach (var (name, options) in plans)
             {
                 runner.Info($"[bold]{name}[/] lr {LearningRate(options):G4}");
-                using var trainer = new Trainer(data, options);
                 folders.Add((name, Path.Combine(folder, Slug(name))));
-                results.Add(runner.Run(trainer, name, folders[^1].Folder, quiet: parse.GetValue(json)));
+                using var run = TrainingRun.Start(data, options, name, folders[^1].Folder);
+                var result = runner.Run(run, quiet);
+                results.Add(result);
+                if (result.Diverged is { } message)
+                {
+                    context.Error.WriteLine($"{name}: {message}");
+                }
             }
 
             Directory.CreateDirectory(folder);
@@ -59,9 +77,9 @@ internal static class CompareCommand
             string table = Table(results);
             File.WriteAllText(Path.Combine(folder, "compare.md"), table);
             File.WriteAllText(Path.Combine(folder, "compare.json"), Json.Serialize(results));
-            if (parse.GetValue(json))
+            if (quiet)
             {
-                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.Epochs[^1].TrainLoss, r.Seconds, r.ImagesPerSecond })));
+                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.Epochs.Count > 0 ? r.Epochs[^1].TrainLoss : double.NaN, r.Seconds, r.ImagesPerSecond, r.Diverged })));
             }
             else
             {
@@ -69,7 +87,7 @@ internal static class CompareCommand
                 context.Console.MarkupLineInterpolated($"plots and tables in {Path.GetFullPath(folder)}");
             }
 
-            return 0;
+            return results.Any(static r => r.Diverged is not null) ? 1 : 0;
         }));
         return command;
     }
@@ -82,10 +100,16 @@ internal static class CompareCommand
         sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in results)
         {
+            if (r.Epochs.Count == 0)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Name} | {LearningRate(r.Options):G4} | diverged in epoch 1 | | | | | |");
+                continue;
+            }
+
             var last = r.Epochs[^1];
             double lr = LearningRate(r.Options);
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Name} | {lr:G4} | {last.TrainLoss:0.000} | {100 * last.TrainAccuracy:0.0}% | {100 * last.Test.Accuracy:0.00}% | {100 * r.Epochs.Max(static e => e.Test.Accuracy):0.00}% | {r.Seconds:0.0} | {r.ImagesPerSecond:N0} |");
+                $"| {r.Name}{(r.Diverged is null ? "" : " (diverged)")} | {lr:G4} | {last.TrainLoss:0.000} | {100 * last.TrainAccuracy:0.0}% | {100 * last.Test.Accuracy:0.00}% | {100 * r.Epochs.Max(static e => e.Test.Accuracy):0.00}% | {r.Seconds:0.0} | {r.ImagesPerSecond:N0} |");
         }
 
         return sb.ToString();

@@ -1,3 +1,4 @@
+using System;
 using System.CommandLine;
 using System.IO;
 using FusedOpt.Models.Training;
@@ -7,7 +8,8 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt train</c>: trains a model on CIFAR-10 with one optimizer; metrics as JSONL, a checkpoint per epoch,
-/// loss/accuracy PNGs and result.json under --out; <c>--resume</c> continues a run bit for bit.
+/// loss/accuracy PNGs and result.json under --out; <c>--resume</c> continues a run bit for bit. Exit codes: 0 done,
+/// 1 the run diverged (a non-finite loss, without --keep-going), 2 bad usage or input.
 /// </summary>
 internal static class TrainCommand
 {
@@ -18,53 +20,89 @@ internal static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Learning rate (default: the optimizer's)." };
         var naive = new Option<bool>("--naive") { Description = "Step with the naive multi-pass baseline (same results, slower)." };
         var output = new Option<string?>("--out") { Description = "Output folder (default runs/<optimizer>)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder (or from this checkpoint file); --epochs may extend it." };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in this folder (or from this checkpoint file). --epochs, --threads, --isa, --naive, --keep-going and --data may change; other options must match the checkpoint.",
+        };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("train", "Train on CIFAR-10 with one optimizer: progress, JSONL metrics, checkpoints, PNG curves.") { optimizer, lr, naive, output, resume, json };
         set.AddTo(command);
         command.SetAction(parse => context.Guard(() =>
         {
-            var runner = new TrainingRunner(context, quiet: parse.GetValue(json));
-            Trainer trainer;
-            string name;
-            string? folder = parse.GetValue(output);
+            bool quiet = parse.GetValue(json);
+            var runner = new TrainingRunner(context, quiet);
+            TrainingRun run;
+            bool finished = false;
             if (parse.GetValue(resume) is { } from)
             {
-                string checkpoint = Directory.Exists(from) ? Path.Combine(from, "checkpoint.fopt") : from;
-                var (header, _) = Checkpoint.Read(checkpoint);
-                var data = runner.LoadData(parse.GetValue(set.Data), header.Options);
+                string checkpoint = Path.GetFullPath(Directory.Exists(from) ? Path.Combine(from, Checkpoint.FileName) : from);
+                string folder = Path.GetDirectoryName(checkpoint)!;
+                if (parse.GetValue(output) is { } outFolder && Path.GetFullPath(outFolder).TrimEnd(Path.DirectorySeparatorChar) != folder)
+                {
+                    throw new ArgumentException($"--out {outFolder}: a resumed run continues in its own folder, {folder}.");
+                }
 
-                int? epochs = parse.GetResult(set.Epochs) is { Implicit: false } ? parse.GetValue(set.Epochs) : null;
-                trainer = Trainer.Resume(data, checkpoint, epochs);
-                folder ??= Path.GetDirectoryName(Path.GetFullPath(checkpoint));
-                name = Path.GetFileName(folder!);
-                runner.Info($"resuming {checkpoint} after epoch {trainer.Epoch} ({trainer.Iteration} steps), up to epoch {trainer.Options.Epochs}");
+                var contents = Checkpoint.Read(checkpoint);
+                var saved = contents.Header.Options;
+                var options = set.Build(
+                    parse,
+                    TrainOptionSet.Given(parse, optimizer) ? parse.GetValue(optimizer)! : saved.Optimizer,
+                    parse.GetValue(lr),
+                    TrainOptionSet.Given(parse, naive) ? parse.GetValue(naive) : saved.StepMode == StepMode.Naive,
+                    saved);
+
+                string? data = parse.GetValue(set.Data);
+                if (data is null && TrainingRun.RememberedDataFolder(contents, checkpoint) is { } remembered)
+                {
+                    data = remembered;
+                    runner.Info($"[grey]data: {remembered} (the folder the run trained on)[/]");
+                }
+                else if (data is not null && contents.Header.DataFolder is { } old && Path.GetFullPath(data) != old)
+                {
+                    runner.Info($"[grey]data: {Path.GetFullPath(data)} (the run trained on {old}; the images must be the same)[/]");
+                }
+
+                var dataset = runner.LoadData(data, options);
+                run = TrainingRun.Resume(dataset, checkpoint, contents, options);
+                finished = run.Trainer.Epoch >= run.Trainer.Options.Epochs;
+                runner.Info($"resuming {checkpoint} after epoch {run.Trainer.Epoch} ({run.Trainer.Iteration} steps), up to epoch {run.Trainer.Options.Epochs}");
             }
             else
             {
                 var options = set.Build(parse, parse.GetValue(optimizer)!, parse.GetValue(lr), parse.GetValue(naive));
                 var data = runner.LoadData(parse.GetValue(set.Data), options);
-                trainer = new Trainer(data, options);
-                folder ??= Path.Combine("runs", options.Optimizer);
-                name = Path.GetFileName(Path.GetFullPath(folder));
-                runner.Info($"{options.Model} [[{string.Join("×", options.Hidden)}]], {trainer.Arena.ParameterCount:N0} parameters; {trainer.Optimizer}");
+                string folder = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", options.Optimizer));
+                run = TrainingRun.Start(data, options, Path.GetFileName(folder), folder);
+                runner.Info($"{options.Model} [[{string.Join("×", options.Hidden)}]], {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}");
             }
 
-            using (trainer)
+            using (run)
             {
-                var result = runner.Run(trainer, name, folder, quiet: parse.GetValue(json));
-                if (parse.GetValue(json))
+                var result = runner.Run(run, quiet);
+                if (quiet)
                 {
                     context.WriteRaw(Json.Serialize(result));
                 }
-                else if (result.Epochs.Count == 0)
+
+                if (result.Diverged is { } message)
                 {
-                    context.Console.MarkupLineInterpolated($"the run had already finished its {trainer.Options.Epochs} epochs; pass a larger --epochs to continue it");
+                    context.Error.WriteLine(message);
+                    return 1;
+                }
+
+                if (quiet)
+                {
+                    return 0;
+                }
+
+                if (finished)
+                {
+                    context.Console.MarkupLineInterpolated($"the run had already finished its {run.Trainer.Options.Epochs} epochs; pass a larger --epochs to continue it");
                 }
                 else
                 {
                     context.Console.MarkupLineInterpolated(
-                        $"final test accuracy [bold]{result.FinalTestAccuracy:P2}[/] on {result.Epochs[^1].Test.Images:N0} test images; outputs in {Path.GetFullPath(folder!)}");
+                        $"final test accuracy [bold]{result.FinalTestAccuracy:P2}[/] on {result.Epochs[^1].Test.Images:N0} test images; outputs in {run.Folder}");
                 }
             }
 

@@ -12,7 +12,9 @@ namespace FusedOpt.Cli.Commands;
 /// <summary>The options shared by <c>train</c> and <c>compare</c>, and their translation into <see cref="TrainOptions"/>.</summary>
 internal sealed class TrainOptionSet
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Model: fcn (seed 001's fully connected network).", DefaultValueFactory = static _ => "fcn" };
+    public Option<string> Model { get; } = new("--model") { Description = $"Model: {ModelCatalog.Names}.", DefaultValueFactory = static _ => "fcn" };
+
+    public Option<double> Width { get; } = new("--width") { Description = "Width multiplier for models that scale (1: the published size).", DefaultValueFactory = static _ => 1.0 };
 
     public Option<string> Hidden { get; } = new("--hidden") { Description = "Hidden layer widths of the FCN.", DefaultValueFactory = static _ => "500,500,500" };
 
@@ -30,9 +32,11 @@ internal sealed class TrainOptionSet
 
     public Option<string> Schedule { get; } = new("--schedule") { Description = "Learning-rate schedule. " + ScheduleSpec.Grammar, DefaultValueFactory = static _ => "constant" };
 
-    public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "Weight decay λ on weights (biases excluded)." };
+    public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "Weight decay λ through the optimizer's weight_decay, on weights only (biases and normalisation parameters: none)." };
 
-    public Option<string> Decay { get; } = new("--decay") { Description = "How --weight-decay applies: l2 (added to the gradient) or decoupled (w ← w(1 − ηλ)).", DefaultValueFactory = static _ => "l2" };
+    public Option<string> Decay { get; } = new("--decay") { Description = "Which decay --weight-decay asks for: l2 (added to the gradient: adam, sgd…) or decoupled (w ← w(1 − ηλ): adamw…); refused when the optimizer's rule does the other.", DefaultValueFactory = static _ => "l2" };
+
+    public Option<bool> KeepGoing { get; } = new("--keep-going") { Description = "Train on after a NaN or infinite loss (default: stop, exit 1)." };
 
     public Option<bool> Augment { get; } = new("--augment") { Description = "Random crop (padding 4) and horizontal flip." };
 
@@ -50,16 +54,27 @@ internal sealed class TrainOptionSet
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set })
+        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing })
         {
             command.Options.Add(option);
         }
     }
 
-    /// <summary>The options for <paramref name="optimizer"/>, with <paramref name="lr"/> when given.</summary>
-    public TrainOptions Build(ParseResult parse, string optimizer, double? lr, bool naive = false)
+    /// <summary>
+    /// The options for <paramref name="optimizer"/>, with <paramref name="lr"/> when given. With
+    /// <paramref name="saved"/> (a resumed run) every option not given on the command line keeps the saved value, and
+    /// --set/--lr overlay the saved hyperparameters.
+    /// </summary>
+    public TrainOptions Build(ParseResult parse, string optimizer, double? lr, bool naive = false, TrainOptions? saved = null)
     {
-        var hyper = BenchStepCommand.ParseAssignments(parse.GetValue(Set) ?? []);
+        T Pick<T>(Option<T> option, Func<TrainOptions, T> old) => saved is null || Given(parse, option) ? parse.GetValue(option)! : old(saved);
+
+        var hyper = saved is null ? new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase) : new Dictionary<string, double>(saved.Hyperparameters, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in BenchStepCommand.ParseAssignments(parse.GetValue(Set) ?? []))
+        {
+            hyper[name] = value;
+        }
+
         if (lr is { } rate)
         {
             hyper["lr"] = rate;
@@ -67,34 +82,42 @@ internal sealed class TrainOptionSet
 
         var options = new TrainOptions
         {
-            Model = parse.GetValue(Model)!,
-            Hidden = ParseWidths(parse.GetValue(Hidden)!),
-            Dropout = parse.GetValue(Dropout),
+            Model = Pick(Model, static o => o.Model),
+            Width = Pick(Width, static o => o.Width),
+            Hidden = saved is null || Given(parse, Hidden) ? ParseWidths(parse.GetValue(Hidden)!) : saved.Hidden,
+            Dropout = Pick(Dropout, static o => o.Dropout),
             Optimizer = optimizer,
             Hyperparameters = hyper,
-            Epochs = parse.GetValue(Epochs),
-            BatchSize = parse.GetValue(Batch),
-            Subset = parse.GetValue(Subset),
-            BalancedSubset = parse.GetValue(Balanced),
-            TestSubset = parse.GetValue(TestSubset),
-            Schedule = parse.GetValue(Schedule)!,
-            WeightDecay = parse.GetValue(WeightDecay),
-            DecayMode = parse.GetValue(Decay)!.ToLowerInvariant() switch
-            {
-                "l2" => WeightDecayMode.L2,
-                "decoupled" => WeightDecayMode.Decoupled,
-                var other => throw new ArgumentException($"--decay '{other}': expected l2 or decoupled."),
-            },
-            Augment = parse.GetValue(Augment),
-            Seed = parse.GetValue(Seed),
-            Threads = ReplayCommand.CheckThreads(parse.GetValue(Threads)),
-            Isa = IsaSupport.Parse(parse.GetValue(Isa), "--isa"),
+            Epochs = Pick(Epochs, static o => o.Epochs),
+            BatchSize = Pick(Batch, static o => o.BatchSize),
+            Subset = Pick(Subset, static o => o.Subset),
+            BalancedSubset = Pick(Balanced, static o => o.BalancedSubset),
+            TestSubset = Pick(TestSubset, static o => o.TestSubset),
+            Schedule = Pick(Schedule, static o => o.Schedule),
+            WeightDecay = Pick(WeightDecay, static o => o.WeightDecay),
+            DecayMode = saved is null || Given(parse, Decay) ? ParseDecay(parse.GetValue(Decay)!) : saved.DecayMode,
+            Augment = Pick(Augment, static o => o.Augment),
+            Seed = Pick(Seed, static o => o.Seed),
+            Threads = ReplayCommand.CheckThreads(Pick(Threads, static o => o.Threads)),
+            Isa = saved is null || Given(parse, Isa) ? IsaSupport.Parse(parse.GetValue(Isa), "--isa") : saved.Isa,
             StepMode = naive ? StepMode.Naive : StepMode.Fused,
-            RecordsPerFile = ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!),
+            KeepGoing = Pick(KeepGoing, static o => o.KeepGoing),
+            RecordsPerFile = saved is null || Given(parse, RecordsPerFile) ? ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!) : saved.RecordsPerFile,
+            EvalBatchSize = saved?.EvalBatchSize ?? new TrainOptions().EvalBatchSize,
         };
         options.Validate();
         return options;
     }
+
+    /// <summary>True when <paramref name="option"/> was written on the command line (not a default).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    private static WeightDecayMode ParseDecay(string text) => text.ToLowerInvariant() switch
+    {
+        "l2" => WeightDecayMode.L2,
+        "decoupled" => WeightDecayMode.Decoupled,
+        var other => throw new ArgumentException($"--decay '{other}': expected l2 or decoupled."),
+    };
 
     /// <summary><c>any</c> (null) or a positive count.</summary>
     public static int? ParseRecordsPerFile(string text) =>
@@ -117,8 +140,11 @@ internal sealed class TrainOptionSet
         return widths;
     }
 
-    /// <summary>Parses <c>0.01</c> (every optimizer) or <c>sgd=0.01,adam=1e-4</c> (per optimizer).</summary>
-    public static Func<string, double?> ParseLearningRates(string? text)
+    /// <summary>
+    /// Parses <c>--lr</c> of compare: <c>0.01</c> (every optimizer) or <c>sgd=0.01,adam=1e-4</c> (per optimizer, each
+    /// named in <paramref name="optimizers"/>). Errors name --lr and the offending part.
+    /// </summary>
+    public static Func<string, double?> ParseLearningRates(string? text, IReadOnlyCollection<string> optimizers)
     {
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -130,7 +156,32 @@ internal sealed class TrainOptionSet
             return _ => all;
         }
 
-        var map = BenchStepCommand.ParseAssignments(text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        var map = new Dictionary<string, double>(StringComparer.OrdinalIgnoreCase);
+        foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = item.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new FormatException($"--lr '{item}': expected a number for every optimizer or optimizer=number, e.g. sgd=0.01,adam=1e-4.");
+            }
+
+            string name = item[..eq].Trim(), value = item[(eq + 1)..].Trim();
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate))
+            {
+                throw new FormatException($"--lr {name}: '{value}' is not a number.");
+            }
+
+            if (!optimizers.Contains(name, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new ArgumentException($"--lr {name}={value}: {name} is not in --optimizers ({string.Join(", ", optimizers)}).");
+            }
+
+            if (!map.TryAdd(name, rate))
+            {
+                throw new ArgumentException($"--lr names {name} twice.");
+            }
+        }
+
         return name => map.TryGetValue(name, out double v) ? v : null;
     }
 }

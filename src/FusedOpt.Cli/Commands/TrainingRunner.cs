@@ -9,23 +9,10 @@ using Spectre.Console;
 
 namespace FusedOpt.Cli.Commands;
 
-/// <summary>The outcome of one training run, as <c>result.json</c> records it.</summary>
-/// <param name="Name">Run name (the output folder's name).</param>
-/// <param name="Options">The options.</param>
-/// <param name="Epochs">Every epoch.</param>
-/// <param name="Iterations">Per-iteration loss, for the curves.</param>
-/// <param name="Seconds">Training time (evaluation excluded).</param>
-internal sealed record RunResult(string Name, TrainOptions Options, IReadOnlyList<EpochResult> Epochs, IReadOnlyList<double> Iterations, double Seconds)
-{
-    public double FinalTestAccuracy => Epochs.Count == 0 ? double.NaN : Epochs[^1].Test.Accuracy;
-
-    public double ImagesPerSecond => Epochs.Count == 0 ? 0 : Epochs.Average(static e => e.ImagesPerSecond);
-}
-
 /// <summary>
-/// Runs training for the CLI: finds and loads CIFAR-10 (downloading it with a progress bar when needed), trains with
-/// a progress display, writes <c>metrics.jsonl</c>, a checkpoint per epoch, <c>result.json</c> and the loss/accuracy
-/// PNGs. The loop itself is <see cref="Trainer"/>; this class only renders and stores.
+/// The CLI's side of training: finds and loads CIFAR-10 (downloading it with a progress bar when needed), shows
+/// progress and epoch lines, and draws the loss/accuracy PNGs. The epoch loop with its metrics, checkpoints and
+/// result.json is the library's <see cref="TrainingRun"/>.
 /// </summary>
 /// <param name="context">Where to write.</param>
 /// <param name="quiet">With --json: informational lines go to stderr, so that stdout holds only the JSON.</param>
@@ -64,78 +51,53 @@ internal sealed class TrainingRunner(CliContext context, bool quiet = false)
         return data;
     }
 
-    /// <summary>Trains (or continues) a run until its epochs are done, writing everything under <paramref name="output"/>.</summary>
-    public RunResult Run(Trainer trainer, string name, string? output, bool quiet = false)
+    /// <summary>Trains (or continues) <paramref name="run"/> until its epochs are done, rendering progress; then plots.</summary>
+    public RunResult Run(TrainingRun run, bool quiet = false)
     {
-        string? metricsPath = output is null ? null : Path.Combine(output, "metrics.jsonl");
-        if (output is not null)
+        foreach (string note in run.Notes)
         {
-            Directory.CreateDirectory(output);
+            Info($"[grey]{note}[/]");
         }
 
-        using var metrics = metricsPath is null ? null : new MetricsWriter(metricsPath, append: trainer.Epoch > 0);
-        if (trainer.Epoch == 0)
+        var trainer = run.Trainer;
+        void Epoch(EpochResult result)
         {
-            metrics?.Write(new RunMetadata(name, Settings(trainer.Options)));
-        }
-
-        var epochs = new List<EpochResult>();
-        var losses = new List<double>();
-        double seconds = 0;
-        void Train(Action<TrainProgress>? show)
-        {
-            var progress = new SynchronousProgress<TrainProgress>(p =>
+            if (!quiet)
             {
-                losses.Add(p.Loss);
-                show?.Invoke(p);
-            });
-            while (trainer.Epoch < trainer.Options.Epochs)
-            {
-                var result = trainer.RunEpoch(metrics, progress);
-                epochs.Add(result);
-                seconds += result.Seconds;
-                if (output is not null)
-                {
-                    trainer.SaveCheckpoint(Path.Combine(output, "checkpoint.fopt"));
-                }
-
-                if (!quiet)
-                {
-                    context.Console.MarkupLineInterpolated(
-                        $"epoch {result.Epoch,3}: train loss {result.TrainLoss:0.0000} acc {result.TrainAccuracy:P2} | test loss {result.Test.Loss:0.0000} acc [bold]{result.Test.Accuracy:P2}[/] | {result.ImagesPerSecond:N0} img/s | lr {result.LearningRate:G4}");
-                }
+                context.Console.MarkupLineInterpolated(
+                    $"epoch {result.Epoch,3}: train loss {result.TrainLoss:0.0000} acc {result.TrainAccuracy:P2} | test loss {result.Test.Loss:0.0000} acc [bold]{result.Test.Accuracy:P2}[/] | {result.ImagesPerSecond:N0} img/s | lr {result.LearningRate:G4}");
             }
         }
 
+        RunResult outcome;
         if (context.Console.Profile.Capabilities.Interactive && !quiet)
         {
+            outcome = null!;
             context.Console.Progress()
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
-                    var task = ctx.AddTask(name, maxValue: (double)trainer.Options.Epochs * trainer.BatchesPerEpoch);
+                    var task = ctx.AddTask(run.Name, maxValue: (double)trainer.Options.Epochs * trainer.BatchesPerEpoch);
                     task.Value = (double)trainer.Epoch * trainer.BatchesPerEpoch;
-                    Train(p =>
+                    var progress = new SynchronousProgress<TrainProgress>(p =>
                     {
                         task.Increment(1);
-                        task.Description = $"{Markup.Escape(name)} e{p.Epoch} loss {p.Loss:0.000} acc {p.Accuracy:P0} {p.ImagesPerSecond:N0} img/s";
+                        task.Description = $"{Markup.Escape(run.Name)} e{p.Epoch} loss {p.Loss:0.000} acc {p.Accuracy:P0} {p.ImagesPerSecond:N0} img/s";
                     });
+                    outcome = run.Run(progress, Epoch);
                 });
         }
         else
         {
-            Train(null);
+            outcome = run.Run(epochCompleted: Epoch);
         }
 
-        metrics?.Dispose();
-        var run = new RunResult(name, trainer.Options, epochs, losses, seconds);
-        if (output is not null && epochs.Count > 0)
+        if (run.Folder is not null && File.Exists(Path.Combine(run.Folder, TrainingRun.MetricsFileName)))
         {
-            File.WriteAllText(Path.Combine(output, "result.json"), Json.Serialize(run));
-            Plot(output, [(name, output)]);
+            Plot(run.Folder, [(run.Name, run.Folder)]);
         }
 
-        return run;
+        return outcome;
     }
 
     /// <summary>
@@ -148,7 +110,7 @@ internal sealed class TrainingRunner(CliContext context, bool quiet = false)
         Charts.Lines(Path.Combine(output, "loss.png"), title ?? "training loss", "iteration", "cross-entropy, mean of 10 iterations (log)",
             histories.Select(static h =>
             {
-                var iterations = h.Records.OfType<IterationMetrics>().ToList();
+                var iterations = h.Records.OfType<IterationMetrics>().Where(static i => double.IsFinite(i.Loss)).ToList();
                 return new Charts.Series(h.Name, [.. iterations.Select(static i => (double)i.Iteration)], Smooth([.. iterations.Select(static i => i.Loss)], 10));
             }), logY: true);
         Charts.Lines(Path.Combine(output, "accuracy.png"), title ?? "test accuracy", "epoch", "test accuracy (%)",
@@ -176,19 +138,6 @@ internal sealed class TrainingRunner(CliContext context, bool quiet = false)
 
         return result;
     }
-
-    private static Dictionary<string, string> Settings(TrainOptions o) => new()
-    {
-        ["model"] = $"{o.Model} [{string.Join(",", o.Hidden)}]",
-        ["optimizer"] = o.Optimizer,
-        ["hyperparameters"] = string.Join(",", o.Hyperparameters.Select(static kv => $"{kv.Key}={kv.Value}")),
-        ["epochs"] = o.Epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["batch"] = o.BatchSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["schedule"] = o.Schedule,
-        ["seed"] = o.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["threads"] = o.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["step"] = o.StepMode.ToString(),
-    };
 
     /// <summary>One line per stage and tenth of the way: downloads are rare and long, and logs stay readable.</summary>
     private IProgress<DownloadProgress> DownloadReporter()

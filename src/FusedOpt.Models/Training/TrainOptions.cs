@@ -7,21 +7,28 @@ using FusedOpt.Models.Training.Schedules;
 
 namespace FusedOpt.Models.Training;
 
-/// <summary>How weight decay is applied by the trainer (to weights only; biases are in a group without decay).</summary>
+/// <summary>
+/// Which weight decay <see cref="TrainOptions.WeightDecay"/> asks for. The trainer does not apply it itself: it sets
+/// the optimizer's own <c>weight_decay</c> hyperparameter on the weight group (see <see cref="WeightDecay"/>), and
+/// refuses a mode the optimizer's rule does not implement.
+/// </summary>
 public enum WeightDecayMode
 {
-    /// <summary>L2 regularisation: λ·w is added to the gradient before the optimizer step (what Adam's weight_decay does).</summary>
+    /// <summary>L2 regularisation: λ·w added to the gradient inside the step (torch.optim.Adam's and SGD's weight_decay).</summary>
     L2,
 
-    /// <summary>Decoupled decay (Loshchilov &amp; Hutter): w ← w·(1 − η·λ) after the step, η the current learning rate.</summary>
+    /// <summary>Decoupled decay (Loshchilov &amp; Hutter): w ← w·(1 − η·λ) inside the step (torch.optim.AdamW's weight_decay).</summary>
     Decoupled,
 }
 
 /// <summary>Everything that defines a training run; stored in every checkpoint so a resumed run is the same run.</summary>
 public sealed record TrainOptions
 {
-    /// <summary>Model: only <c>fcn</c> (seed 001's fully connected network) today.</summary>
+    /// <summary>Model name in <see cref="ModelCatalog"/> (<c>fcn</c>: seed 001's fully connected network).</summary>
     public string Model { get; init; } = "fcn";
+
+    /// <summary>Width multiplier for models that scale (1: the published size); must stay 1 for the FCN.</summary>
+    public double Width { get; init; } = 1;
 
     /// <summary>Hidden layer widths of the FCN.</summary>
     public IReadOnlyList<int> Hidden { get; init; } = [500, 500, 500];
@@ -44,7 +51,11 @@ public sealed record TrainOptions
     /// <summary>Learning-rate schedule, in the spec language of <see cref="ScheduleSpec"/> (e.g. <c>step:5:0.1</c>).</summary>
     public string Schedule { get; init; } = "constant";
 
-    /// <summary>Weight decay λ applied by the trainer to weights (0 for none); see <see cref="DecayMode"/>.</summary>
+    /// <summary>
+    /// Weight decay λ on the weight group (0 for none): the optimizer's <c>weight_decay</c> on weights (tensors of
+    /// rank ≥ 2), 0 on biases and normalisation parameters (rank 1); see <see cref="DecayMode"/>. With 0, the rule's
+    /// hyperparameters apply to every group unchanged.
+    /// </summary>
     public double WeightDecay { get; init; }
 
     /// <summary>L2 or decoupled.</summary>
@@ -77,6 +88,12 @@ public sealed record TrainOptions
     /// <summary>Evaluate on the first N test images (null: all 10,000).</summary>
     public int? TestSubset { get; init; }
 
+    /// <summary>
+    /// Train on after a non-finite training loss. By default the run stops there with
+    /// <see cref="TrainingDivergedException"/>; may change when a run is resumed.
+    /// </summary>
+    public bool KeepGoing { get; init; }
+
     /// <summary>Records per data file: 10,000 in the official layout; null accepts any whole number (small synthetic sets).</summary>
     public int? RecordsPerFile { get; init; } = Cifar10Layout.RecordsPerFile;
 
@@ -89,9 +106,12 @@ public sealed record TrainOptions
     /// <summary>Checks every option; the error names the option and the value.</summary>
     public void Validate()
     {
-        if (!string.Equals(Model, "fcn", StringComparison.OrdinalIgnoreCase))
+        var model = ModelCatalog.Get(Model);
+        if (!(Width > 0) || double.IsInfinity(Width) || (!model.ScalesWithWidth && Width != 1))
         {
-            throw new ArgumentException($"--model '{Model}' is not available; models: fcn.");
+            throw new ArgumentException(model.ScalesWithWidth
+                ? $"--width must be a positive multiplier, got {Width}."
+                : $"--width {Width}: model {model.Name} does not scale with a width multiplier; leave --width at 1.");
         }
 
         if (Hidden.Count == 0 || Hidden.Any(static h => h < 1))
@@ -104,13 +124,70 @@ public sealed record TrainOptions
             throw new ArgumentException($"--epochs, --batch and --threads must be ≥ 1, got {Epochs}, {BatchSize} and {Threads}.");
         }
 
-        if (!(WeightDecay >= 0) || !(Dropout >= 0 && Dropout < 1))
+        if (Subset is < 1 || TestSubset is < 1)
+        {
+            throw new ArgumentException(Subset is < 1
+                ? $"--subset must be ≥ 1 image, got {Subset}."
+                : $"--test-subset must be ≥ 1 image (every epoch ends with a test evaluation), got {TestSubset}.");
+        }
+
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay) || !(Dropout >= 0 && Dropout < 1))
         {
             throw new ArgumentException($"--weight-decay must be ≥ 0 and --dropout in [0, 1), got {WeightDecay} and {Dropout}.");
         }
 
-        OptimizerCatalog.Create(Optimizer, Hyperparameters);
+        Training.WeightDecay.GroupRules(this, groups: 2);
         ParsedSchedule();
+    }
+
+    /// <summary>
+    /// What a resumed run may not change: every option that shapes the trajectory. Returns one line per conflict,
+    /// naming the option, the checkpoint's value and the requested one; empty when <paramref name="requested"/> only
+    /// changes what may change (epochs, threads, ISA, step mode, keep-going).
+    /// </summary>
+    public static IReadOnlyList<string> ResumeConflicts(TrainOptions saved, TrainOptions requested)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        ArgumentNullException.ThrowIfNull(requested);
+        var conflicts = new List<string>();
+        void Check<TValue>(string option, TValue a, TValue b, Func<TValue, string>? show = null)
+        {
+            if (!EqualityComparer<TValue>.Default.Equals(a, b))
+            {
+                show ??= static v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) ?? "none";
+                conflicts.Add($"{option} {show(b)} (the checkpoint has {show(a)})");
+            }
+        }
+
+        Check("--model", saved.Model.ToLowerInvariant(), requested.Model.ToLowerInvariant());
+        Check("--width", saved.Width, requested.Width);
+        Check("--hidden", string.Join(",", saved.Hidden), string.Join(",", requested.Hidden));
+        Check("--dropout", saved.Dropout, requested.Dropout);
+        Check("--optimizer", saved.Optimizer.ToLowerInvariant(), requested.Optimizer.ToLowerInvariant());
+        if (string.Equals(saved.Optimizer, requested.Optimizer, StringComparison.OrdinalIgnoreCase))
+        {
+            var a = OptimizerCatalog.Create(saved.Optimizer, saved.Hyperparameters);
+            var b = OptimizerCatalog.Create(requested.Optimizer, requested.Hyperparameters);
+            double[] av = a.GetHyperparameters(), bv = b.GetHyperparameters();
+            for (int i = 0; i < av.Length; i++)
+            {
+                var h = a.Descriptor.Hyperparameters[i];
+                Check(h.SnakeName == "lr" ? "--lr" : $"--set {h.SnakeName}", av[i], bv[i], v => h.FormatValue(v));
+            }
+        }
+
+        Check("--batch", saved.BatchSize, requested.BatchSize);
+        Check("--schedule", saved.Schedule, requested.Schedule);
+        Check("--weight-decay", saved.WeightDecay, requested.WeightDecay);
+        Check("--decay", saved.DecayMode, requested.DecayMode, static m => m.ToString().ToLowerInvariant());
+        Check("--augment", saved.Augment, requested.Augment);
+        Check("--seed", saved.Seed, requested.Seed);
+        Check("--subset", saved.Subset, requested.Subset);
+        Check("--balanced", saved.BalancedSubset, requested.BalancedSubset);
+        Check("--test-subset", saved.TestSubset, requested.TestSubset);
+        Check("--records-per-file", saved.RecordsPerFile, requested.RecordsPerFile, static n => n?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any");
+        Check("eval batch size", saved.EvalBatchSize, requested.EvalBatchSize);
+        return conflicts;
     }
 
     /// <summary>Minibatch settings for the training set.</summary>

@@ -1,7 +1,9 @@
 using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Diagnostics;
+using System.IO;
 using System.Linq;
-using System.Numerics.Tensors;
 using FusedOpt.Memory;
 using FusedOpt.Models.Data;
 using FusedOpt.Models.Losses;
@@ -37,18 +39,44 @@ public readonly record struct Evaluation(double Loss, double Accuracy, int Image
 /// <param name="LearningRate">Learning rate of the epoch's last step.</param>
 public sealed record EpochResult(int Epoch, long Iteration, double TrainLoss, double TrainAccuracy, Evaluation Test, double Seconds, double ImagesPerSecond, double LearningRate);
 
+/// <summary>A training loss that is NaN or infinite: the run stops there unless <see cref="TrainOptions.KeepGoing"/>.</summary>
+public sealed class TrainingDivergedException : Exception
+{
+    /// <summary>Creates the exception for the batch that diverged.</summary>
+    public TrainingDivergedException(int epoch, int batch, int batchesPerEpoch, long iteration, double loss)
+        : base($"training diverged: the loss was {loss.ToString(System.Globalization.CultureInfo.InvariantCulture)} at epoch {epoch}, batch {batch} of {batchesPerEpoch} (iteration {iteration}); stopped. Lower the learning rate, or pass --keep-going to train on.")
+    {
+        Epoch = epoch;
+        Batch = batch;
+        Iteration = iteration;
+        Loss = loss;
+    }
+
+    /// <summary>The epoch, 1-based.</summary>
+    public int Epoch { get; }
+
+    /// <summary>The batch within the epoch, 1-based.</summary>
+    public int Batch { get; }
+
+    /// <summary>The optimizer step whose loss was non-finite.</summary>
+    public long Iteration { get; }
+
+    /// <summary>The loss.</summary>
+    public double Loss { get; }
+}
+
 /// <summary>
 /// The training loop, in the order a reader expects (llm.c's <c>main</c>): for each batch — data, zero gradients,
-/// forward, loss, backward, weight decay, learning rate from the schedule, one fused optimizer step over the whole
-/// arena, metrics. After each epoch: the test set, and a checkpoint. Rendering and plotting stay in the CLI.
+/// forward, loss, backward, learning rate from the schedule, one fused optimizer step over the whole arena, metrics.
+/// After each epoch: the test set. The model comes from a <see cref="ModelSpec"/> (by default
+/// <see cref="ModelCatalog"/>'s entry for <see cref="TrainOptions.Model"/>, shaped by the dataset); weight decay is
+/// the optimizer's own hyperparameter per group (<see cref="WeightDecay"/>). Checkpoints, metrics files and
+/// result bookkeeping are <see cref="TrainingRun"/>'s; rendering and plotting stay in the CLI.
 /// Deterministic: the same options, data and thread count give the same parameters, and a run resumed from a
-/// checkpoint continues bit for bit.
+/// checkpoint continues bit for bit (parameters, optimizer state, data order, RNG states and layer buffers).
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    private const int Classes = 10;
-    private const int WeightGroup = 0;
-
     private readonly Cifar10Dataset _data;
     private readonly ParameterArena _arena;
     private readonly Sequential<float> _model;
@@ -56,38 +84,69 @@ public sealed class Trainer : IDisposable
     private readonly MinibatchIterator _batches;
     private readonly LearningRateSchedule _schedule;
     private readonly SoftmaxCrossEntropy _loss = new();
+    private readonly int _classes;
+    private readonly int _imageSize;
     private readonly float[] _images;
     private readonly int[] _labels;
     private readonly float[] _dLogits;
     private readonly double _baseLearningRate;
     private double _learningRate;
 
-    /// <summary>Builds the model, registers it in an arena (weights in group 0, biases in group 1), initialises it and creates the optimizer.</summary>
-    public Trainer(Cifar10Dataset data, TrainOptions options)
+    /// <summary>
+    /// Builds the model (<paramref name="spec"/>, or the catalogue's <see cref="TrainOptions.Model"/> for the data's
+    /// input shape and class count), registers it in an arena (weights in group 0, biases and normalisation
+    /// parameters in group 1), initialises it and creates the optimizer with one rule per group.
+    /// </summary>
+    public Trainer(Cifar10Dataset data, TrainOptions options, ModelSpec? spec = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _data = data;
         Options = options;
-        _model = Fcn.Spec(hidden: [.. options.Hidden], dropout: options.Dropout, seed: options.Seed).Build<float>(options.Threads, options.Isa);
+        spec ??= ModelCatalog.Create(options.Model, new ModelOptions(InputShape(data), Classes(data), options.Hidden, options.Width, options.Dropout, options.Seed));
+        _model = spec.Build<float>(options.Threads, options.Isa);
+        _imageSize = InputShape(data).Aggregate(1, static (a, b) => a * b);
+        _classes = _model.OutputFeatures;
+        if (_model.InputFeatures != _imageSize || _classes != Classes(data))
+        {
+            _model.Dispose();
+            throw new ArgumentException($"The model takes {_model.InputFeatures} features and scores {_classes} classes, but the data has {_imageSize} values per image and {Classes(data)} classes.");
+        }
+
         _arena = new ParameterArena();
-        _model.Register(_arena, static name => name.EndsWith(".bias", StringComparison.Ordinal) ? 1 : WeightGroup);
+        _model.Register(_arena, GroupsByShape(spec));
         _arena.Build();
         _model.Initialize(options.Seed);
-        var rule = OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
-        _optimizer = new Optimizer(_arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = options.Isa, Mode = options.StepMode });
+        _optimizer = new Optimizer(_arena, WeightDecay.GroupRules(options, _arena.Groups.Length), new OptimizerOptions { Threads = options.Threads, Isa = options.Isa, Mode = options.StepMode });
         _baseLearningRate = _optimizer.GetHyperparameter("lr");
         _learningRate = _baseLearningRate;
         _schedule = options.ParsedSchedule();
         _batches = data.TrainBatches(options.Minibatches());
         _images = new float[_batches.ImageBufferLength];
         _labels = new int[options.BatchSize];
-        _dLogits = new float[options.BatchSize * Classes];
+        _dLogits = new float[options.BatchSize * _classes];
+    }
+
+    /// <summary>The per-image input shape of the data, channel-major.</summary>
+    public static ImmutableArray<int> InputShape(Cifar10Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return [Cifar10Layout.Channels, Cifar10Layout.Side, Cifar10Layout.Side];
+    }
+
+    /// <summary>The number of classes of the data.</summary>
+    public static int Classes(Cifar10Dataset data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Cifar10Dataset.ClassNames.Count;
     }
 
     /// <summary>The options of the run.</summary>
     public TrainOptions Options { get; }
+
+    /// <summary>The data.</summary>
+    public Cifar10Dataset Data => _data;
 
     /// <summary>Epochs completed.</summary>
     public int Epoch { get; private set; }
@@ -107,7 +166,10 @@ public sealed class Trainer : IDisposable
     /// <summary>Batches per epoch.</summary>
     public int BatchesPerEpoch => _batches.BatchesPerEpoch;
 
-    /// <summary>Trains one epoch, then evaluates the test set.</summary>
+    /// <summary>
+    /// Trains one epoch, then evaluates the test set. A non-finite batch loss throws
+    /// <see cref="TrainingDivergedException"/> after its metrics line is written, unless <see cref="TrainOptions.KeepGoing"/>.
+    /// </summary>
     public EpochResult RunEpoch(MetricsWriter? metrics = null, IProgress<TrainProgress>? progress = null)
     {
         int epoch = Epoch + 1;
@@ -127,6 +189,10 @@ public sealed class Trainer : IDisposable
             double ips = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             metrics?.Write(new IterationMetrics(Iteration, epoch, loss, _learningRate) { Accuracy = (double)right / count, Seconds = clock.Elapsed.TotalSeconds });
             progress?.Report(new TrainProgress(epoch, _batches.Batch, _batches.BatchesPerEpoch, Iteration, loss, (double)right / count, ips));
+            if (!double.IsFinite(loss) && !Options.KeepGoing)
+            {
+                throw new TrainingDivergedException(epoch, _batches.Batch, _batches.BatchesPerEpoch, Iteration, loss);
+            }
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
@@ -138,45 +204,30 @@ public sealed class Trainer : IDisposable
             TestLoss = test.Loss,
             TestAccuracy = test.Accuracy,
             Seconds = seconds,
+            TestImages = test.Images,
+            ImagesPerSecond = result.ImagesPerSecond,
         });
         return result;
     }
 
-    /// <summary>One step: forward, loss, backward, weight decay, optimizer step. Returns the batch loss and the number right.</summary>
+    /// <summary>One step: forward, loss, backward, optimizer step (weight decay is inside it). Returns the batch loss and the number right.</summary>
     private (double Loss, int Correct) TrainBatch(int count)
     {
-        var images = _images.AsSpan(0, count * Cifar10Layout.ImageSize);
+        var images = _images.AsSpan(0, count * _imageSize);
         var labels = _labels.AsSpan(0, count);
-        var dLogits = _dLogits.AsSpan(0, count * Classes);
+        var dLogits = _dLogits.AsSpan(0, count * _classes);
 
         _arena.ZeroGrads();
         var logits = _model.Forward(images, count, training: true);
-        double loss = _loss.Evaluate(logits, labels, Classes, dLogits);
-        int correct = Losses.Metrics.CountCorrect(logits, labels, Classes);
+        double loss = _loss.Evaluate(logits, labels, _classes, dLogits);
+        int correct = Losses.Metrics.CountCorrect(logits, labels, _classes);
         _model.Backward(dLogits);
-
-        var weights = _arena.Groups[WeightGroup];
-        float lambda = (float)Options.WeightDecay;
-        if (lambda != 0 && Options.DecayMode == WeightDecayMode.L2)
-        {
-            // g ← g + λ·w, over the weight group only (biases are not decayed).
-            var g = _arena.Grads.Slice(weights.Start, weights.Length);
-            TensorPrimitives.MultiplyAdd(_arena.Params.Slice(weights.Start, weights.Length), lambda, g, g);
-        }
-
         if (_optimizer.GetHyperparameter("lr") != _learningRate)
         {
             _optimizer.SetHyperparameter("lr", _learningRate);
         }
 
         _optimizer.Step();
-        if (lambda != 0 && Options.DecayMode == WeightDecayMode.Decoupled)
-        {
-            // w ← w·(1 − η·λ) after the step.
-            var w = _arena.Params.Slice(weights.Start, weights.Length);
-            TensorPrimitives.Multiply(w, (float)(1 - (_learningRate * Options.WeightDecay)), w);
-        }
-
         return (loss, correct);
     }
 
@@ -192,18 +243,25 @@ public sealed class Trainer : IDisposable
         int seen = 0;
         while (batches.TryNext(input, labels, out int count))
         {
-            var logits = _model.Forward(input.AsSpan(0, count * Cifar10Layout.ImageSize), count, training: false);
-            lossSum += _loss.Evaluate(logits, labels.AsSpan(0, count), Classes, Span<float>.Empty) * count;
-            correct += Losses.Metrics.CountCorrect(logits, labels.AsSpan(0, count), Classes);
+            var logits = _model.Forward(input.AsSpan(0, count * _imageSize), count, training: false);
+            lossSum += _loss.Evaluate(logits, labels.AsSpan(0, count), _classes, Span<float>.Empty) * count;
+            correct += Losses.Metrics.CountCorrect(logits, labels.AsSpan(0, count), _classes);
             seen += count;
         }
 
         return new Evaluation(lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), seen);
     }
 
-    /// <summary>Writes a checkpoint (options, counters, data order, RNG states, parameters, optimizer state) atomically.</summary>
-    public void SaveCheckpoint(string path) =>
-        Checkpoint.Save(path, new CheckpointHeader(Options, Epoch, Iteration, _batches.GetState(), [.. _data.Normalization.Mean], [.. _data.Normalization.Std]), _optimizer);
+    /// <summary>
+    /// Writes a checkpoint (options, counters, data order, RNG states, data folder, parameters, optimizer state, layer
+    /// buffers) atomically; <paramref name="metricsBytes"/> is how far the run's metrics file had got.
+    /// </summary>
+    public void SaveCheckpoint(string path, long? metricsBytes = null) =>
+        Checkpoint.Save(
+            path,
+            new CheckpointHeader(Options, Epoch, Iteration, _batches.GetState(), [.. _data.Normalization.Mean], [.. _data.Normalization.Std], Path.GetFullPath(_data.Directory), metricsBytes),
+            _optimizer,
+            [.. _model.Buffers.Select(static b => new CheckpointBuffer(b.Name, [.. b.Values]))]);
 
     /// <summary>
     /// Rebuilds a trainer from a checkpoint written by <see cref="SaveCheckpoint"/> and the same data; training then
@@ -211,19 +269,40 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public static Trainer Resume(Cifar10Dataset data, string path, int? epochs = null)
     {
+        var contents = Checkpoint.Read(path);
+        var options = epochs is { } e ? contents.Header.Options with { Epochs = e } : contents.Header.Options;
+        return Resume(data, contents, path, options);
+    }
+
+    /// <summary>
+    /// Rebuilds a trainer from read checkpoint <paramref name="contents"/> with <paramref name="options"/>, which may
+    /// differ from the checkpoint's only where <see cref="TrainOptions.ResumeConflicts"/> allows (epochs, threads,
+    /// ISA, step mode, keep-going). <paramref name="spec"/> is needed when the run was built from a spec rather than
+    /// the catalogue.
+    /// </summary>
+    public static Trainer Resume(Cifar10Dataset data, CheckpointContents contents, string path, TrainOptions options, ModelSpec? spec = null)
+    {
         ArgumentNullException.ThrowIfNull(data);
-        var (header, optimizerBytes) = Checkpoint.Read(path);
+        ArgumentNullException.ThrowIfNull(contents);
+        ArgumentNullException.ThrowIfNull(options);
+        var header = contents.Header;
         if (!header.Mean.SequenceEqual(data.Normalization.Mean) || !header.Std.SequenceEqual(data.Normalization.Std) || data.Train.Count == 0)
         {
             throw new CheckpointException(
                 $"{path}: the checkpoint was trained on data normalised with mean [{string.Join(", ", header.Mean)}] but this data has [{string.Join(", ", data.Normalization.Mean)}]; load the same images (--data, --subset) to resume.");
         }
 
-        var options = epochs is { } e ? header.Options with { Epochs = e } : header.Options;
-        var trainer = new Trainer(data, options);
+        var conflicts = TrainOptions.ResumeConflicts(header.Options, options);
+        if (conflicts.Count > 0)
+        {
+            throw new ArgumentException($"{path}: a resumed run keeps its settings; these conflict with the checkpoint: {string.Join("; ", conflicts)}. Only --epochs, --threads, --isa, --naive, --keep-going and --data may change.");
+        }
+
+        var trainer = new Trainer(data, options, spec);
         try
         {
-            trainer._optimizer.Load(optimizerBytes.Span, path);
+            trainer._optimizer.Load(contents.Optimizer.Span, path);
+            trainer.RestoreBuffers(contents.Buffers, path);
             trainer._batches.Restore(header.Batches);
             trainer.Epoch = header.Epoch;
             trainer.Iteration = header.Iteration;
@@ -242,5 +321,41 @@ public sealed class Trainer : IDisposable
         _optimizer.Dispose();
         _model.Dispose();
         _arena.Dispose();
+    }
+
+    /// <summary>Copies saved buffers into the model's, checking that the names and lengths are the model's, in order.</summary>
+    private void RestoreBuffers(IReadOnlyList<CheckpointBuffer> saved, string path)
+    {
+        var buffers = _model.Buffers;
+        if (saved.Count != buffers.Count)
+        {
+            throw new CheckpointException($"{path}: the checkpoint holds {saved.Count} layer buffers but the model has {buffers.Count} ({string.Join(", ", buffers.Select(static b => b.Name))}).");
+        }
+
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            if (saved[i].Name != buffers[i].Name || saved[i].Values.Length != buffers[i].Values.Length)
+            {
+                throw new CheckpointException($"{path}: buffer {i} is '{saved[i].Name}' of {saved[i].Values.Length} values in the checkpoint but '{buffers[i].Name}' of {buffers[i].Values.Length} in the model.");
+            }
+        }
+
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            saved[i].Values.CopyTo(buffers[i].Values, 0);
+        }
+    }
+
+    /// <summary>Group of each tensor by its shape (<see cref="WeightDecay.GroupOf"/>), read from a throwaway registration of the spec's layers.</summary>
+    private static Func<string, int> GroupsByShape(ModelSpec spec)
+    {
+        using var probe = new ParameterArena();
+        foreach (var layer in spec.Layers)
+        {
+            layer.Create<float>().Register(probe, static _ => 0);
+        }
+
+        var groups = probe.Tensors.ToDictionary(static t => t.Name, static t => WeightDecay.GroupOf(t.Shape.AsSpan()), StringComparer.Ordinal);
+        return name => groups.TryGetValue(name, out int g) ? g : WeightDecay.NoDecayGroup;
     }
 }

@@ -57,6 +57,12 @@ public sealed record EpochMetrics(int Epoch, long Iteration, double TrainLoss, d
 
     /// <summary>Wall-clock seconds of the epoch, when measured.</summary>
     public double? Seconds { get; init; }
+
+    /// <summary>Images the test evaluation covered, when evaluated.</summary>
+    public int? TestImages { get; init; }
+
+    /// <summary>Training throughput of the epoch in images per second, when measured.</summary>
+    public double? ImagesPerSecond { get; init; }
 }
 
 /// <summary>Source-generated JSON for metrics records: camelCase, nulls omitted, NaN and infinities as named literals.</summary>

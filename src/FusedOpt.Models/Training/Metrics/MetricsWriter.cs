@@ -50,6 +50,21 @@ public sealed class MetricsWriter : IDisposable
     /// <summary>Lines written so far.</summary>
     public long Lines { get; private set; }
 
+    /// <summary>
+    /// Bytes in the file after the last complete line (its length, since every line is handed over whole), or −1 for
+    /// a stream that cannot seek. A checkpoint records it, so a resumed run can cut the file back to exactly there.
+    /// </summary>
+    public long Position
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _stream.CanSeek ? _stream.Position : -1;
+            }
+        }
+    }
+
     /// <summary>Writes <paramref name="record"/> as one line and flushes it.</summary>
     public void Write(MetricsRecord record)
     {

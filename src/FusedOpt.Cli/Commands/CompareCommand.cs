@@ -79,7 +79,7 @@ internal static class CompareCommand
             File.WriteAllText(Path.Combine(folder, "compare.json"), Json.Serialize(results));
             if (quiet)
             {
-                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.Epochs.Count > 0 ? r.Epochs[^1].TrainLoss : double.NaN, r.Seconds, r.ImagesPerSecond, r.Diverged })));
+                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.FinalTrainLoss, r.Seconds, r.ImagesPerSecond, r.Diverged })));
             }
             else
             {

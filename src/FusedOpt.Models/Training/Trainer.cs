@@ -91,6 +91,7 @@ public sealed class Trainer : IDisposable
     private readonly float[] _dLogits;
     private readonly double _baseLearningRate;
     private double _learningRate;
+    private double _appliedLearningRate;
 
     /// <summary>
     /// Builds the model (<paramref name="spec"/>, or the catalogue's <see cref="TrainOptions.Model"/> for the data's
@@ -121,6 +122,7 @@ public sealed class Trainer : IDisposable
         _optimizer = new Optimizer(_arena, WeightDecay.GroupRules(options, _arena.Groups.Length), new OptimizerOptions { Threads = options.Threads, Isa = options.Isa, Mode = options.StepMode });
         _baseLearningRate = _optimizer.GetHyperparameter("lr");
         _learningRate = _baseLearningRate;
+        _appliedLearningRate = _baseLearningRate;
         _schedule = options.ParsedSchedule();
         _batches = data.TrainBatches(options.Minibatches());
         _images = new float[_batches.ImageBufferLength];
@@ -187,7 +189,7 @@ public sealed class Trainer : IDisposable
             correct += right;
             seen += count;
             double ips = seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-            metrics?.Write(new IterationMetrics(Iteration, epoch, loss, _learningRate) { Accuracy = (double)right / count, Seconds = clock.Elapsed.TotalSeconds });
+            metrics?.WriteIteration(Iteration, epoch, loss, _learningRate, (double)right / count, clock.Elapsed.TotalSeconds);
             progress?.Report(new TrainProgress(epoch, _batches.Batch, _batches.BatchesPerEpoch, Iteration, loss, (double)right / count, ips));
             if (!double.IsFinite(loss) && !Options.KeepGoing)
             {
@@ -222,9 +224,11 @@ public sealed class Trainer : IDisposable
         double loss = _loss.Evaluate(logits, labels, _classes, dLogits);
         int correct = Losses.Metrics.CountCorrect(logits, labels, _classes);
         _model.Backward(dLogits);
-        if (_optimizer.GetHyperparameter("lr") != _learningRate)
+        if (_appliedLearningRate != _learningRate)
         {
+            // Only when the schedule moves: setting a hyperparameter builds a new rule per group.
             _optimizer.SetHyperparameter("lr", _learningRate);
+            _appliedLearningRate = _learningRate;
         }
 
         _optimizer.Step();
@@ -302,6 +306,7 @@ public sealed class Trainer : IDisposable
         try
         {
             trainer._optimizer.Load(contents.Optimizer.Span, path);
+            trainer._appliedLearningRate = trainer._optimizer.GetHyperparameter("lr");
             trainer.RestoreBuffers(contents.Buffers, path);
             trainer._batches.Restore(header.Batches);
             trainer.Epoch = header.Epoch;

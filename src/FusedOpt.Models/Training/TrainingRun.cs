@@ -19,8 +19,11 @@ namespace FusedOpt.Models.Training;
 /// <param name="Seconds">Training time (evaluation excluded), summed over the epochs.</param>
 public sealed record RunResult(string Name, TrainOptions Options, IReadOnlyList<EpochResult> Epochs, IReadOnlyList<double> Iterations, double Seconds)
 {
-    /// <summary>Test accuracy after the last epoch (NaN before the first).</summary>
-    public double FinalTestAccuracy => Epochs.Count == 0 ? double.NaN : Epochs[^1].Test.Accuracy;
+    /// <summary>Test accuracy after the last epoch (NaN before the first, and for a run that diverged).</summary>
+    public double FinalTestAccuracy => Epochs.Count == 0 || Diverged is not null ? double.NaN : Epochs[^1].Test.Accuracy;
+
+    /// <summary>Mean training loss of the last epoch (NaN before the first, and for a run that diverged).</summary>
+    public double FinalTrainLoss => Epochs.Count == 0 || Diverged is not null ? double.NaN : Epochs[^1].TrainLoss;
 
     /// <summary>Mean training throughput over the epochs.</summary>
     public double ImagesPerSecond => Epochs.Count == 0 ? 0 : Epochs.Average(static e => e.ImagesPerSecond);
@@ -87,7 +90,11 @@ public sealed class TrainingRun : IDisposable
     /// <summary>The result so far: every epoch since the run began (resumed ones included).</summary>
     public RunResult Result => new(Name, Trainer.Options, [.. _epochs], [.. _losses], _epochs.Sum(static e => e.Seconds));
 
-    /// <summary>Starts a new run (replacing any metrics file in <paramref name="folder"/>).</summary>
+    /// <summary>
+    /// Starts a new run. A folder holds one run: the metrics file, checkpoint and result of an earlier run in
+    /// <paramref name="folder"/> are replaced (the checkpoint and result are deleted at once, so that a resume can
+    /// never pair the old checkpoint with the new metrics), and <see cref="Notes"/> says so.
+    /// </summary>
     public static TrainingRun Start(Cifar10Dataset data, TrainOptions options, string name, string? folder, ModelSpec? spec = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -101,6 +108,15 @@ public sealed class TrainingRun : IDisposable
                 folder = Path.GetFullPath(folder);
                 Directory.CreateDirectory(folder);
                 RemoveStale(folder, notes);
+                foreach (string old in new[] { Checkpoint.FileName, ResultFileName })
+                {
+                    if (File.Exists(Path.Combine(folder, old)))
+                    {
+                        File.Delete(Path.Combine(folder, old));
+                        notes.Add($"replaced the earlier run in {folder} (its {old} is deleted; use --resume to continue a run)");
+                    }
+                }
+
                 metrics = new MetricsWriter(Path.Combine(folder, MetricsFileName));
                 metrics.Write(new RunMetadata(name, Settings(options)));
             }

@@ -159,4 +159,23 @@ public sealed class MetricsWriterTests : IDisposable
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         return new StreamReader(stream).ReadToEnd();
     }
+
+    [Theory]
+    [InlineData(1L, 1, 2.302585092994046, 0.001, 0.125, 0.0123456789)]
+    [InlineData(123456789012L, 7, double.NaN, 1e-30, null, null)]
+    [InlineData(5L, 2, double.PositiveInfinity, 0.1, double.NegativeInfinity, 3.0)]
+    [InlineData(9L, 3, 1e-300, 5e-324, 1.0, null)]
+    public void WriteIteration_WritesTheBytesOfWriteWithTheRecord(long iteration, int epoch, double loss, double lr, double? accuracy, double? seconds)
+    {
+        var expected = new MemoryStream();
+        var actual = new MemoryStream();
+        using (var a = new MetricsWriter(expected, leaveOpen: true))
+        using (var b = new MetricsWriter(actual, leaveOpen: true))
+        {
+            a.Write(new IterationMetrics(iteration, epoch, loss, lr) { Accuracy = accuracy, Seconds = seconds });
+            b.WriteIteration(iteration, epoch, loss, lr, accuracy, seconds);
+        }
+
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected.ToArray()), System.Text.Encoding.UTF8.GetString(actual.ToArray()));
+    }
 }

@@ -23,6 +23,7 @@ public sealed class WeightDecayTests : IDisposable
     [InlineData("sgd", WeightDecayStyle.L2)]
     [InlineData("rmsprop", WeightDecayStyle.L2)]
     [InlineData("adamw", WeightDecayStyle.Decoupled)]
+    [InlineData("adabelief", WeightDecayStyle.Decoupled)]
     [InlineData("sgd-momentum", WeightDecayStyle.None)]
     public void StyleOf_FindsWhatTheDeclarationDoes(string optimizer, WeightDecayStyle expected) =>
         Assert.Equal(expected, WeightDecay.StyleOf(OptimizerCatalog.Create(optimizer)));

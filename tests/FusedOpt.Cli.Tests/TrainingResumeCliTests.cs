@@ -164,4 +164,46 @@ public sealed class TrainingResumeCliTests : IDisposable
         Assert.Contains(message, result.Error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_dir, "cmp")), "nothing is trained before the options are checked");
     }
+
+    /// <summary>
+    /// A checkpoint written with --isa avx512 resumes in a process the runtime denies AVX-512 (DOTNET_EnableAVX512*=0):
+    /// the run falls back, says so, and ends with the bits of an uninterrupted AVX-512 run.
+    /// </summary>
+    [Fact]
+    public async System.Threading.Tasks.Task Resume_Avx512Checkpoint_OnAMachineWithoutAvx512_FallsBackToTheSameBits()
+    {
+        if (!FusedOpt.Kernels.IsaSupport.IsSupported(FusedOpt.Kernels.Isa.Avx512))
+        {
+            Assert.Skip("this machine has no AVX-512 to write the checkpoint with");
+        }
+
+        string straight = Path.Combine(_dir, "a", "run"), resumed = Path.Combine(_dir, "b", "run");
+        Assert.Equal(0, CliHarness.Run(Train(straight, "--epochs", "2", "--isa", "avx512")).ExitCode);
+        Assert.Equal(0, CliHarness.Run(Train(resumed, "--epochs", "1", "--isa", "avx512")).ExitCode);
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["DOTNET_EnableAVX512F"] = "0", ["DOTNET_EnableAVX512"] = "0", ["FUSEDOPT_ISA"] = null },
+        };
+        foreach (string arg in new[] { Path.Combine(AppContext.BaseDirectory, "fusedopt.dll"), "train", "--resume", resumed, "--epochs", "2" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        string stdout = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+        Assert.True(process.ExitCode == 0, stdout + await stderr);
+        Assert.Contains("isa avx512 is not supported here; training on with avx2", stdout, StringComparison.Ordinal);
+        var expected = FusedOpt.Models.Training.Checkpoint.Read(Path.Combine(straight, "checkpoint.fopt"));
+        var actual = FusedOpt.Models.Training.Checkpoint.Read(Path.Combine(resumed, "checkpoint.fopt"));
+        Assert.True(expected.Optimizer.Span.SequenceEqual(actual.Optimizer.Span), "parameters or optimizer state differ from the uninterrupted AVX-512 run");
+        Assert.Equal(
+            File.ReadAllLines(Path.Combine(straight, "metrics.jsonl")).Skip(1).Select(WithoutTiming),
+            File.ReadAllLines(Path.Combine(resumed, "metrics.jsonl")).Skip(1).Select(WithoutTiming));
+    }
 }

@@ -170,6 +170,11 @@ public sealed class TrainingRun : IDisposable
         contents ??= Checkpoint.Read(path);
         var saved = contents.Header.Options;
         options ??= saved;
+        if (options.Epochs < contents.Header.Epoch)
+        {
+            throw new ArgumentException($"--epochs {options.Epochs}: the run has already completed {contents.Header.Epoch} epochs; a resumed run can only go on (give --epochs {contents.Header.Epoch} or more).");
+        }
+
         var notes = new List<string>();
         if (options.Isa is { } isa && !IsaSupport.IsSupported(isa) && isa == saved.Isa)
         {

@@ -209,6 +209,16 @@ public sealed class TrainingRunTests : IDisposable
         Assert.Contains("threads 2 → 1", run.Notes);
     }
 
+    [Fact]
+    public void Resume_WithFewerEpochsThanCompleted_IsRefused()
+    {
+        string folder = Killed("killed", Small(3), killAt: (2 * 7) + 1);
+
+        var e = Assert.Throws<ArgumentException>(() => TrainingRun.Resume(Data(), Path.Combine(folder, Checkpoint.FileName), options: Small(1)).Dispose());
+
+        Assert.Contains("--epochs 1: the run has already completed 2 epochs", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("optimizer", "--optimizer sgd (the checkpoint has adam)")]
     [InlineData("lr", "--lr 5 (the checkpoint has 0.003)")]
@@ -311,5 +321,35 @@ public sealed class TrainingRunTests : IDisposable
         long seven = Allocated(6), twenty = Allocated(2);
 
         Assert.True(twenty - seven <= 13 * 4, $"an epoch of 7 iterations allocated {seven:N0} bytes, one of 20 {twenty:N0}: {(twenty - seven) / 13.0:N1} bytes per iteration");
+    }
+
+    /// <summary>
+    /// A version-1 checkpoint (no buffers, no data folder, no metrics length) still resumes: the metrics are cut after
+    /// the checkpoint's epoch record instead, and the run ends as the uninterrupted one.
+    /// </summary>
+    [Fact]
+    public void Resume_VersionOneCheckpoint_CutsMetricsAfterItsEpoch_AndEqualsUninterruptedRun()
+    {
+        var straight = Uninterrupted("straight", Small(2));
+        string folder = Killed("killed", Small(2), killAt: 7 + 4);
+        string path = Path.Combine(folder, Checkpoint.FileName);
+        var v2 = Checkpoint.Read(path);
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+            v2.Header with { DataFolder = null, MetricsBytes = null },
+            new System.Text.Json.JsonSerializerOptions { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() }, IncludeFields = true });
+        var body = new List<byte>();
+        body.AddRange("FOPTCKPT"u8.ToArray());
+        body.AddRange(BitConverter.GetBytes(1u));
+        body.AddRange(BitConverter.GetBytes((uint)json.Length));
+        body.AddRange(json);
+        body.AddRange(v2.Optimizer.ToArray());
+        body.AddRange(BitConverter.GetBytes(System.IO.Hashing.XxHash3.HashToUInt64([.. body])));
+        File.WriteAllBytes(path, [.. body]);
+
+        Assert.Equal(1u, Checkpoint.Read(path).Version);
+        var resumed = Resumed(folder);
+
+        AssertSameBits(straight.Parameters, resumed.Parameters, "parameters");
+        Assert.Equal(MetricsWithoutTiming(straight.Folder), MetricsWithoutTiming(folder));
     }
 }

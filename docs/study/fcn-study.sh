@@ -15,7 +15,7 @@ common=(--model fcn --hidden 500,500,500 --subset 4000 --batch 100 --epochs 10 -
 optimizers=sgd,sgd-momentum,sgd-nesterov,rmsprop,adam,adagrad
 
 for lr in 0.1 0.03 0.01 0.003 0.001 0.0003 0.0001; do
-  fusedopt compare "${common[@]}" --optimizers "$optimizers" --lr "$lr" --out "$out/sweep/lr-$lr" --json > "$out/sweep-$lr.json"
+  fusedopt compare "${common[@]}" --optimizers "$optimizers" --lr "$lr" --keep-going --out "$out/sweep/lr-$lr" --json > "$out/sweep-$lr.json"
 done
 
 # Pick, per optimizer, the rate with the lowest final training loss.

@@ -505,6 +505,24 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         return buffer;
     }
 
+    /// <summary>
+    /// Refills state <paramref name="index"/>, when it is allocated, with its declared initial value under the current
+    /// rules: what a fresh optimizer would hold for a state that a loaded file does not carry.
+    /// </summary>
+    internal void ResetState(int index)
+    {
+        if (_states[index] is not { } buffer)
+        {
+            return;
+        }
+
+        _fillBuffer = buffer;
+        _fillState = index;
+        _phase = Phase.Fill;
+        _pool.Run(this);
+        _fillBuffer = null;
+    }
+
     private float InitialValue(int state, int group)
     {
         var info = Descriptor.States[state];

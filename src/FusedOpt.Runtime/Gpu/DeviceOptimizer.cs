@@ -286,6 +286,10 @@ public sealed class DeviceOptimizer : IDisposable
             {
                 Download(buffer, host.EnsureState(s));
             }
+            else
+            {
+                host.ResetState(s);
+            }
         }
 
         Download(_params, host.Arena.Params);

@@ -23,7 +23,7 @@ internal static class ReplayCommand
         var isa = new Option<string?>("--isa") { Description = "Instruction set: avx512, avx2, scalar or auto (default: FUSEDOPT_ISA or the widest)." };
         var threads = new Option<int>("--threads") { Description = "Threads per step.", DefaultValueFactory = static _ => 1 };
         var naive = new Option<bool>("--naive") { Description = "Replay with the naive multi-pass step instead of the fused kernel." };
-        var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file (a folder when PATH is a folder)." };
+        var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file; when PATH is a folder, to this folder, one file per case named after the case file." };
         var device = new Option<string>("--device") { Description = $"Where the steps run: {DeviceSpec.Choices} (cuda:1 for the second GPU); see fusedopt devices.", DefaultValueFactory = static _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, output, json };

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using FusedOpt.Cli.Commands;
@@ -48,12 +49,50 @@ public static class CliApp
             return ExitCodes.BadInput;
         }
 
+        if (CheckNumbers(parse) is { } problem)
+        {
+            context.Error.WriteLine($"error: {problem}; see '{CommandPath(parse.CommandResult)} --help'.");
+            return ExitCodes.BadInput;
+        }
+
         return parse.Invoke(new InvocationConfiguration
         {
             Output = context.Console.Profile.Out.Writer,
             Error = context.Error,
             EnableDefaultExceptionHandler = false,
         });
+    }
+
+    /// <summary>
+    /// Real-valued options take plain finite numbers with a decimal point. The framework's parser also accepts
+    /// thousands separators ("1,5" is 15) and NaN or infinities, which no option means; those are refused here, for
+    /// every command, before any runs.
+    /// </summary>
+    private static string? CheckNumbers(ParseResult parse)
+    {
+        foreach (var result in parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>())
+        {
+            var type = Nullable.GetUnderlyingType(result.Option.ValueType) ?? result.Option.ValueType;
+            if (type != typeof(double) && type != typeof(float))
+            {
+                continue;
+            }
+
+            foreach (var token in result.Tokens)
+            {
+                if (!double.TryParse(token.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                {
+                    return $"{result.Option.Name} '{token.Value}' is not a number (write decimals with a point, e.g. 1.5)";
+                }
+
+                if (!double.IsFinite(value))
+                {
+                    return $"{result.Option.Name} '{token.Value}' is not a finite number";
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>"… as expected type 'System.Int32'" becomes "… as a whole number".</summary>

@@ -105,6 +105,8 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
             ["compare", "--bogus"], ["compare", "--epochs", "abc"], ["compare", "--batch", "-5"], ["compare", "--threads", "0"], ["compare", "--optimizers", "nope"],
             ["compare", "--lr", "zz"], ["compare", "--batch"], ["compare", "--data", Case],
             ["gradcheck", "--bogus"], ["gradcheck", "--models", "nope"], ["gradcheck", "--losses", "nope"], ["gradcheck", "--tolerance", "x"], ["gradcheck", "--seed", "-1"],
+            ["gradcheck", "--tolerance", "1,5"], ["gradcheck", "--tolerance", "NaN"], ["gradcheck", "--tolerance", "Infinity"], ["train", "--lr", "1,5"],
+            ["train", "--weight-decay", "NaN"], ["train", "--dropout", "-Infinity"], ["compare", "--dropout", "1,000"],
         ];
 
         // A folder of cases written to itself would overwrite the inputs.
@@ -125,16 +127,27 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
     [MemberData(nameof(Corpus), DisableDiscoveryEnumeration = true)]
     public void Corpus_EveryMalformedCommandLine_ExitsWithTwo_AndOneClearLine(string[] args) => AssertBadInput(args);
 
-    /// <summary>The seeded slice: 12 mutations per command, each of them invalid by construction.</summary>
+    /// <summary>Mutations per command in the slice CI runs; <c>FUSEDOPT_CLI_FUZZ_MUTATIONS</c> asks for more locally.</summary>
+    private const int DefaultMutations = 12;
+
+    /// <summary>The seed of the slice; <c>FUSEDOPT_CLI_FUZZ_SEED</c> explores another.</summary>
+    private const int DefaultSeed = 20261129;
+
+    /// <summary>
+    /// The seeded slice: 12 mutations per command (about 120 command lines, a second or two), each of them invalid by
+    /// construction. <c>FUSEDOPT_CLI_FUZZ_MUTATIONS=1000 FUSEDOPT_CLI_FUZZ_SEED=7</c> runs a longer, different slice; a
+    /// failure names the command line, so it can be added to the corpus.
+    /// </summary>
     public static TheoryData<string[]> Mutations()
     {
-        var rng = new Random(20261129);
+        int perCommand = int.TryParse(Environment.GetEnvironmentVariable("FUSEDOPT_CLI_FUZZ_MUTATIONS"), out int n) && n > 0 ? n : DefaultMutations;
+        var rng = new Random(int.TryParse(Environment.GetEnvironmentVariable("FUSEDOPT_CLI_FUZZ_SEED"), out int seed) ? seed : DefaultSeed);
         var data = new TheoryData<string[]>();
         string[] notCounts = ["0", "-1", "-2147483649", "99999999999999", "1.5", "abc", "", "NaN", "1e3", "0x10", "½", "--"];
-        string[] notNumbers = ["abc", "", "1,5", "0x10", "--", "one", "1e", "++1"];
+        string[] notNumbers = ["abc", "", "1,5", "0x10", "--", "one", "1e", "++1", "NaN", "Infinity", "-∞", "1e999"];
         foreach (var spec in Commands)
         {
-            for (int i = 0; i < 12; i++)
+            for (int i = 0; i < perCommand; i++)
             {
                 var args = new List<string>(spec.Base);
                 int choice = spec.Options.Length == 0 ? rng.Next(2) : rng.Next(4);

@@ -250,7 +250,7 @@ public sealed class StateFileTests : IDisposable
     }
 
     [Fact]
-    public void Load_LastSupportedStepCount_ContinuesWithFiniteParameters()
+    public void Load_LastSupportedStepCount_ContinuesWithFiniteParameters_ThenRefusesToWrap()
     {
         string path = Path.Combine(_dir, "last.fopt");
         var (arena, x) = NewArena(groups: 1);
@@ -267,6 +267,13 @@ public sealed class StateFileTests : IDisposable
 
             Assert.Equal(int.MaxValue, optimizer.GetStepCount());
             Assert.All(arena.Param(x).ToArray(), static v => Assert.True(float.IsFinite(v)));
+
+            // One more would wrap the rule's int t: refused, and nothing changes.
+            var before = arena.Param(x).ToArray();
+            var e = Assert.Throws<InvalidOperationException>(() => optimizer.Step());
+            Assert.Contains("Group 0 has taken 2,147,483,647 steps", e.Message, StringComparison.Ordinal);
+            Assert.Equal(int.MaxValue, optimizer.GetStepCount());
+            TestData.AssertBitwiseEqual(before, arena.Param(x), "params after the refused step");
         }
     }
 

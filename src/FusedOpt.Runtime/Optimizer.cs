@@ -298,6 +298,7 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        RequireStepCountRoom(_steps);
         double scale = UnscaleFactor(lossScale);
         double? norm = null;
         if (NeedsGradNorm(Options))
@@ -338,6 +339,21 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         }
 
         return new StepResult(false, _steps[0], norm, scale);
+    }
+
+    /// <summary>
+    /// Refuses a step that would take a group's step count past <see cref="int.MaxValue"/>: the rule's step <c>t</c> is an
+    /// <c>int</c>, and a wrapped, negative t turns every parameter into NaN. Nothing is changed.
+    /// </summary>
+    internal static void RequireStepCountRoom(long[] steps)
+    {
+        for (int g = 0; g < steps.Length; g++)
+        {
+            if (steps[g] >= int.MaxValue)
+            {
+                throw new InvalidOperationException($"Group {g} has taken {steps[g]:N0} steps, the most a rule's step t (an int) can count; no further step is possible.");
+            }
+        }
     }
 
     /// <summary>The global sum of squared gradients in float64 (NaN or ∞ when any gradient is not finite).</summary>
@@ -503,6 +519,24 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         _fillBuffer = null;
         _states[index] = buffer;
         return buffer;
+    }
+
+    /// <summary>
+    /// Refills state <paramref name="index"/>, when it is allocated, with its declared initial value under the current
+    /// rules: what a fresh optimizer would hold for a state that a loaded file does not carry.
+    /// </summary>
+    internal void ResetState(int index)
+    {
+        if (_states[index] is not { } buffer)
+        {
+            return;
+        }
+
+        _fillBuffer = buffer;
+        _fillState = index;
+        _phase = Phase.Fill;
+        _pool.Run(this);
+        _fillBuffer = null;
     }
 
     private float InitialValue(int state, int group)

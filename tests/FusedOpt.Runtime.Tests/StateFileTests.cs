@@ -164,6 +164,119 @@ public sealed class StateFileTests : IDisposable
         }
     }
 
+    [Fact]
+    public void Load_FileWithoutAState_ResetsTheHeldBuffer_SoContinuingEqualsAFreshLoad()
+    {
+        var (p, grads) = TestData.Inputs(1000, 8);
+        string path = Path.Combine(_dir, "plain-adam.fopt");
+        var amsgrad = new Adam(Lr: 1e-2f, Amsgrad: true);
+
+        // A plain Adam run saved after 3 steps: the file carries m and v, not vMax.
+        var (source, xs) = NewArena(groups: 1);
+        using (source)
+        using (var plain = new Optimizer(source, new Adam(Lr: 1e-2f)))
+        {
+            p.CopyTo(source.Param(xs));
+            for (int s = 0; s < 3; s++)
+            {
+                grads[s].CopyTo(source.Grad(xs));
+                plain.Step();
+            }
+
+            plain.Save(path);
+        }
+
+        float[] Continue(Optimizer optimizer, ParameterArena arena, TensorSlot x)
+        {
+            optimizer.Load(path);
+            optimizer.SetRule(0, amsgrad);
+            for (int s = 3; s < 8; s++)
+            {
+                grads[s].CopyTo(arena.Grad(x));
+                optimizer.Step();
+            }
+
+            return arena.Param(x).ToArray();
+        }
+
+        // Fresh: a new optimizer loads the file, switches AMSGrad on and continues; vMax starts at its initial value 0.
+        var (freshArena, xf) = NewArena(groups: 1);
+        using var freshOwner = freshArena;
+        using var fresh = new Optimizer(freshArena, new Adam(Lr: 1e-2f));
+        var expected = Continue(fresh, freshArena, xf);
+
+        // Reused: an AMSGrad optimizer that has run (its vMax is large) loads the same file and continues the same way.
+        var (usedArena, xu) = NewArena(groups: 1);
+        using var usedOwner = usedArena;
+        using var used = new Optimizer(usedArena, amsgrad);
+        usedArena.Grad(xu).Fill(5f);
+        used.Step();
+        Assert.True(used.GetState("vMax", xu)[0] > 0.01f);
+        var actual = Continue(used, usedArena, xu);
+
+        TestData.AssertBitwiseEqual(expected, actual, "load-then-continue after a run vs a fresh load");
+        Assert.Equal(fresh.GetState("vMax", xf).ToArray(), used.GetState("vMax", xu).ToArray());
+    }
+
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(1L << 40)]
+    public void Load_StepCountPastIntRange_IsRefused_AndChangesNothing(long steps)
+    {
+        string path = Path.Combine(_dir, "late.fopt");
+        var (arena, x) = NewArena(groups: 1);
+        using (arena)
+        using (var optimizer = new Optimizer(arena, new Adam()))
+        {
+            optimizer.Restore([new Adam()], [steps], [[]]);
+            optimizer.Save(path);
+        }
+
+        var (target, y) = NewArena(groups: 1);
+        using (target)
+        using (var loaded = new Optimizer(target, new Adam()))
+        {
+            target.Param(y).Fill(1);
+            target.Grad(y).Fill(0.5f);
+            loaded.Step();
+            var before = target.Param(y).ToArray();
+
+            var e = Assert.Throws<StateFileException>(() => loaded.Load(path));
+
+            Assert.Contains($"step count {steps:N0}; at most 2,147,483,646 is supported", e.Message, StringComparison.Ordinal);
+            Assert.Equal(1, loaded.GetStepCount());
+            TestData.AssertBitwiseEqual(before, target.Param(y), "params");
+        }
+    }
+
+    [Fact]
+    public void Load_LastSupportedStepCount_ContinuesWithFiniteParameters_ThenRefusesToWrap()
+    {
+        string path = Path.Combine(_dir, "last.fopt");
+        var (arena, x) = NewArena(groups: 1);
+        using (arena)
+        using (var optimizer = new Optimizer(arena, new Adam()))
+        {
+            optimizer.Restore([new Adam()], [StateFile.MaxStepCount], [[]]);
+            optimizer.Save(path);
+            arena.Param(x).Fill(1);
+            arena.Grad(x).Fill(0.5f);
+
+            optimizer.Load(path);
+            optimizer.Step();
+
+            Assert.Equal(int.MaxValue, optimizer.GetStepCount());
+            Assert.All(arena.Param(x).ToArray(), static v => Assert.True(float.IsFinite(v)));
+
+            // One more would wrap the rule's int t: refused, and nothing changes.
+            var before = arena.Param(x).ToArray();
+            var e = Assert.Throws<InvalidOperationException>(() => optimizer.Step());
+            Assert.Contains("Group 0 has taken 2,147,483,647 steps", e.Message, StringComparison.Ordinal);
+            Assert.Equal(int.MaxValue, optimizer.GetStepCount());
+            TestData.AssertBitwiseEqual(before, arena.Param(x), "params after the refused step");
+        }
+    }
+
     private static byte[] Flip(byte[] bytes, int index)
     {
         bytes[index] ^= 0x40;

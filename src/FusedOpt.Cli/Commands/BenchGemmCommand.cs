@@ -24,10 +24,7 @@ internal static class BenchGemmCommand
         {
             foreach (var (name, value) in new[] { ("--m", parse.GetValue(m)), ("--n", parse.GetValue(n)), ("--k", parse.GetValue(k)) })
             {
-                if (value < 1)
-                {
-                    throw new System.ArgumentOutOfRangeException(name, value, $"{name} must be ≥ 1, got {value}.");
-                }
+                CliContext.Require(name, value, 1);
             }
 
             var options = new GemmBenchOptions
@@ -45,11 +42,14 @@ internal static class BenchGemmCommand
 
             context.Console.MarkupLineInterpolated($"sgemm {r.M}×{r.N}×{r.K}, op(A)={r.TransA}, op(B)={r.TransB}, {r.Threads} thread(s), {r.Isa}, blocking {r.Blocking}");
             context.Console.MarkupLineInterpolated(
-                $"[bold]{r.Gflops.ToString("0.0", CultureInfo.InvariantCulture)} GFLOP/s[/] (best of {r.Repeats}; median {(2.0 * r.M * r.N * r.K / r.MedianSeconds / 1e9).ToString("0.0", CultureInfo.InvariantCulture)}) = [bold]{r.FractionOfPeak:P1}[/] of the measured FMA peak {r.PeakGflops.ToString("0.0", CultureInfo.InvariantCulture)} GFLOP/s");
+                $"[bold]{Rate(r.Gflops)} GFLOP/s[/] (best of {r.Repeats}; median {Rate(2.0 * r.M * r.N * r.K / r.MedianSeconds / 1e9)}) = [bold]{r.FractionOfPeak:P1}[/] of the measured FMA peak {r.PeakGflops.ToString("0.0", CultureInfo.InvariantCulture)} GFLOP/s");
             return 0;
         }));
         return command;
     }
+
+    /// <summary>One decimal, or three significant digits below 1 (a tiny product runs at a small fraction of a GFLOP/s).</summary>
+    private static string Rate(double gflops) => gflops.ToString(gflops < 1 ? "0.###" : "0.0", CultureInfo.InvariantCulture);
 
     private static Transpose ParseTranspose(string text, string option) => text.Trim().ToLowerInvariant() switch
     {

@@ -42,8 +42,8 @@ internal static class BenchStepCommand
                 StepBenchmark.ParseSize(parse.GetValue(size)!),
                 ReplayCommand.CheckThreads(parse.GetValue(threads)),
                 IsaSupport.Parse(parse.GetValue(isa), "--isa"),
-                Math.Max(1, parse.GetValue(rounds)),
-                Tensors: parse.GetValue(tensors),
+                CliContext.Require("--rounds", parse.GetValue(rounds), 1, 10_000),
+                Tensors: CliContext.Require("--tensors", parse.GetValue(tensors), 1),
                 Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []));
             OptimizerCatalog.Get(options.Optimizer);
             var where = DeviceSpec.Parse(parse.GetValue(device));

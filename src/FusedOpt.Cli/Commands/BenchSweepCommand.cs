@@ -28,15 +28,35 @@ internal static class BenchSweepCommand
         {
             string name = parse.GetValue(optimizer)!;
             OptimizerCatalog.Get(name);
-            var sizeList = parse.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(StepBenchmark.ParseSize).ToList();
+            var sizeList = parse.GetValue(sizes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(StepBenchmark.ParseSize).ToList();
+            if (sizeList.Count == 0)
+            {
+                throw new UsageException($"--sizes '{parse.GetValue(sizes)}': expected comma-separated sizes, e.g. 64K,1M,16M.");
+            }
+
             int t = ReplayCommand.CheckThreads(parse.GetValue(threads));
+            int roundCount = CliContext.Require("--rounds", parse.GetValue(rounds), 1, 10_000);
+            string? png = parse.GetValue(plot);
+            if (png is not null)
+            {
+                // Checked before the measurements, so that minutes of work are not lost to a bad path at the end.
+                Charts.RequireWritable(png, "--plot");
+            }
+
+            // Every size's memory is checked before the first is measured.
+            foreach (long size in sizeList)
+            {
+                var sizeOptions = new StepBenchOptions(name, size, t, Rounds: roundCount);
+                FusedOpt.Memory.MemoryBudget.Require(StepBenchmark.RequiredBytes(sizeOptions), $"bench sweep {name} at {size:N0} parameters");
+            }
+
             var results = new List<StepBenchResult>();
             void RunAll(Action<string>? report)
             {
                 foreach (long size in sizeList)
                 {
                     report?.Invoke($"{name}: {size:N0} parameters");
-                    results.Add(StepBenchmark.Run(new StepBenchOptions(name, size, t, Rounds: Math.Max(1, parse.GetValue(rounds)))));
+                    results.Add(StepBenchmark.Run(new StepBenchOptions(name, size, t, Rounds: roundCount)));
                 }
             }
 
@@ -49,7 +69,7 @@ internal static class BenchSweepCommand
                 RunAll(null);
             }
 
-            if (parse.GetValue(plot) is { } png)
+            if (png is not null)
             {
                 var x = results.Select(static r => (double)r.Options.Size).ToList();
                 Charts.Lines(png, $"{name}: time per parameter ({t} thread{(t == 1 ? "" : "s")}, {results[0].Machine.Cpu})", "parameters", "ns per parameter (log)",

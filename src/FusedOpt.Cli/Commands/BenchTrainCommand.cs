@@ -35,6 +35,7 @@ internal static class BenchTrainCommand
                 throw new ArgumentOutOfRangeException(nameof(batch), $"--batch and --iterations must be ≥ 1, got {size} and {steps}.");
             }
 
+            FusedOpt.Memory.MemoryBudget.Require(((long)size * steps + size) * (Cifar10Layout.ImageSize + 1), $"bench train --batch {size} --iterations {steps} (synthetic images)");
             var data = Synthetic(size * steps, size);
             var options = new TrainOptions
             {

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -9,6 +10,31 @@ internal static class Charts
 {
     /// <summary>A named series of (x, y) points.</summary>
     public sealed record Series(string Name, IReadOnlyList<double> X, IReadOnlyList<double> Y);
+
+    /// <summary>
+    /// Refuses a chart path that cannot be written (empty, a folder, or under a file), before the work that produces
+    /// the chart: the folder is created and a probe file written and removed.
+    /// </summary>
+    public static void RequireWritable(string path, string option)
+    {
+        if (path.Trim().Length == 0 || Directory.Exists(path))
+        {
+            throw new UsageException($"{option} '{path}': expected a file name such as chart.png.");
+        }
+
+        string full = Path.GetFullPath(path);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            string probe = full + ".probe";
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"{option} '{path}': cannot write there ({e.Message}).");
+        }
+    }
 
     /// <summary>Writes a line chart to <paramref name="path"/> (folders created); log axes plot log10 values with labelled ticks.</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IEnumerable<Series> series, bool logX = false, bool logY = false, int width = 900, int height = 560)

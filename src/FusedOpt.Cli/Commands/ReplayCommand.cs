@@ -23,7 +23,7 @@ internal static class ReplayCommand
         var isa = new Option<string?>("--isa") { Description = "Instruction set: avx512, avx2, scalar or auto (default: FUSEDOPT_ISA or the widest)." };
         var threads = new Option<int>("--threads") { Description = "Threads per step.", DefaultValueFactory = static _ => 1 };
         var naive = new Option<bool>("--naive") { Description = "Replay with the naive multi-pass step instead of the fused kernel." };
-        var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file (a folder when PATH is a folder)." };
+        var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file; when PATH is a folder, to this folder, one file per case named after the case file." };
         var device = new Option<string>("--device") { Description = $"Where the steps run: {DeviceSpec.Choices} (cuda:1 for the second GPU); see fusedopt devices.", DefaultValueFactory = static _ => "cpu" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, output, json };
@@ -46,6 +46,8 @@ internal static class ReplayCommand
                 Mode = parse.GetValue(naive) ? StepMode.Naive : StepMode.Fused,
             };
             RequireHostOptions(where, options);
+            bool inputIsFolder = Directory.Exists(input);
+            string[]? outputs = parse.GetValue(output) is { } target ? OutputPaths(files, target, inputIsFolder) : null;
             using var session = where.IsHost ? null : GpuDevices.Open(where);
             var results = files.Select(f =>
             {
@@ -53,9 +55,9 @@ internal static class ReplayCommand
                 return session is null ? reference.Replay(options) : reference.ReplayOnDevice(session.Accelerator, options);
             }).ToList();
 
-            if (parse.GetValue(output) is { } target)
+            if (outputs is not null)
             {
-                WriteTrajectories(results, target, Directory.Exists(input));
+                WriteTrajectories(results, outputs);
             }
 
             if (parse.GetValue(json))
@@ -76,7 +78,7 @@ internal static class ReplayCommand
                 Render(context.Console, results, options, where);
             }
 
-            return results.All(static r => r.Passed) ? 0 : 1;
+            return results.All(static r => r.Passed) ? ExitCodes.Success : ExitCodes.CheckFailed;
         }));
         return command;
     }
@@ -100,8 +102,7 @@ internal static class ReplayCommand
         }
     }
 
-    internal static int CheckThreads(int threads) =>
-        threads is >= 1 and <= 1024 ? threads : throw new ArgumentOutOfRangeException(nameof(threads), threads, $"--threads must be between 1 and 1024, got {threads}.");
+    internal static int CheckThreads(int threads) => CliContext.Require("--threads", threads, 1, 1024);
 
     private static void Render(IAnsiConsole console, List<ReplayResult> results, OptimizerOptions options, DeviceSpec device)
     {
@@ -135,23 +136,61 @@ internal static class ReplayCommand
         console.MarkupLine(failed == 0 ? $"[green]{results.Count} cases within tolerance.[/]" : $"[red]{failed} of {results.Count} cases exceed the tolerance.[/]");
     }
 
-    private static void WriteTrajectories(List<ReplayResult> results, string target, bool inputIsFolder)
+    /// <summary>
+    /// Where each case's trajectory goes: <paramref name="target"/> itself for one case file; for a folder, a file
+    /// inside <paramref name="target"/> named after the input file (never after the case's <c>name</c> field, which is
+    /// untrusted text). Refuses an output that would overwrite an input or another output.
+    /// </summary>
+    internal static string[] OutputPaths(IReadOnlyList<string> inputs, string target, bool inputIsFolder)
     {
-        if (inputIsFolder)
+        if (target.Length == 0)
         {
-            Directory.CreateDirectory(target);
+            throw new UsageException("--out '': expected a file (or a folder when PATH is a folder).");
         }
 
-        foreach (var r in results)
+        string[] outputs = inputIsFolder
+            ? [.. inputs.Select(f => Path.Combine(Path.GetFullPath(target), Path.GetFileName(f)))]
+            : [Path.GetFullPath(target)];
+        var inputSet = new HashSet<string>(inputs.Select(Path.GetFullPath), StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < outputs.Length; i++)
         {
-            string file = inputIsFolder ? Path.Combine(target, r.Case.Name + ".json") : target;
-            string? dir = Path.GetDirectoryName(Path.GetFullPath(file));
-            if (dir is not null)
+            if (inputSet.Contains(outputs[i]))
             {
-                Directory.CreateDirectory(dir);
+                throw new UsageException($"--out {target}: the trajectory of {inputs[i]} would overwrite the case file itself; choose another --out.");
             }
 
-            File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory[^1], trajectory = r.Trajectory }));
+            if (!seen.Add(outputs[i]))
+            {
+                throw new UsageException($"--out {target}: two cases would write {outputs[i]}.");
+            }
+        }
+
+        if (inputIsFolder && File.Exists(target))
+        {
+            throw new UsageException($"--out {target}: is a file; with a folder of cases --out names a folder.");
+        }
+
+        if (!inputIsFolder && Directory.Exists(target))
+        {
+            throw new UsageException($"--out {target}: is a folder; with one case file --out names the output file.");
+        }
+
+        return outputs;
+    }
+
+    private static void WriteTrajectories(List<ReplayResult> results, string[] outputs)
+    {
+        for (int i = 0; i < results.Count; i++)
+        {
+            var r = results[i];
+            string file = outputs[i];
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+
+            // Written beside the target and moved over it, so an interrupted run never leaves half a file.
+            string temporary = file + ".tmp";
+            File.WriteAllText(temporary, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory.Length > 0 ? r.Trajectory[^1] : r.Case.Initial, trajectory = r.Trajectory }));
+            File.Move(temporary, file, overwrite: true);
         }
     }
 }

@@ -30,8 +30,18 @@ public static class Cifar10
     /// </summary>
     public static string LocateFolder(string path)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(path);
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new ArgumentException($"The CIFAR-10 folder '{path}' is empty: name a folder (--data DIR), or give no --data to use FUSEDOPT_DATA or the download cache.");
+        }
+
         string full = Path.GetFullPath(path);
+        if (File.Exists(full))
+        {
+            throw new ArgumentException($"CIFAR-10 folder {full} is a file, not a folder; name the folder holding the batches (the cifar-10-batches-bin folder or its parent).");
+        }
+
         if (!Directory.Exists(full))
         {
             throw new DirectoryNotFoundException($"CIFAR-10 folder {full} does not exist.");
@@ -56,7 +66,7 @@ public static class Cifar10
     /// Finds the data folder: <paramref name="dataOption"/> (the CLI's <c>--data</c>) when given, else the
     /// <c>FUSEDOPT_DATA</c> environment variable, else the user cache, downloading and extracting the official
     /// archive there once (through <paramref name="download"/>, or a default <see cref="Cifar10Download"/>).
-    /// A folder named explicitly must be complete; it never falls back to a download.
+    /// A folder named explicitly (even an empty <paramref name="dataOption"/>) must be complete; it never falls back to a download.
     /// </summary>
     public static Task<string> ResolveDirectoryAsync(
         string? dataOption,
@@ -91,7 +101,8 @@ public static class Cifar10
         IProgress<DownloadProgress>? progress,
         CancellationToken cancellationToken)
     {
-        if (!string.IsNullOrWhiteSpace(dataOption))
+        // A --data given, even empty, names a folder: it never falls back to the environment or a download.
+        if (dataOption is not null)
         {
             return LocateFolder(dataOption);
         }

@@ -53,6 +53,27 @@ internal sealed class Cifar10RecordReader : IDisposable
             throw new Cifar10FormatException(path, null, $"{path}: CIFAR-10 file not found.");
         }
 
+        // A symbolic link's own FileInfo reports the link's size, not the batch's: measure the file it points to.
+        if (info.LinkTarget is { } link)
+        {
+            FileSystemInfo? target;
+            try
+            {
+                target = info.ResolveLinkTarget(returnFinalTarget: true);
+            }
+            catch (IOException e)
+            {
+                throw new Cifar10FormatException(path, null, $"{path}: is a symbolic link to {link} that cannot be followed ({e.Message}).");
+            }
+
+            if (target is not FileInfo { Exists: true } file)
+            {
+                throw new Cifar10FormatException(path, null, $"{path}: is a symbolic link to {target?.FullName ?? link}, which does not exist (a dangling link).");
+            }
+
+            info = file;
+        }
+
         long length = info.Length;
         long whole = length / Cifar10Layout.RecordSize;
         long rest = length % Cifar10Layout.RecordSize;

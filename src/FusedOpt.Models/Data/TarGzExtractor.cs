@@ -15,6 +15,9 @@ namespace FusedOpt.Models.Data;
 /// </summary>
 internal static class TarGzExtractor
 {
+    /// <summary>The largest entry extracted (the CIFAR-10 batches are 30 MB each): a bigger one is refused, not written.</summary>
+    public const long MaxEntryBytes = 1L << 28;
+
     /// <summary>
     /// Extracts the regular files under <paramref name="folderName"/>/ in <paramref name="archivePath"/> to
     /// <paramref name="destinationParent"/>/<paramref name="folderName"/>, replacing that folder, and checks that each of
@@ -39,6 +42,7 @@ internal static class TarGzExtractor
             using (var tar = new TarReader(gzip))
             {
                 long total = file.Length;
+                var seen = new HashSet<string>(StringComparer.Ordinal);
                 while (ReadEntry(tar, archivePath) is TarEntry entry)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
@@ -48,8 +52,23 @@ internal static class TarGzExtractor
                         continue;
                     }
 
+                    if (!seen.Add(relative))
+                    {
+                        throw new Cifar10DownloadException($"{archivePath}: entry '{entry.Name}' appears twice; refusing to extract the archive.");
+                    }
+
+                    if (entry.Length > MaxEntryBytes)
+                    {
+                        throw new Cifar10DownloadException($"{archivePath}: entry '{entry.Name}' is {entry.Length:N0} bytes, more than the {MaxEntryBytes:N0} a CIFAR-10 file can be; refusing to extract the archive.");
+                    }
+
                     progress?.Report(new DownloadProgress(DownloadStage.Extracting, file.Position, total, relative));
                     string target = Path.GetFullPath(Path.Combine(staging, relative));
+                    if (!target.StartsWith(staging + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    {
+                        throw new Cifar10DownloadException($"{archivePath}: entry '{entry.Name}' points outside the folder it would be extracted to; refusing to extract the archive.");
+                    }
+
                     Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                     using var output = new FileStream(target, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
                     entry.DataStream?.CopyTo(output);
@@ -112,7 +131,7 @@ internal static class TarGzExtractor
             return null;
         }
 
-        if (path.StartsWith('/') || Path.IsPathRooted(path) || path.Split('/').Any(static s => s is ".." or ""))
+        if (path.StartsWith('/') || Path.IsPathRooted(path) || path.Split('/').Any(static s => s is ".." or "") || path.Any(char.IsControl))
         {
             throw new Cifar10DownloadException($"{archivePath}: entry '{name}' points outside the folder it would be extracted to; refusing to extract the archive.");
         }

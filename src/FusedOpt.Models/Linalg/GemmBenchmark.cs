@@ -77,17 +77,30 @@ public static class GemmBenchmark
             throw new ArgumentOutOfRangeException(nameof(threads), threads, $"bench gemm: threads must be ≥ 1, got {threads}.");
         }
 
+        RequireMemory(m, n, k);
         using var gemm = new Gemm(threads, options.Isa);
         int lda = options.TransA == Transpose.N ? k : m;
         int ldb = options.TransB == Transpose.N ? n : k;
         float[] a = RandomMatrix((long)m * k, options.Seed);
         float[] b = RandomMatrix((long)k * n, options.Seed + 1);
-        float[] c = new float[checked(m * n)];
+        float[] c = new float[(long)m * n];
 
         for (int i = 0; i < options.Warmup; i++)
         {
             gemm.Multiply(options.TransA, options.TransB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
         }
+
+        // A small product takes less than the timer can resolve: each timed sample runs enough calls for ≥ 20 µs and
+        // counts their mean, so the time per call is never 0 (nor the rate infinite).
+        double single = double.PositiveInfinity;
+        for (int i = 0; i < 5; i++)
+        {
+            long calibrate = Stopwatch.GetTimestamp();
+            gemm.Multiply(options.TransA, options.TransB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+            single = Math.Min(single, Stopwatch.GetElapsedTime(calibrate).TotalSeconds);
+        }
+
+        int batch = (int)Math.Clamp(Math.Ceiling(20e-6 / Math.Max(single, 1e-9)), 1, 100_000);
 
         // Rounds of timed calls, each followed by a peak trial, so that both see the same machine conditions.
         using var probe = new GemmPeak.Probe(threads, gemm.Isa);
@@ -101,9 +114,13 @@ public static class GemmBenchmark
             while (calls < (options.Repeats + rounds - 1) / rounds || roundTime < options.MinSeconds / rounds)
             {
                 long start = Stopwatch.GetTimestamp();
-                gemm.Multiply(options.TransA, options.TransB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                for (int call = 0; call < batch; call++)
+                {
+                    gemm.Multiply(options.TransA, options.TransB, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                }
+
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                times.Add(seconds);
+                times.Add(seconds / batch);
                 roundTime += seconds;
                 calls++;
             }
@@ -118,6 +135,26 @@ public static class GemmBenchmark
         return new GemmBenchResult(
             m, n, k, threads, options.TransA, options.TransB, IsaSupport.Name(gemm.Isa), gemm.Blocking.ToString(),
             times.Count, best, median, gflops, peak, gflops / peak);
+    }
+
+    /// <summary>
+    /// Refuses shapes whose operands do not fit in an array (<see cref="Array.MaxLength"/> elements) or in the memory
+    /// available, before anything is allocated.
+    /// </summary>
+    private static void RequireMemory(int m, int n, int k)
+    {
+        foreach (var (name, rows, columns) in new[] { ("A", m, k), ("B", k, n), ("C", m, n) })
+        {
+            long elements = (long)rows * columns;
+            if (elements > Array.MaxLength)
+            {
+                throw new ArgumentOutOfRangeException(nameof(m), elements,
+                    $"bench gemm: {name} is {rows:N0}×{columns:N0} = {elements:N0} floats; an array holds at most {Array.MaxLength:N0}.");
+            }
+        }
+
+        long floats = ((long)m * k) + ((long)k * n) + ((long)m * n);
+        FusedOpt.Memory.MemoryBudget.Require(floats * sizeof(float), $"bench gemm {m}×{n}×{k} (A, B and C)");
     }
 
     private static float[] RandomMatrix(long length, ulong seed)

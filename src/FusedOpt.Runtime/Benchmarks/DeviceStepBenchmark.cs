@@ -38,6 +38,7 @@ public static class DeviceStepBenchmark
     public static DeviceStepBenchResult Run(StepBenchOptions options, DeviceSpec device, IProgress<string>? progress = null)
     {
         var rule = StepBenchmark.Validate(options);
+        MemoryBudget.Require(MemoryBudget.Bytes(options.Size, 2 * sizeof(float), "the host arena"), $"bench step --device {device} --size {options.Size:N0} (the host's parameters and gradients)");
         progress?.Report($"opening {device}");
         using var session = GpuDevices.Open(device);
         var accelerator = session.Accelerator;

@@ -116,6 +116,7 @@ public static class StepBenchmark
     public static StepBenchResult Run(StepBenchOptions options, IProgress<string>? progress = null)
     {
         var rule = Validate(options);
+        MemoryBudget.Require(RequiredBytes(options), $"bench step {options.Optimizer} --size {options.Size:N0} (parameters, gradients, the fused, naive and scalar optimizers' states, the naive temporaries and three probe buffers)");
         using var arena = CreateArena(options, progress);
         var isa = IsaSupport.Resolve(options.Isa);
         using var fused = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = isa });
@@ -200,6 +201,17 @@ public static class StepBenchmark
         })];
     }
 
+    /// <summary>
+    /// The bytes <see cref="Run"/> allocates for <paramref name="options"/>: parameters and gradients, every state of
+    /// each of the three optimizers (fused, naive, scalar), the naive step's temporaries and the three probe buffers.
+    /// </summary>
+    public static long RequiredBytes(StepBenchOptions options)
+    {
+        var rule = Validate(options);
+        long buffers = 2 + (3L * rule.Descriptor.States.Count) + rule.Descriptor.NaiveTemporaries + 3;
+        return MemoryBudget.Bytes(options.Size, buffers * sizeof(float), $"bench step --size {options.Size:N0}");
+    }
+
     /// <summary>Checks the options (sizes, optimizer, hyperparameters) and creates the rule they name.</summary>
     internal static IOptimizerRule Validate(StepBenchOptions options)
     {
@@ -212,6 +224,21 @@ public static class StepBenchmark
         if (options.Tensors < 1 || options.Tensors > options.Size)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.Tensors, $"The tensor count must be between 1 and the size, got {options.Tensors}.");
+        }
+
+        if (options.Size > int.MaxValue * (long)options.Tensors)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Size, $"A tensor holds at most {int.MaxValue:N0} parameters; split {options.Size:N0} into more tensors (--tensors).");
+        }
+
+        if (options.Rounds < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Rounds, $"The rounds must be at least 1, got {options.Rounds}.");
+        }
+
+        if (options.Threads is < 1 or > 1024)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, $"The threads must be between 1 and 1024, got {options.Threads}.");
         }
 
         return OptimizerCatalog.Create(options.Optimizer, options.Hyperparameters);
@@ -262,7 +289,7 @@ public static class StepBenchmark
             t = t[..^1];
         }
 
-        if (!double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || value <= 0 || value * multiplier > int.MaxValue)
+        if (!double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double value) || !(Math.Round(value * multiplier) >= 1) || value * multiplier > int.MaxValue)
         {
             throw new FormatException($"Size '{text}' is not a positive number of parameters below 2^31 (e.g. 16M, 64K, 1000003).");
         }

@@ -225,6 +225,7 @@ public sealed class DeviceOptimizer : IDisposable
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        Optimizer.RequireStepCountRoom(_steps);
         double scale = Optimizer.UnscaleFactor(lossScale);
         double? norm = null;
         if (Optimizer.NeedsGradNorm(Options) && Optimizer.ApplyGradNorm(Options, _norm!.SumOfSquares(_grads.View), ref scale, out norm))
@@ -285,6 +286,10 @@ public sealed class DeviceOptimizer : IDisposable
             if (_states[s] is { } buffer)
             {
                 Download(buffer, host.EnsureState(s));
+            }
+            else
+            {
+                host.ResetState(s);
             }
         }
 

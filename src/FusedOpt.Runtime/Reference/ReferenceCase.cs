@@ -74,7 +74,14 @@ public sealed record ReferenceCase(
                 throw new ReferenceFormatException($"{source}: expected a JSON object at the top level, got {root.ValueKind}.");
             }
 
+            // The name is shown in tables and messages, never used as a path (replay --out names outputs after the
+            // input files); control characters, which could drive the terminal, are refused.
             string name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : Path.GetFileNameWithoutExtension(source);
+            if (name.Any(char.IsControl))
+            {
+                throw new ReferenceFormatException($"{source}: field 'name' contains control characters.");
+            }
+
             string torch = RequireString(root, "torch_optimizer", source);
             var hyper = new Dictionary<string, double>(StringComparer.Ordinal);
             if (root.TryGetProperty("hyperparameters", out var h))
@@ -116,11 +123,21 @@ public sealed record ReferenceCase(
             }
 
             var initial = Vector(root, "initial", source);
+            if (initial.Length == 0)
+            {
+                throw new ReferenceFormatException($"{source}: field 'initial' is empty; a case needs at least one parameter.");
+            }
+
             var gradients = Matrix(root, "gradients", source, initial.Length);
             var expected = Matrix(root, "expected", source, initial.Length);
             if (gradients.Length != expected.Length)
             {
                 throw new ReferenceFormatException($"{source}: 'gradients' has {gradients.Length} steps but 'expected' has {expected.Length}.");
+            }
+
+            if (gradients.Length == 0)
+            {
+                throw new ReferenceFormatException($"{source}: field 'gradients' is empty; a case needs at least one step to check.");
             }
 
             return new ReferenceCase(name, source, torch, hyper, initial, gradients, expected);

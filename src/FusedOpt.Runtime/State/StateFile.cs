@@ -40,6 +40,12 @@ public static class StateFile
     /// <summary>Current format version.</summary>
     public const uint Version = 1;
 
+    /// <summary>
+    /// The largest step count a file may hold: the next step, one more, must still fit the rule's <c>int t</c>. A larger
+    /// count (which no run reaches) would wrap to a negative t and turn every parameter into NaN.
+    /// </summary>
+    public const long MaxStepCount = int.MaxValue - 1L;
+
     private static readonly byte[] Magic = "FOPTSTAT"u8.ToArray();
 
     /// <summary>Writes <paramref name="optimizer"/>'s state to <paramref name="path"/> atomically.</summary>
@@ -194,6 +200,12 @@ public static class StateFile
                 var data = MemoryMarshal.Cast<byte, float>(body.Slice(slices[s].Offset, slices[s].Length));
                 data.CopyTo(optimizer.EnsureState(s).Span);
             }
+            else
+            {
+                // Not in the file: a buffer this optimizer already holds (AMSGrad's vMax from an earlier run) goes back to
+                // its declared initial value, so that load-then-continue equals a fresh optimizer loading the same file.
+                optimizer.ResetState(s);
+            }
         }
     }
 
@@ -287,6 +299,11 @@ public static class StateFile
             if (steps[g] < 0)
             {
                 throw new StateFileException($"{source}: group {g} has a negative step count {steps[g]}.");
+            }
+
+            if (steps[g] > MaxStepCount)
+            {
+                throw new StateFileException($"{source}: group {g} has step count {steps[g]:N0}; at most {MaxStepCount:N0} is supported (the rule's step t is an int).");
             }
 
             var values = new double[d.Hyperparameters.Count];

@@ -135,16 +135,18 @@ public sealed class Cifar10DownloadTests : IDisposable
     public async Task Download_NoNetwork_IsWrappedWithTheOfflineHint()
     {
         var handler = new FakeHttpHandler(_ => throw new HttpRequestException("Name or service not known"));
-        using var download = new Cifar10Download(_cache, handler);
+        using var download = new Cifar10Download(_cache, handler) { Attempts = 2, RetryDelay = TimeSpan.Zero };
 
         var e = await Assert.ThrowsAsync<Cifar10DownloadException>(() => download.DownloadArchiveAsync(cancellationToken: TestContext.Current.CancellationToken));
 
         Assert.Contains("Name or service not known", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--data DIR", e.Message, StringComparison.Ordinal);
         Assert.IsType<HttpRequestException>(e.InnerException);
+        Assert.Equal(2, handler.Requests);
     }
 
     [Fact]
-    public async Task Download_ConnectionClosedEarly_RemovesThePartialFile()
+    public async Task Download_ConnectionClosedEarly_KeepsThePartialFile_AndSaysSo()
     {
         var handler = new FakeHttpHandler(_ =>
         {
@@ -152,12 +154,13 @@ public sealed class Cifar10DownloadTests : IDisposable
             content.Headers.ContentLength = 1000;
             return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
         });
-        using var download = new Cifar10Download(_cache, handler);
+        using var download = new Cifar10Download(_cache, handler) { Attempts = 1 };
 
         var e = await Assert.ThrowsAsync<Cifar10DownloadException>(() => download.DownloadArchiveAsync(cancellationToken: TestContext.Current.CancellationToken));
 
-        Assert.Contains("after 100 of 1,000 bytes", e.Message, StringComparison.Ordinal);
-        Assert.Empty(Directory.GetFileSystemEntries(_cache));
+        Assert.Contains("the connection closed after 100 of 1,000 bytes; gave up after 1 attempt.", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"The 100 bytes received are kept in {download.ArchivePath}.part", e.Message, StringComparison.Ordinal);
+        Assert.Equal(100, new FileInfo(download.ArchivePath + ".part").Length);
     }
 
     [Fact]

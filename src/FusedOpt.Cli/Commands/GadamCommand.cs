@@ -53,6 +53,8 @@ internal static class GadamCommand
             command.Options.Add(option);
         }
 
+        command.Subcommands.Add(GadamPlotCommand.Create(context));
+
         command.SetAction(parse =>
         {
             IGadamComm comm;

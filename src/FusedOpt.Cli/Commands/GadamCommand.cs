@@ -314,7 +314,8 @@ internal sealed class GadamView(CliContext context, bool speaks, bool json)
 
         if (json)
         {
-            var args = markup.GetArguments().Select(static a => (object?)Markup.Escape(Convert.ToString(a, CultureInfo.InvariantCulture) ?? "")).ToArray();
+            // Numbers keep their format specifiers; text arguments are escaped so that removing the markup leaves them intact.
+            var args = markup.GetArguments().Select(static a => a is IFormattable ? a : Markup.Escape(Convert.ToString(a, CultureInfo.InvariantCulture) ?? "")).ToArray();
             context.Error.WriteLine(Markup.Remove(string.Format(CultureInfo.InvariantCulture, markup.Format, args)));
         }
         else

@@ -17,27 +17,30 @@ fusedopt() { dotnet "$dll" "$@"; }
 mkdir -p "$out"
 
 protocol=(--model fcn --hidden 500,500,500 --subset 4000 --batch 100 --lr 3e-4 --data "$data")
-gadam=(gadam "${protocol[@]}" --population 4 --generations 6 --epochs-per-generation 1 --validation-batch 500 --mutation-rate 0.01)
+gadam=(gadam "${protocol[@]}" --population 4 --epochs-per-generation 1 --validation-batch 500 --mutation-rate 0.01)
+done_() { [ -f "$1/result.json" ]; }  # a rerun skips the runs that finished
 
 for seed in 1 2 3; do
   for mutation in init uniform; do
-    fusedopt "${gadam[@]}" --mutation "$mutation" --seed "$seed" --mode parallel --workers 2 --out "$out/gadam-$mutation-s$seed" --json > /dev/null
+    done_ "$out/gadam-$mutation-s$seed" ||
+      fusedopt "${gadam[@]}" --generations 6 --mutation "$mutation" --seed "$seed" --mode parallel --workers 2 --out "$out/gadam-$mutation-s$seed" --json > /dev/null
   done
-  fusedopt train "${protocol[@]}" --optimizer adam --epochs 48 --seed "$seed" --threads 2 --out "$out/adam-s$seed" --json > /dev/null
+  done_ "$out/adam-s$seed" ||
+    fusedopt train "${protocol[@]}" --optimizer adam --epochs 48 --seed "$seed" --threads 2 --out "$out/adam-s$seed" --json > /dev/null
 done
 
 # Throughput: one generation standalone (members one after another) and parallel (2 at a time), no test evaluation.
 short=("${gadam[@]}" --generations 1 --no-test --seed 1 --mutation init)
-fusedopt "${short[@]}" --mode standalone --out "$out/mode-standalone" --json > /dev/null
-fusedopt "${short[@]}" --mode parallel --workers 2 --out "$out/mode-parallel" --json > /dev/null
+done_ "$out/mode-standalone" || fusedopt "${short[@]}" --mode standalone --out "$out/mode-standalone" --json > /dev/null
+done_ "$out/mode-parallel" || fusedopt "${short[@]}" --mode parallel --workers 2 --out "$out/mode-parallel" --json > /dev/null
 
 # Open MPI: 2 and 4 ranks (loopback, oversubscribed on this 2-core machine) against the standalone run.
 mpi=(mpirun --oversubscribe -np)
 if [ "$(id -u)" = 0 ]; then mpi=(mpirun --allow-run-as-root --oversubscribe -np); fi
 dist=("${gadam[@]}" --generations 2 --no-test --seed 1 --mutation init)
-fusedopt "${dist[@]}" --out "$out/mpi-1" --json > /dev/null
+done_ "$out/mpi-1" || fusedopt "${dist[@]}" --out "$out/mpi-1" --json > /dev/null
 for ranks in 2 4; do
-  "${mpi[@]}" "$ranks" dotnet "$dll" "${dist[@]}" --out "$out/mpi-$ranks" --json > /dev/null
+  done_ "$out/mpi-$ranks" || "${mpi[@]}" "$ranks" dotnet "$dll" "${dist[@]}" --out "$out/mpi-$ranks" --json > /dev/null
 done
 
 fusedopt gadam plot "$out/gadam-init-s1" "$out/gadam-uniform-s1" "$out/adam-s1" --out docs/img/gadam-fcn-s1

@@ -34,6 +34,17 @@ for kind, rows in finals.items():
     print(f"| {kind} | {statistics.mean(r[0] for r in rows):.2%} | {statistics.mean(r[1] for r in rows):.2%} | {statistics.mean(r[2] for r in rows):.3f} |")
 
 print()
+print("Adam along the way: test accuracy and loss after 12 epochs (2·E·K, the most epochs one Gadam lineage trains) and 24.")
+print()
+print("| seed | epoch 12 accuracy | epoch 12 loss | epoch 24 accuracy | epoch 24 loss | epoch 48 train loss |")
+print("| --- | --- | --- | --- | --- | --- |")
+for seed in (1, 2, 3):
+    name = f"adam-s{seed}"
+    if os.path.exists(os.path.join(out, name, "result.json")):
+        e = load(name)["epochs"]
+        print(f"| {seed} | {e[11]['test']['accuracy']:.2%} | {num(e[11]['test']['loss']):.3f} | {e[23]['test']['accuracy']:.2%} | {num(e[23]['test']['loss']):.3f} | {num(e[-1]['trainLoss']):.4f} |")
+
+print()
 print("| mode | img/s (training, all members) | population hash |")
 print("| --- | --- | --- |")
 for mode in ("standalone", "parallel"):

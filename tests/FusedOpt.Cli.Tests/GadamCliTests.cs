@@ -131,6 +131,24 @@ public sealed class GadamCliTests : IDisposable
         Assert.NotEqual(Hash(a), Hash(c));
     }
 
+    [Fact]
+    public void Plot_GadamAgainstTrain_WritesBothCharts_AndAMissingRunExitsWith2()
+    {
+        string gadam = Path.Combine(_dir, "plot-gadam"), adam = Path.Combine(_dir, "plot-adam"), prefix = Path.Combine(_dir, "img", "cmp");
+        Assert.Equal(0, CliHarness.Run(Args(gadam, "--generations", "2")).ExitCode);
+        var train = CliHarness.Run("train", "--data", Data, "--records-per-file", "any", "--hidden", "16", "--batch", "20", "--epochs", "2", "--optimizer", "adam", "--out", adam, "--json");
+        Assert.True(train.ExitCode == 0, train.Error);
+
+        var plot = CliHarness.Run("gadam", "plot", gadam, adam, "--out", prefix);
+        var missing = CliHarness.Run("gadam", "plot", Path.Combine(_dir, "nowhere"), "--out", prefix);
+
+        Assert.True(plot.ExitCode == 0, plot.Error);
+        Assert.True(File.Exists(prefix + "-accuracy.png"));
+        Assert.True(File.Exists(prefix + "-loss.png"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("result.json does not exist", missing.Error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--population", "1", "--population must be ≥ 2")]
     [InlineData("--mutation", "gaussian", "--mutation 'gaussian'")]

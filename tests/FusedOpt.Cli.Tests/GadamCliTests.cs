@@ -149,6 +149,18 @@ public sealed class GadamCliTests : IDisposable
         Assert.Contains("result.json does not exist", missing.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Bench_ReportsEveryInstructionSetAndThreadCount()
+    {
+        var run = CliHarness.Run("gadam", "bench", "--size", "1000", "--repeat", "1", "--threads", "2", "--json");
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        var rows = JsonDocument.Parse(run.Output).RootElement.EnumerateArray().ToList();
+        int isas = new[] { Kernels.Isa.Scalar, Kernels.Isa.Avx2, Kernels.Isa.Avx512 }.Count(Kernels.IsaSupport.IsSupported);
+        Assert.Equal(2 * isas, rows.Count);
+        Assert.All(rows, static r => Assert.True(r.GetProperty("nanosecondsPerElement").GetDouble() > 0));
+    }
+
     [Theory]
     [InlineData("--population", "1", "--population must be ≥ 2")]
     [InlineData("--mutation", "gaussian", "--mutation 'gaussian'")]

@@ -54,6 +54,7 @@ internal static class GadamCommand
         }
 
         command.Subcommands.Add(GadamPlotCommand.Create(context));
+        command.Subcommands.Add(GadamBenchCommand.Create(context));
 
         command.SetAction(parse =>
         {

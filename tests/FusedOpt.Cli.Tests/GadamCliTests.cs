@@ -203,6 +203,9 @@ public sealed class GadamCliTests : IDisposable
         Assert.True(reference.ExitCode == 0, reference.Error);
 
         var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+
+        // Containers often forbid the cross-memory attach Open MPI's shared-memory transport uses for large messages.
+        start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         foreach (string arg in new[] { "--allow-run-as-root", "--oversubscribe", "-np", "2", "dotnet", CliDll() }.Concat(Args(distributed, "--generations", "2")))
         {
             start.ArgumentList.Add(arg);

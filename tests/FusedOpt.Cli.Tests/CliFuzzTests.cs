@@ -74,6 +74,10 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
             [("--optimizers", Kind.Name), ("--model", Kind.Name), ("--epochs", Kind.Count), ("--batch", Kind.Count), ("--threads", Kind.Count), ("--isa", Kind.Name),
              ("--decay", Kind.Name), ("--seed", Kind.Seed), ("--weight-decay", Kind.Real), ("--dropout", Kind.Real)]),
         new(["gradcheck"], ["--models", "linear", "--losses", "mse"], [("--models", Kind.Name), ("--losses", Kind.Name), ("--seed", Kind.Seed), ("--tolerance", Kind.Real)]),
+        new(["gadam"], ["--data", NoData, "--out", Path.Combine(Dir, "gadam")],
+            [("--population", Kind.Count), ("--generations", Kind.Count), ("--epochs-per-generation", Kind.Count), ("--batch", Kind.Count), ("--workers", Kind.Count),
+             ("--validation-batch", Kind.Count), ("--mutation", Kind.Name), ("--mode", Kind.Name), ("--model", Kind.Name), ("--isa", Kind.Name), ("--seed", Kind.Seed),
+             ("--lr", Kind.Real), ("--mutation-rate", Kind.Real), ("--lambda", Kind.Real)]),
     ];
 
     /// <summary>Hand-picked malformations: the defects the issue named, and one of each kind per command.</summary>
@@ -107,6 +111,9 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
             ["gradcheck", "--bogus"], ["gradcheck", "--models", "nope"], ["gradcheck", "--losses", "nope"], ["gradcheck", "--tolerance", "x"], ["gradcheck", "--seed", "-1"],
             ["gradcheck", "--tolerance", "1,5"], ["gradcheck", "--tolerance", "NaN"], ["gradcheck", "--tolerance", "Infinity"], ["train", "--lr", "1,5"],
             ["train", "--weight-decay", "NaN"], ["train", "--dropout", "-Infinity"], ["compare", "--dropout", "1,000"],
+            ["gadam", "--bogus"], ["gadam", "--population", "0"], ["gadam", "--population", "1"], ["gadam", "--generations", "-1"], ["gadam", "--mutation", "nope"],
+            ["gadam", "--mutation-rate", "-0.1"], ["gadam", "--mutation-rate", "2"], ["gadam", "--lambda", "-1"], ["gadam", "--mode", "nope"], ["gadam", "--model", "nope"],
+            ["gadam", "--validation-batch", "0"], ["gadam", "--lr", "abc"], ["gadam", "--data", ""], ["gadam", "--data", Case],
         ];
 
         // A folder of cases written to itself would overwrite the inputs.
@@ -116,7 +123,7 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
         var data = new TheoryData<string[]>();
         foreach (var args in corpus)
         {
-            bool training = args.Length > 0 && args[0] is "train" or "compare";
+            bool training = args.Length > 0 && args[0] is "train" or "compare" or "gadam";
             data.Add(training && !args.Contains("--data") ? [.. args, "--data", NoData] : args);
         }
 

@@ -73,7 +73,7 @@ public sealed class Sequential<T> : IDisposable
             }
         }
 
-        var duplicate = _layers.GroupBy(static l => l.Name, StringComparer.Ordinal).FirstOrDefault(static g => g.Count() > 1 && g.First() is Linear<T>);
+        var duplicate = _layers.GroupBy(static l => l.Name, StringComparer.Ordinal).FirstOrDefault(static g => g.Count() > 1 && g.Any(static l => l.HasParameters));
         if (duplicate is not null)
         {
             throw new ArgumentException($"Two layers are named '{duplicate.Key}'; layers with parameters need distinct names.", nameof(layers));

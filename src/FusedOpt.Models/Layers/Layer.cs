@@ -42,6 +42,9 @@ public abstract class Layer<T>
     /// <summary>A description from which the same layer can be built in another precision.</summary>
     public abstract LayerSpec Spec { get; }
 
+    /// <summary>Whether the layer registers trainable tensors (known before registration; names must then be unique).</summary>
+    public virtual bool HasParameters => false;
+
     /// <summary>The layer's parameter tensors, once registered (empty for layers without parameters).</summary>
     public virtual IReadOnlyList<TensorSlot> Parameters => [];
 

@@ -52,6 +52,9 @@ public sealed class Linear<T> : Layer<T>
     public TensorSlot Bias => _bias ?? throw NotRegistered();
 
     /// <inheritdoc />
+    public override bool HasParameters => true;
+
+    /// <inheritdoc />
     public override IReadOnlyList<TensorSlot> Parameters => _weight is null ? [] : [_weight, _bias!];
 
     /// <inheritdoc />

@@ -28,6 +28,7 @@ public static class CliApp
         root.Subcommands.Add(TrainCommand.Create(context));
         root.Subcommands.Add(CompareCommand.Create(context));
         root.Subcommands.Add(GradcheckCommand.Create(context));
+        root.Subcommands.Add(CheckModelCommand.Create(context));
         root.Subcommands.Add(bench);
 
         var parse = root.Parse(args);

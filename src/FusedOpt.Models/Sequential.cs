@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Numerics;
 using System.Text;
@@ -218,7 +219,9 @@ public sealed class Sequential<T> : IDisposable
         for (int i = 0; i < _layers.Length; i++)
         {
             var layer = _layers[i];
+            long start = Stopwatch.GetTimestamp();
             layer.Forward(_matMul, Rows(_activations[i], batch, layer.InputFeatures), Rows(_activations[i + 1], batch, layer.OutputFeatures), batch, training);
+            layer.Timings.AddForward(Stopwatch.GetTimestamp() - start);
         }
 
         _batch = batch;
@@ -258,11 +261,13 @@ public sealed class Sequential<T> : IDisposable
             var layer = _layers[i];
             bool needDx = i > last || inputGradient;
             Span<T> dx = Rows(useA ? _gradA : _gradB, batch, layer.InputFeatures);
+            long start = Stopwatch.GetTimestamp();
             layer.Backward(
                 _matMul,
                 Rows(_activations[i], batch, layer.InputFeatures),
                 Rows(_activations[i + 1], batch, layer.OutputFeatures),
                 dy, dx, batch, needDx);
+            layer.Timings.AddBackward(Stopwatch.GetTimestamp() - start);
             dy = dx;
             useA = !useA;
         }

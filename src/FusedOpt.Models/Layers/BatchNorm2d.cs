@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using FusedOpt.Memory;
@@ -220,6 +221,8 @@ public sealed class BatchNorm2d<T> : Layer<T>
         Span<T> sumG = _sum, sumGx = _sumSq, row = _row, a = _scale, b = _shift;
         T[] g = _mask;
 
+        long start = Stopwatch.GetTimestamp();
+
         // Σg and Σg·(x − μ) per channel.
         sumG.Clear();
         sumGx.Clear();
@@ -240,6 +243,7 @@ public sealed class BatchNorm2d<T> : Layer<T>
             dBeta[j] += sumG[j];
         }
 
+        Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
         if (!inputGradient)
         {
             return;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Numerics;
 using FusedOpt.Memory;
 using FusedOpt.Models.Initialization;
@@ -175,6 +176,7 @@ public sealed class Conv2d<T> : Layer<T>
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         Span<T> col = _col.AsSpan(0, pixels * depth);
+        long start = Stopwatch.GetTimestamp();
 
         // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
         matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
@@ -193,6 +195,7 @@ public sealed class Conv2d<T> : Layer<T>
             }
         }
 
+        Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
         if (inputGradient)
         {
             // dcol [P, K] = dY [P, Cout] · Wp [Cout, K], then col2im.

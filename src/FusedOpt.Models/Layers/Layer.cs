@@ -42,6 +42,9 @@ public abstract class Layer<T>
     /// <summary>A description from which the same layer can be built in another precision.</summary>
     public abstract LayerSpec Spec { get; }
 
+    /// <summary>Time spent in this layer's passes (recorded by <see cref="Sequential{T}"/>).</summary>
+    public LayerTimings Timings { get; } = new();
+
     /// <summary>Whether the layer registers trainable tensors (known before registration; names must then be unique).</summary>
     public virtual bool HasParameters => false;
 

@@ -7,6 +7,7 @@ using System.Text;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
 using FusedOpt.Models.Layers;
+using FusedOpt.Threading;
 
 namespace FusedOpt.Models;
 
@@ -42,6 +43,7 @@ public sealed class Sequential<T> : IDisposable
 {
     private readonly Layer<T>[] _layers;
     private readonly MatMul<T> _matMul;
+    private readonly WorkerPool? _pool;
     private T[][] _activations;
     private T[] _gradA = [];
     private T[] _gradB = [];
@@ -81,6 +83,14 @@ public sealed class Sequential<T> : IDisposable
         }
 
         _matMul = new MatMul<T>(threads, isa);
+        if (typeof(T) == typeof(float) && threads > 1)
+        {
+            _pool = new WorkerPool(threads);
+            foreach (var layer in _layers)
+            {
+                layer.Attach(_pool);
+            }
+        }
         _activations = new T[_layers.Length + 1][];
         Array.Fill(_activations, []);
     }
@@ -292,7 +302,11 @@ public sealed class Sequential<T> : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _matMul.Dispose();
+    public void Dispose()
+    {
+        _matMul.Dispose();
+        _pool?.Dispose();
+    }
 
     private static Span<T> Rows(T[] buffer, int batch, int features) => buffer.AsSpan(0, batch * features);
 

@@ -97,7 +97,6 @@ internal static class BenchTrainCommand
 
         context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, batch {batch}, {threads} thread(s), synthetic data");
         context.Console.MarkupLineInterpolated($"fused step: [bold]{result.FusedImagesPerSecond:N1} img/s[/] ({result.FusedMsPerIteration:0.0} ms/iteration best, {result.FusedMedianMsPerIteration:0.0} median)");
-        context.Console.MarkupLineInterpolated($"naive step: {result.NaiveImagesPerSecond:N1} img/s ({result.NaiveMsPerIteration:0.0} ms/iteration)");
         context.Console.MarkupLineInterpolated($"peak resident memory {result.PeakWorkingSetMiB:N0} MiB; FMA peak measured in this run {result.PeakGflops:N1} GFLOP/s");
         var table = new Table().Border(TableBorder.Rounded).Title("Per layer, ms per iteration (GFLOP/s, % of FMA peak)");
         foreach (var column in new[] { "layer", "kind", "forward", "backward data", "backward weights" })

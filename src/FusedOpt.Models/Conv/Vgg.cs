@@ -37,8 +37,10 @@ public static class Vgg
     /// <param name="fuseBnReLU">Run each BN and its ReLU as one layer (default) or as two.</param>
     /// <param name="momentum">BN running-statistics momentum (PyTorch's 0.1).</param>
     /// <param name="epsilon">BN ε (PyTorch's 1e-5).</param>
+    /// <param name="algorithm">Convolution algorithm of every layer (Auto: Winograd where it applies).</param>
     public static ModelSpec Spec(
-        double width = 1, int classes = 10, ImageShape? input = null, ImmutableArray<int>? config = null, bool fuseBnReLU = true, double momentum = 0.1, double epsilon = 1e-5)
+        double width = 1, int classes = 10, ImageShape? input = null, ImmutableArray<int>? config = null, bool fuseBnReLU = true, double momentum = 0.1, double epsilon = 1e-5,
+        ConvAlgorithm algorithm = ConvAlgorithm.Auto)
     {
         if (!(width > 0) || double.IsInfinity(width))
         {
@@ -71,7 +73,7 @@ public static class Vgg
             }
 
             conv++;
-            var c = new Conv2dSpec($"conv{conv}", shape, Scale(entry, width));
+            var c = new Conv2dSpec($"conv{conv}", shape, Scale(entry, width), Algorithm: shape.Channels < 8 && algorithm == ConvAlgorithm.Winograd ? ConvAlgorithm.Im2Col : algorithm);
             layers.Add(c);
             shape = c.Output;
             layers.Add(new BatchNorm2dSpec($"bn{conv}", shape, momentum, epsilon, fuseBnReLU));

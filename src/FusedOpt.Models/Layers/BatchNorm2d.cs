@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using FusedOpt.Memory;
+using FusedOpt.Threading;
 
 namespace FusedOpt.Models.Layers;
 
@@ -22,7 +23,7 @@ namespace FusedOpt.Models.Layers;
 /// statistics are constants: dx = γ·r·g.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-public sealed class BatchNorm2d<T> : Layer<T>
+public sealed unsafe class BatchNorm2d<T> : Layer<T>, IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _runningMean;
@@ -33,10 +34,17 @@ public sealed class BatchNorm2d<T> : Layer<T>
     private readonly T[] _sumSq;
     private readonly T[] _scale;
     private readonly T[] _shift;
-    private readonly T[] _row;
     private readonly T[] _offset;
-    private readonly T[] _mask;
+    private readonly T[] _origin;
+    private T[] _partial = [];
     private bool _lastTraining;
+    private Phase _phase;
+    private int _parts = 1;
+    private int _rows;
+    private T* _x;
+    private T* _y;
+    private T* _dy;
+    private T* _dx;
     private TensorSlot? _gamma;
     private TensorSlot? _beta;
     private ParameterStore<T>? _store;
@@ -69,9 +77,8 @@ public sealed class BatchNorm2d<T> : Layer<T>
         _sumSq = new T[c];
         _scale = new T[c];
         _shift = new T[c];
-        _row = new T[c];
         _offset = new T[c];
-        _mask = new T[c];
+        _origin = new T[c];
         Buffers = [new LayerBuffer<T>(name + ".running_mean", _runningMean), new LayerBuffer<T>(name + ".running_var", _runningVar)];
     }
 
@@ -149,66 +156,55 @@ public sealed class BatchNorm2d<T> : Layer<T>
     {
         var store = Store();
         int c = Shape.Channels, rows = batch * Shape.Pixels;
-        Span<T> mean = _mean, invStd = _invStd, sum = _sum, sumSq = _sumSq, row = _row, scale = _scale, shift = _shift;
+        Span<T> mean = _mean, invStd = _invStd, scale = _scale, shift = _shift;
         T eps = T.CreateTruncating(Epsilon);
         _lastTraining = training;
-        if (training)
+        fixed (T* px = x, py = y)
         {
-            if (rows < 2)
+            Begin(px, py, null, null, rows);
+            if (training)
             {
-                throw new ArgumentException($"BatchNorm2d '{Name}': training needs more than one value per channel, got batch {batch} × {Shape.Height}×{Shape.Width}.", nameof(batch));
+                if (rows < 2)
+                {
+                    throw new ArgumentException($"BatchNorm2d '{Name}': training needs more than one value per channel, got batch {batch} × {Shape.Height}×{Shape.Width}.", nameof(batch));
+                }
+
+                // One pass of Σ(x − K) and Σ(x − K)² with K = the first row (close to the mean, so the difference of
+                // the two moments does not cancel), in fixed blocks of rows reduced in block order: the result does
+                // not depend on the thread count.
+                x[..c].CopyTo(_origin);
+                Run(Phase.Statistics);
+                Reduce(rows, c);
+                T count = T.CreateTruncating(rows);
+                T m = T.CreateTruncating(Momentum), keep = T.One - m, unbiased = count / (count - T.One);
+                for (int j = 0; j < c; j++)
+                {
+                    T d = _sum[j] / count;
+                    T variance = T.Max(T.Zero, (_sumSq[j] / count) - (d * d));
+                    mean[j] = _origin[j] + d;
+                    invStd[j] = T.One / T.Sqrt(variance + eps);
+                    _runningMean[j] = (keep * _runningMean[j]) + (m * mean[j]);
+                    _runningVar[j] = (keep * _runningVar[j]) + (m * variance * unbiased);
+                }
+            }
+            else
+            {
+                _runningMean.CopyTo(mean);
+                for (int j = 0; j < c; j++)
+                {
+                    invStd[j] = T.One / T.Sqrt(_runningVar[j] + eps);
+                }
             }
 
-            // Two passes (mean, then Σ(x − μ)²) keep the variance accurate when |μ| ≫ σ.
-            sum.Clear();
-            for (int r = 0; r < rows; r++)
-            {
-                TensorPrimitives.Add(sum, x.Slice(r * c, c), sum);
-            }
-
-            T count = T.CreateTruncating(rows);
-            TensorPrimitives.Divide(sum, count, mean);
-            sumSq.Clear();
-            for (int r = 0; r < rows; r++)
-            {
-                TensorPrimitives.Subtract(x.Slice(r * c, c), mean, row);
-                TensorPrimitives.MultiplyAdd(row, row, sumSq, sumSq);
-            }
-
-            T m = T.CreateTruncating(Momentum), keep = T.One - m, unbiased = count / (count - T.One);
+            // y = x·scale + shift with scale = γ·r, shift = β − μ·scale.
+            ReadOnlySpan<T> gamma = store.Param(Gamma), beta = store.Param(Beta);
             for (int j = 0; j < c; j++)
             {
-                T variance = sumSq[j] / count;
-                invStd[j] = T.One / T.Sqrt(variance + eps);
-                _runningMean[j] = (keep * _runningMean[j]) + (m * mean[j]);
-                _runningVar[j] = (keep * _runningVar[j]) + (m * variance * unbiased);
+                scale[j] = gamma[j] * invStd[j];
+                shift[j] = beta[j] - (mean[j] * scale[j]);
             }
-        }
-        else
-        {
-            _runningMean.CopyTo(mean);
-            for (int j = 0; j < c; j++)
-            {
-                invStd[j] = T.One / T.Sqrt(_runningVar[j] + eps);
-            }
-        }
 
-        // y = x·scale + shift with scale = γ·r, shift = β − μ·scale.
-        ReadOnlySpan<T> gamma = store.Param(Gamma), beta = store.Param(Beta);
-        for (int j = 0; j < c; j++)
-        {
-            scale[j] = gamma[j] * invStd[j];
-            shift[j] = beta[j] - (mean[j] * scale[j]);
-        }
-
-        for (int r = 0; r < rows; r++)
-        {
-            Span<T> target = y.Slice(r * c, c);
-            TensorPrimitives.MultiplyAdd(x.Slice(r * c, c), scale, shift, target);
-            if (FusedReLU)
-            {
-                TensorPrimitives.Max(target, T.Zero, target);
-            }
+            Run(Phase.Normalize);
         }
     }
 
@@ -217,81 +213,230 @@ public sealed class BatchNorm2d<T> : Layer<T>
     {
         var store = Store();
         int c = Shape.Channels, rows = batch * Shape.Pixels;
-        ReadOnlySpan<T> mean = _mean, invStd = _invStd;
-        Span<T> sumG = _sum, sumGx = _sumSq, row = _row, a = _scale, b = _shift;
-        T[] g = _mask;
-
         long start = Stopwatch.GetTimestamp();
-
-        // Σg and Σg·(x − μ) per channel.
-        sumG.Clear();
-        sumGx.Clear();
-        for (int r = 0; r < rows; r++)
+        fixed (T* px = x, py = y, pdy = dy, pdx = dx)
         {
-            ReadOnlySpan<T> grad = Masked(dy.Slice(r * c, c), y.Slice(r * c, c), g);
-            TensorPrimitives.Add(sumG, grad, sumG);
-            TensorPrimitives.Subtract(x.Slice(r * c, c), mean, row);
-            TensorPrimitives.MultiplyAdd(grad, row, sumGx, sumGx);
-        }
+            Begin(px, py, pdy, pdx, rows);
 
-        Span<T> dGamma = store.Grad(Gamma), dBeta = store.Grad(Beta);
-        ReadOnlySpan<T> gamma = store.Param(Gamma);
-        T count = T.CreateTruncating(rows);
-        for (int j = 0; j < c; j++)
-        {
-            dGamma[j] += sumGx[j] * invStd[j];
-            dBeta[j] += sumG[j];
-        }
-
-        Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
-        if (!inputGradient)
-        {
-            return;
-        }
-
-        // Training: dx = a·g + b·x + d with a = γr, b = −γr³·Σg(x − μ)/N, d = −γr·Σg/N − b·μ. Evaluation: dx = a·g.
-        Span<T> d = _offset;
-        for (int j = 0; j < c; j++)
-        {
-            T gr = gamma[j] * invStd[j];
-            a[j] = gr;
-            if (_lastTraining)
+            // Σg and Σg·(x − μ) per channel (g = dy, masked by y > 0 with the fused ReLU).
+            Run(Phase.GradientStatistics);
+            Reduce(rows, c);
+            Span<T> sumG = _sum, sumGx = _sumSq, a = _scale, b = _shift, d = _offset;
+            ReadOnlySpan<T> mean = _mean, invStd = _invStd;
+            Span<T> dGamma = store.Grad(Gamma), dBeta = store.Grad(Beta);
+            ReadOnlySpan<T> gamma = store.Param(Gamma);
+            T count = T.CreateTruncating(rows);
+            for (int j = 0; j < c; j++)
             {
-                b[j] = -gr * invStd[j] * invStd[j] * sumGx[j] / count;
-                d[j] = (-gr * sumG[j] / count) - (b[j] * mean[j]);
+                dGamma[j] += sumGx[j] * invStd[j];
+                dBeta[j] += sumG[j];
             }
-            else
-            {
-                b[j] = T.Zero;
-                d[j] = T.Zero;
-            }
-        }
 
-        for (int r = 0; r < rows; r++)
-        {
-            Span<T> target = dx.Slice(r * c, c);
-            ReadOnlySpan<T> grad = Masked(dy.Slice(r * c, c), y.Slice(r * c, c), g);
-            TensorPrimitives.MultiplyAdd(x.Slice(r * c, c), b, d, target);
-            TensorPrimitives.MultiplyAdd(grad, a, target, target);
+            Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
+            if (!inputGradient)
+            {
+                return;
+            }
+
+            // Training: dx = a·g + b·x + d with a = γr, b = −γr³·Σg(x − μ)/N, d = −γr·Σg/N − b·μ. Evaluation: dx = a·g.
+            for (int j = 0; j < c; j++)
+            {
+                T gr = gamma[j] * invStd[j];
+                a[j] = gr;
+                b[j] = _lastTraining ? -gr * invStd[j] * invStd[j] * sumGx[j] / count : T.Zero;
+                d[j] = _lastTraining ? (-gr * sumG[j] / count) - (b[j] * mean[j]) : T.Zero;
+            }
+
+            Run(Phase.InputGradient);
         }
     }
 
-    /// <summary>dy, or dy where y &gt; 0 and 0 elsewhere (into <paramref name="buffer"/>) with the fused ReLU.</summary>
-    private ReadOnlySpan<T> Masked(ReadOnlySpan<T> dy, ReadOnlySpan<T> y, T[] buffer)
+    /// <inheritdoc />
+    void IParallelWork.Execute(int part)
     {
-        if (!FusedReLU)
+        int c = Shape.Channels, rows = _rows;
+        if (_phase is Phase.Statistics or Phase.GradientStatistics)
         {
-            return dy;
+            int blocks = (rows + BlockRows - 1) / BlockRows;
+            var (first, end) = LayerParallel.Split(blocks, part, _parts);
+            for (int blk = first; blk < end; blk++)
+            {
+                Span<T> s1 = _partial.AsSpan(2 * blk * c, c), s2 = _partial.AsSpan(((2 * blk) + 1) * c, c);
+                s1.Clear();
+                s2.Clear();
+                int r0 = blk * BlockRows, r1 = Math.Min(rows, r0 + BlockRows);
+                for (int r = r0; r < r1; r++)
+                {
+                    if (_phase == Phase.Statistics)
+                    {
+                        AccumulateMoments(new ReadOnlySpan<T>(_x + ((long)r * c), c), _origin, s1, s2);
+                    }
+                    else
+                    {
+                        AccumulateGradient(new ReadOnlySpan<T>(_dy + ((long)r * c), c), new ReadOnlySpan<T>(_y + ((long)r * c), c), new ReadOnlySpan<T>(_x + ((long)r * c), c), _mean, s1, s2);
+                    }
+                }
+            }
+
+            return;
         }
 
-        for (int j = 0; j < dy.Length; j++)
+        var (rowFirst, rowEnd) = LayerParallel.Split(rows, part, _parts);
+        for (int r = rowFirst; r < rowEnd; r++)
         {
-            buffer[j] = y[j] > T.Zero ? dy[j] : T.Zero;
+            var xr = new ReadOnlySpan<T>(_x + ((long)r * c), c);
+            if (_phase == Phase.Normalize)
+            {
+                Normalize(xr, _scale, _shift, new Span<T>(_y + ((long)r * c), c));
+            }
+            else
+            {
+                InputGradient(new ReadOnlySpan<T>(_dy + ((long)r * c), c), new ReadOnlySpan<T>(_y + ((long)r * c), c), xr, new Span<T>(_dx + ((long)r * c), c));
+            }
+        }
+    }
+
+    private void Begin(T* x, T* y, T* dy, T* dx, int rows)
+    {
+        _x = x;
+        _y = y;
+        _dy = dy;
+        _dx = dx;
+        _rows = rows;
+        _parts = LayerParallel.Parts(Pool);
+        int blocks = (rows + BlockRows - 1) / BlockRows;
+        if (_partial.Length < 2 * blocks * Shape.Channels)
+        {
+            _partial = new T[2 * blocks * Shape.Channels];
+        }
+    }
+
+    private void Run(Phase phase)
+    {
+        _phase = phase;
+        LayerParallel.Run(Pool, this);
+    }
+
+    /// <summary>_sum, _sumSq ← Σ over blocks, in block order, of the two partial sums.</summary>
+    private void Reduce(int rows, int c)
+    {
+        int blocks = (rows + BlockRows - 1) / BlockRows;
+        Span<T> s1 = _sum, s2 = _sumSq;
+        s1.Clear();
+        s2.Clear();
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            TensorPrimitives.Add(s1, _partial.AsSpan(2 * blk * c, c), s1);
+            TensorPrimitives.Add(s2, _partial.AsSpan(((2 * blk) + 1) * c, c), s2);
+        }
+    }
+
+    private static void AccumulateMoments(ReadOnlySpan<T> x, ReadOnlySpan<T> origin, Span<T> s1, Span<T> s2)
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= x.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var d = new Vector<T>(x[j..]) - new Vector<T>(origin[j..]);
+                (new Vector<T>(s1[j..]) + d).CopyTo(s1[j..]);
+                ((d * d) + new Vector<T>(s2[j..])).CopyTo(s2[j..]);
+            }
         }
 
-        return buffer;
+        for (; j < x.Length; j++)
+        {
+            T d = x[j] - origin[j];
+            s1[j] += d;
+            s2[j] += d * d;
+        }
+    }
+
+    private void AccumulateGradient(ReadOnlySpan<T> dy, ReadOnlySpan<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> mean, Span<T> sumG, Span<T> sumGx)
+    {
+        int j = 0;
+        bool relu = FusedReLU;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= x.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var g = new Vector<T>(dy[j..]);
+                if (relu)
+                {
+                    g = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(y[j..]), Vector<T>.Zero), g, Vector<T>.Zero);
+                }
+
+                (new Vector<T>(sumG[j..]) + g).CopyTo(sumG[j..]);
+                ((g * (new Vector<T>(x[j..]) - new Vector<T>(mean[j..]))) + new Vector<T>(sumGx[j..])).CopyTo(sumGx[j..]);
+            }
+        }
+
+        for (; j < x.Length; j++)
+        {
+            T g = relu && !(y[j] > T.Zero) ? T.Zero : dy[j];
+            sumG[j] += g;
+            sumGx[j] += g * (x[j] - mean[j]);
+        }
+    }
+
+    private void Normalize(ReadOnlySpan<T> x, ReadOnlySpan<T> scale, ReadOnlySpan<T> shift, Span<T> y)
+    {
+        int j = 0;
+        bool relu = FusedReLU;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= x.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var v = (new Vector<T>(x[j..]) * new Vector<T>(scale[j..])) + new Vector<T>(shift[j..]);
+                (relu ? Vector.Max(v, Vector<T>.Zero) : v).CopyTo(y[j..]);
+            }
+        }
+
+        for (; j < x.Length; j++)
+        {
+            T v = (x[j] * scale[j]) + shift[j];
+            y[j] = relu ? T.Max(v, T.Zero) : v;
+        }
+    }
+
+    private void InputGradient(ReadOnlySpan<T> dy, ReadOnlySpan<T> y, ReadOnlySpan<T> x, Span<T> dx)
+    {
+        ReadOnlySpan<T> a = _scale, b = _shift, d = _offset;
+        int j = 0;
+        bool relu = FusedReLU;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= x.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var g = new Vector<T>(dy[j..]);
+                if (relu)
+                {
+                    g = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(y[j..]), Vector<T>.Zero), g, Vector<T>.Zero);
+                }
+
+                var v = (new Vector<T>(x[j..]) * new Vector<T>(b[j..])) + new Vector<T>(d[j..]);
+                ((g * new Vector<T>(a[j..])) + v).CopyTo(dx[j..]);
+            }
+        }
+
+        for (; j < x.Length; j++)
+        {
+            T g = relu && !(y[j] > T.Zero) ? T.Zero : dy[j];
+            dx[j] = (g * a[j]) + ((x[j] * b[j]) + d[j]);
+        }
     }
 
     private ParameterStore<T> Store() =>
         _store ?? throw new InvalidOperationException($"Layer '{Name}' has no parameter store: register the model, build the arena, then use it (Sequential binds it).");
+
+    /// <summary>Rows per partial sum: the reduction order is fixed by these blocks, not by the thread count.</summary>
+    private const int BlockRows = 64;
+
+    private enum Phase
+    {
+        Statistics,
+        Normalize,
+        GradientStatistics,
+        InputGradient,
+    }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using FusedOpt.Threading;
 using System.Numerics;
 using FusedOpt.Memory;
 using FusedOpt.Models.Initialization;
@@ -30,7 +31,7 @@ namespace FusedOpt.Models.Layers;
 /// after the first.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-public sealed class Conv2d<T> : Layer<T>
+public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private TensorSlot? _weight;
@@ -39,6 +40,15 @@ public sealed class Conv2d<T> : Layer<T>
     private T[] _col = [];
     private T[] _packed = [];
     private T[] _packedGrad = [];
+    private T[] _winograd = [];
+    private T[] _winogradBack = [];
+    private readonly Winograd3x3<T>? _wino;
+    private bool _colValid;
+    private bool _toColumns;
+    private int _batch;
+    private int _parts = 1;
+    private T* _image;
+    private T* _columns;
 
     /// <summary>Creates a convolution from <paramref name="input"/> to <paramref name="outChannels"/> channels.</summary>
     /// <param name="name">Prefix of the tensor names.</param>
@@ -48,9 +58,19 @@ public sealed class Conv2d<T> : Layer<T>
     /// <param name="stride">Stride, ≥ 1.</param>
     /// <param name="padding">Zero padding on every side, ≥ 0.</param>
     /// <param name="bias">Whether the layer has a bias.</param>
-    public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true)
+    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks Winograd where it applies.</param>
+    public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true, ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         : base(name, input.Validate(name).Size, OutputShape(name, input, outChannels, kernel, stride, padding).Size)
     {
+        bool winogradFits = kernel == 3 && stride == 1 && padding == 1 && Winograd3x3<T>.Supports(input.Channels, outChannels);
+        if (algorithm == ConvAlgorithm.Winograd && !winogradFits)
+        {
+            throw new ArgumentException($"Conv2d '{name}': Winograd F(2×2, 3×3) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
+        }
+
+        Algorithm = algorithm;
+        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits);
+        _wino = UsesWinograd ? new Winograd3x3<T>() : null;
         InputShape = input;
         Output = OutputShape(name, input, outChannels, kernel, stride, padding);
         Kernel = kernel;
@@ -77,6 +97,12 @@ public sealed class Conv2d<T> : Layer<T>
     /// <summary>Whether the layer adds a bias.</summary>
     public bool HasBias { get; }
 
+    /// <summary>The algorithm asked for.</summary>
+    public ConvAlgorithm Algorithm { get; }
+
+    /// <summary>Whether forward and backward-data run as Winograd F(2×2, 3×3) (else im2col + GEMM).</summary>
+    public bool UsesWinograd { get; }
+
     /// <summary>Values per im2col row, k·k·Cin.</summary>
     public int Depth => Kernel * Kernel * InputShape.Channels;
 
@@ -84,7 +110,7 @@ public sealed class Conv2d<T> : Layer<T>
     public override bool HasParameters => true;
 
     /// <inheritdoc />
-    public override LayerSpec Spec => new Conv2dSpec(Name, InputShape, Output.Channels, Kernel, Stride, Padding, HasBias);
+    public override LayerSpec Spec => new Conv2dSpec(Name, InputShape, Output.Channels, Kernel, Stride, Padding, HasBias, Algorithm);
 
     /// <summary>The weight tensor [out, in, k, k], once registered.</summary>
     public TensorSlot Weight => _weight ?? throw NotRegistered();
@@ -153,9 +179,26 @@ public sealed class Conv2d<T> : Layer<T>
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         Ensure(batch);
+        if (_wino is not null)
+        {
+            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
+            fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
+            {
+                _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
+            }
+
+            _colValid = false;
+            return;
+        }
+
         Pack(store.Param(Weight), _packed);
         Span<T> col = _col.AsSpan(0, pixels * depth);
-        Im2Col(x, col, batch);
+        fixed (T* px = x, pc = col)
+        {
+            Columns(px, pc, batch, toColumns: true);
+        }
+
+        _colValid = true;
 
         if (_bias is not null)
         {
@@ -177,6 +220,14 @@ public sealed class Conv2d<T> : Layer<T>
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         Span<T> col = _col.AsSpan(0, pixels * depth);
         long start = Stopwatch.GetTimestamp();
+        if (!_colValid)
+        {
+            // The Winograd forward built no columns: build them now for the weight gradient.
+            fixed (T* px = x, pc = col)
+            {
+                Columns(px, pc, batch, toColumns: true);
+            }
+        }
 
         // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
         matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
@@ -196,11 +247,25 @@ public sealed class Conv2d<T> : Layer<T>
         }
 
         Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
-        if (inputGradient)
+        if (inputGradient && _wino is not null)
         {
+            // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
+            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
+            fixed (T* pdy = dy, pdx = dx)
+            {
+                _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
+            }
+        }
+        else if (inputGradient)
+        {
+            Pack(store.Param(Weight), _packed);
+
             // dcol [P, K] = dY [P, Cout] · Wp [Cout, K], then col2im.
             matMul.Multiply(Transpose.N, Transpose.N, pixels, depth, cout, T.One, dy, cout, _packed, depth, T.Zero, col, depth);
-            Col2Im(col, dx[..(batch * InputFeatures)], batch);
+            fixed (T* pdx = dx, pc = col)
+            {
+                Columns(pdx, pc, batch, toColumns: false);
+            }
         }
     }
 
@@ -241,14 +306,12 @@ public sealed class Conv2d<T> : Layer<T>
     }
 
     /// <summary>col[(n, oy, ox), (ky, kx, c)] = x[n, oy·s − p + ky, ox·s − p + kx, c], 0 outside the image.</summary>
-    private void Im2Col(ReadOnlySpan<T> x, Span<T> col, int batch)
+    private void Im2Col(ReadOnlySpan<T> image, Span<T> col)
     {
         int cin = InputShape.Channels, h = InputShape.Height, w = InputShape.Width, k = Kernel, depth = Depth;
-        int ho = Output.Height, wo = Output.Width, sample = InputShape.Size;
+        int ho = Output.Height, wo = Output.Width;
         int row = 0;
-        for (int n = 0; n < batch; n++)
         {
-            ReadOnlySpan<T> image = x.Slice(n * sample, sample);
             for (int oy = 0; oy < ho; oy++)
             {
                 for (int ox = 0; ox < wo; ox++, row++)
@@ -287,15 +350,13 @@ public sealed class Conv2d<T> : Layer<T>
     }
 
     /// <summary>dx = Σ over windows of dcol (the adjoint of <see cref="Im2Col"/>).</summary>
-    private void Col2Im(ReadOnlySpan<T> col, Span<T> dx, int batch)
+    private void Col2Im(ReadOnlySpan<T> col, Span<T> image)
     {
         int cin = InputShape.Channels, h = InputShape.Height, w = InputShape.Width, k = Kernel, depth = Depth;
-        int ho = Output.Height, wo = Output.Width, sample = InputShape.Size;
-        dx.Clear();
+        int ho = Output.Height, wo = Output.Width;
+        image.Clear();
         int row = 0;
-        for (int n = 0; n < batch; n++)
         {
-            Span<T> image = dx.Slice(n * sample, sample);
             for (int oy = 0; oy < ho; oy++)
             {
                 for (int ox = 0; ox < wo; ox++, row++)
@@ -323,9 +384,45 @@ public sealed class Conv2d<T> : Layer<T>
         }
     }
 
+    /// <summary>im2col (or col2im) of every sample, the samples split over the layer's pool.</summary>
+    private void Columns(T* image, T* columns, int batch, bool toColumns)
+    {
+        _image = image;
+        _columns = columns;
+        _batch = batch;
+        _toColumns = toColumns;
+        _parts = LayerParallel.Parts(Pool);
+        LayerParallel.Run(Pool, this);
+    }
+
+    /// <inheritdoc />
+    void IParallelWork.Execute(int part)
+    {
+        var (first, end) = LayerParallel.Split(_batch, part, _parts);
+        int sample = InputShape.Size, block = Output.Pixels * Depth;
+        for (int n = first; n < end; n++)
+        {
+            var image = new Span<T>(_image + ((long)n * sample), sample);
+            var col = new Span<T>(_columns + ((long)n * block), block);
+            if (_toColumns)
+            {
+                Im2Col(image, col);
+            }
+            else
+            {
+                Col2Im(col, image);
+            }
+        }
+    }
+
     private void Ensure(int batch)
     {
         long need = (long)batch * Output.Pixels * Depth;
+        if (_wino is not null)
+        {
+            need = Math.Max(need, 16L * Winograd3x3<T>.Tiles(batch, InputShape.Height, InputShape.Width) * (InputShape.Channels + Output.Channels));
+        }
+
         if (need > int.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the im2col workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
@@ -340,6 +437,8 @@ public sealed class Conv2d<T> : Layer<T>
         {
             _packed = new T[Output.Channels * Depth];
             _packedGrad = new T[Output.Channels * Depth];
+            _winograd = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
+            _winogradBack = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
         }
     }
 

@@ -2,6 +2,19 @@ using System.Numerics;
 
 namespace FusedOpt.Models.Layers;
 
+/// <summary>How a convolution computes its forward and backward-data passes (backward-weights is always im2col + GEMM).</summary>
+public enum ConvAlgorithm
+{
+    /// <summary>Winograd where it applies (3×3, stride 1, padding 1, vector-multiple channel counts), else im2col.</summary>
+    Auto,
+
+    /// <summary>im2col + the packed GEMM, for any kernel, stride and padding.</summary>
+    Im2Col,
+
+    /// <summary>Winograd F(2×2, 3×3); construction fails where it does not apply.</summary>
+    Winograd,
+}
+
 /// <summary>A 2-D convolution over channels-last images; see <see cref="Conv2d{T}"/>.</summary>
 /// <param name="Name">Prefix of the tensor names.</param>
 /// <param name="Input">Input shape (C, H, W).</param>
@@ -10,13 +23,15 @@ namespace FusedOpt.Models.Layers;
 /// <param name="Stride">Stride.</param>
 /// <param name="Padding">Zero padding per side.</param>
 /// <param name="Bias">Whether the layer has a bias.</param>
-public sealed record Conv2dSpec(string Name, ImageShape Input, int OutChannels, int Kernel = 3, int Stride = 1, int Padding = 1, bool Bias = true) : LayerSpec
+/// <param name="Algorithm">How forward and backward-data run.</param>
+public sealed record Conv2dSpec(
+    string Name, ImageShape Input, int OutChannels, int Kernel = 3, int Stride = 1, int Padding = 1, bool Bias = true, ConvAlgorithm Algorithm = ConvAlgorithm.Auto) : LayerSpec
 {
     /// <summary>The output shape.</summary>
     public ImageShape Output => Conv2d<float>.OutputShape(Name, Input, OutChannels, Kernel, Stride, Padding);
 
     /// <inheritdoc />
-    public override Layer<T> Create<T>() => new Conv2d<T>(Name, Input, OutChannels, Kernel, Stride, Padding, Bias);
+    public override Layer<T> Create<T>() => new Conv2d<T>(Name, Input, OutChannels, Kernel, Stride, Padding, Bias, Algorithm);
 
     /// <inheritdoc />
     public override string ToString() => $"Conv2d({Input} → {Output}, k {Kernel}, s {Stride}, p {Padding})";

@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using FusedOpt.Threading;
 
 namespace FusedOpt.Models.Layers;
 
@@ -8,13 +9,20 @@ namespace FusedOpt.Models.Layers;
 /// <c>nn.MaxPool2d(k, s)</c>): each output is the largest value of its window; a tie goes to the first value in
 /// row-major window order, as PyTorch's CPU kernel. Backward routes dL/dy to that value's position.
 /// </summary>
-/// <remarks>The forward pass records the winning input index of every output (an int per output value, sized for
-/// the largest batch seen).</remarks>
+/// <remarks>Nothing is recorded: backward finds the winner again by comparing the window with the output. Samples
+/// run in parallel on the layer's pool.</remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-public sealed class MaxPool2d<T> : Layer<T>
+public sealed unsafe class MaxPool2d<T> : Layer<T>, IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private int[] _argMax = [];
+    private bool[] _taken = [];
+    private int _batch;
+    private int _parts = 1;
+    private bool _forward;
+    private T* _x;
+    private T* _y;
+    private T* _dy;
+    private T* _dx;
 
     /// <summary>Creates a k×k max pool with stride <paramref name="stride"/> over <paramref name="input"/>.</summary>
     public MaxPool2d(string name, ImageShape input, int kernel = 2, int stride = 2)
@@ -56,52 +64,9 @@ public sealed class MaxPool2d<T> : Layer<T>
     /// <inheritdoc />
     public override void Forward(MatMul<T> matMul, ReadOnlySpan<T> x, Span<T> y, int batch, bool training)
     {
-        int c = InputShape.Channels, w = InputShape.Width, ho = Output.Height, wo = Output.Width, k = Kernel;
-        int inSample = InputShape.Size, outSample = Output.Size;
-        if (_argMax.Length < batch * outSample)
+        fixed (T* px = x, py = y)
         {
-            _argMax = new int[batch * outSample];
-        }
-
-        for (int n = 0; n < batch; n++)
-        {
-            for (int oy = 0; oy < ho; oy++)
-            {
-                for (int ox = 0; ox < wo; ox++)
-                {
-                    int outBase = (n * outSample) + (((oy * wo) + ox) * c);
-                    int first = (n * inSample) + ((((oy * Stride) * w) + (ox * Stride)) * c);
-                    Span<T> target = y.Slice(outBase, c);
-                    Span<int> index = _argMax.AsSpan(outBase, c);
-                    x.Slice(first, c).CopyTo(target);
-                    for (int j = 0; j < c; j++)
-                    {
-                        index[j] = first + j;
-                    }
-
-                    for (int ky = 0; ky < k; ky++)
-                    {
-                        for (int kx = 0; kx < k; kx++)
-                        {
-                            if (ky == 0 && kx == 0)
-                            {
-                                continue;
-                            }
-
-                            int at = first + (((ky * w) + kx) * c);
-                            ReadOnlySpan<T> source = x.Slice(at, c);
-                            for (int j = 0; j < c; j++)
-                            {
-                                if (source[j] > target[j])
-                                {
-                                    target[j] = source[j];
-                                    index[j] = at + j;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            Begin(px, py, null, null, batch, forward: true);
         }
     }
 
@@ -113,11 +78,176 @@ public sealed class MaxPool2d<T> : Layer<T>
             return;
         }
 
-        dx[..(batch * InputFeatures)].Clear();
-        ReadOnlySpan<int> index = _argMax.AsSpan(0, batch * OutputFeatures);
-        for (int i = 0; i < index.Length; i++)
+        fixed (T* px = x, py = y, pdy = dy, pdx = dx)
         {
-            dx[index[i]] += dy[i];
+            Begin(px, py, pdy, pdx, batch, forward: false);
+        }
+    }
+
+    /// <inheritdoc />
+    void IParallelWork.Execute(int part)
+    {
+        var (first, end) = LayerParallel.Split(_batch, part, _parts);
+        for (int n = first; n < end; n++)
+        {
+            var x = new ReadOnlySpan<T>(_x + ((long)n * InputShape.Size), InputShape.Size);
+            if (_forward)
+            {
+                ForwardSample(x, new Span<T>(_y + ((long)n * Output.Size), Output.Size));
+            }
+            else
+            {
+                BackwardSample(
+                    x, new ReadOnlySpan<T>(_y + ((long)n * Output.Size), Output.Size), new ReadOnlySpan<T>(_dy + ((long)n * Output.Size), Output.Size),
+                    new Span<T>(_dx + ((long)n * InputShape.Size), InputShape.Size), _taken.AsSpan(part * InputShape.Channels, InputShape.Channels));
+            }
+        }
+    }
+
+    private void Begin(T* x, T* y, T* dy, T* dx, int batch, bool forward)
+    {
+        _x = x;
+        _y = y;
+        _dy = dy;
+        _dx = dx;
+        _batch = batch;
+        _forward = forward;
+        _parts = LayerParallel.Parts(Pool);
+        if (_taken.Length < _parts * InputShape.Channels)
+        {
+            _taken = new bool[_parts * InputShape.Channels];
+        }
+
+        LayerParallel.Run(Pool, this);
+    }
+
+    /// <summary>Each output pixel's channel vector is the element-wise max of its window's pixel vectors.</summary>
+    private void ForwardSample(ReadOnlySpan<T> x, Span<T> y)
+    {
+        int c = InputShape.Channels, w = InputShape.Width, k = Kernel;
+        for (int oy = 0; oy < Output.Height; oy++)
+        {
+            for (int ox = 0; ox < Output.Width; ox++)
+            {
+                Span<T> target = y.Slice(((oy * Output.Width) + ox) * c, c);
+                int corner = ((oy * Stride * w) + (ox * Stride)) * c;
+                x.Slice(corner, c).CopyTo(target);
+                for (int ky = 0; ky < k; ky++)
+                {
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        if (ky != 0 || kx != 0)
+                        {
+                            Max(x.Slice(corner + (((ky * w) + kx) * c), c), target);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// dL/dy goes to the first position of each window (row-major) whose value equals the window's max — the value the
+    /// forward pass chose (it replaces the max only on a strictly larger value).
+    /// </summary>
+    private void BackwardSample(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, Span<bool> taken)
+    {
+        int c = InputShape.Channels, w = InputShape.Width, k = Kernel;
+        dx.Clear();
+        for (int oy = 0; oy < Output.Height; oy++)
+        {
+            for (int ox = 0; ox < Output.Width; ox++)
+            {
+                int o = ((oy * Output.Width) + ox) * c;
+                ReadOnlySpan<T> max = y.Slice(o, c), grad = dy.Slice(o, c);
+                int corner = ((oy * Stride * w) + (ox * Stride)) * c;
+                if (Stride >= k)
+                {
+                    // Windows do not overlap: write each position once, vectorized.
+                    Route(x, max, grad, dx, corner, w, c);
+                    continue;
+                }
+
+                taken.Clear();
+                for (int ky = 0; ky < k; ky++)
+                {
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int at = corner + (((ky * w) + kx) * c);
+                        for (int j = 0; j < c; j++)
+                        {
+                            if (!taken[j] && x[at + j] == max[j])
+                            {
+                                dx[at + j] += grad[j];
+                                taken[j] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private void Route(ReadOnlySpan<T> x, ReadOnlySpan<T> max, ReadOnlySpan<T> grad, Span<T> dx, int corner, int w, int c)
+    {
+        int k = Kernel, j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= c - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var m = new Vector<T>(max[j..]);
+                var g = new Vector<T>(grad[j..]);
+                var open = Vector<T>.AllBitsSet;
+                for (int ky = 0; ky < k; ky++)
+                {
+                    for (int kx = 0; kx < k; kx++)
+                    {
+                        int at = corner + (((ky * w) + kx) * c) + j;
+                        var hit = Vector.Equals(new Vector<T>(x[at..]), m) & open;
+                        Vector.ConditionalSelect(hit, g, Vector<T>.Zero).CopyTo(dx[at..]);
+                        open &= ~hit;
+                    }
+                }
+            }
+        }
+
+        for (; j < c; j++)
+        {
+            bool done = false;
+            for (int ky = 0; ky < k; ky++)
+            {
+                for (int kx = 0; kx < k; kx++)
+                {
+                    int at = corner + (((ky * w) + kx) * c) + j;
+                    if (!done && x[at] == max[j])
+                    {
+                        dx[at] = grad[j];
+                        done = true;
+                    }
+                }
+            }
+        }
+    }
+
+    private static void Max(ReadOnlySpan<T> source, Span<T> target)
+    {
+        int j = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            for (; j <= source.Length - Vector<T>.Count; j += Vector<T>.Count)
+            {
+                var s = new Vector<T>(source[j..]);
+                var t = new Vector<T>(target[j..]);
+                Vector.ConditionalSelect(Vector.GreaterThan(s, t), s, t).CopyTo(target[j..]);
+            }
+        }
+
+        for (; j < source.Length; j++)
+        {
+            if (source[j] > target[j])
+            {
+                target[j] = source[j];
+            }
         }
     }
 }

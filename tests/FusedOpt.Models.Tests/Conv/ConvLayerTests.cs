@@ -33,6 +33,34 @@ public sealed class ConvLayerTests
     public void Conv2d_ForwardAndBackward_MatchDirectLoops_Float32(int batch, int cin, int h, int w, int cout, int k, int stride, int padding) =>
         CheckConv<float>(batch, cin, h, w, cout, k, stride, padding, 2e-5);
 
+    public static TheoryData<int, int, int, int, int> WinogradCases => new()
+    {
+        // batch, cin, h, w, cout (3×3, stride 1, padding 1)
+        { 2, 8, 7, 5, 16 },
+        { 3, 16, 2, 2, 8 },
+        { 1, 8, 4, 6, 8 },
+        { 2, 16, 1, 3, 16 },
+    };
+
+    [Theory]
+    [MemberData(nameof(WinogradCases))]
+    public void Conv2d_Winograd_MatchesDirectLoops_Float64(int batch, int cin, int h, int w, int cout) =>
+        CheckConv<double>(batch, cin, h, w, cout, 3, 1, 1, 1e-12, ConvAlgorithm.Winograd);
+
+    [Theory]
+    [MemberData(nameof(WinogradCases))]
+    public void Conv2d_Winograd_MatchesDirectLoops_Float32(int batch, int cin, int h, int w, int cout) =>
+        CheckConv<float>(batch, cin, h, w, cout, 3, 1, 1, 2e-5, ConvAlgorithm.Winograd);
+
+    [Fact]
+    public void Conv2d_Winograd_WhereItDoesNotApply_FailsNamingTheShape()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Conv2d<float>("c", new ImageShape(8, 6, 6), 8, kernel: 3, stride: 2, algorithm: ConvAlgorithm.Winograd));
+        Assert.Contains("s 2", e.Message, StringComparison.Ordinal);
+        Assert.False(new Conv2d<float>("c", new ImageShape(3, 6, 6), 8).UsesWinograd);
+        Assert.True(new Conv2d<float>("c", new ImageShape(16, 6, 6), 32).UsesWinograd);
+    }
+
     [Fact]
     public void BatchNorm2d_Training_NormalizesWithBiasedVarianceAndUpdatesRunningStatsUnbiased()
     {
@@ -186,11 +214,12 @@ public sealed class ConvLayerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new MaxPool2d<float>("p", new ImageShape(1, 1, 4), kernel: 2));
     }
 
-    private static void CheckConv<T>(int batch, int cin, int h, int w, int cout, int k, int stride, int padding, double tolerance)
+    private static void CheckConv<T>(int batch, int cin, int h, int w, int cout, int k, int stride, int padding, double tolerance, ConvAlgorithm algorithm = ConvAlgorithm.Im2Col)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         var input = new ImageShape(cin, h, w);
-        var conv = new Conv2d<T>("conv", input, cout, k, stride, padding);
+        var conv = new Conv2d<T>("conv", input, cout, k, stride, padding, algorithm: algorithm);
+        Assert.Equal(algorithm == ConvAlgorithm.Winograd, conv.UsesWinograd);
         int ho = ((h + (2 * padding) - k) / stride) + 1, wo = ((w + (2 * padding) - k) / stride) + 1;
         Assert.Equal(new ImageShape(cout, ho, wo), conv.Output);
         using var arena = new ParameterArena();

@@ -17,12 +17,14 @@ public sealed class VggReferenceTests
     private static string CasePath => Path.Combine(SharedData.SharedRoot, "reference", "vgg", "vgg11_bn_w0.125_seed1.json");
 
     [Theory]
-    [InlineData(true, 1)]
-    [InlineData(false, 2)]
-    public void Vgg11Bn_Width0125_MatchesPyTorchReference(bool fuseBnReLU, int threads)
+    [InlineData(true, 1, ConvAlgorithm.Auto)]
+    [InlineData(false, 2, ConvAlgorithm.Auto)]
+    [InlineData(true, 2, ConvAlgorithm.Im2Col)]
+    [InlineData(true, 2, ConvAlgorithm.Winograd)]
+    public void Vgg11Bn_Width0125_MatchesPyTorchReference(bool fuseBnReLU, int threads, ConvAlgorithm algorithm)
     {
         var c = Load();
-        var spec = Vgg.Spec(c.Width, 10, new ImageShape(3, 32, 32), c.Config, fuseBnReLU);
+        var spec = Vgg.Spec(c.Width, 10, new ImageShape(3, 32, 32), c.Config, fuseBnReLU, algorithm: algorithm);
         var report = c.Check(c.Run(threads, spec));
 
         Assert.True(report.Passed, string.Join("\n", report.Tensors.Where(static t => !t.Passed).Select(static t => $"{t.Field} {t.Name}: {t.MaxAbsError:e3} > {t.Tolerance:e3}")));

@@ -20,6 +20,7 @@ internal static class BenchTrainCommand
     public static Command Create(CliContext context)
     {
         var model = new Option<string>("--model") { Description = "Model: fcn or vgg11.", DefaultValueFactory = static _ => "fcn" };
+        var conv = new Option<Models.Layers.ConvAlgorithm>("--conv") { Description = "vgg11: convolution algorithm (auto: Winograd where it applies, im2col, winograd).", DefaultValueFactory = static _ => Models.Layers.ConvAlgorithm.Auto };
         var width = new Option<double>("--width") { Description = "vgg11: width multiplier of every channel count.", DefaultValueFactory = static _ => 1.0 };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths.", DefaultValueFactory = static _ => "500,500,500" };
         var optimizer = new Option<string>("--optimizer") { Description = "Optimizer.", DefaultValueFactory = static _ => "adam" };
@@ -27,7 +28,7 @@ internal static class BenchTrainCommand
         var iterations = new Option<int>("--iterations") { Description = "Measured iterations (after as many for warm-up).", DefaultValueFactory = static _ => 40 };
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, hidden, optimizer, batch, iterations, threads, json };
+        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, hidden, optimizer, batch, iterations, threads, json };
         command.SetAction(parse => context.Guard(() =>
         {
             int size = parse.GetValue(batch), steps = parse.GetValue(iterations);
@@ -38,7 +39,7 @@ internal static class BenchTrainCommand
 
             if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg")
             {
-                return Vgg(context, parse.GetValue(width), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json));
+                return Vgg(context, parse.GetValue(width), parse.GetValue(conv), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json));
             }
 
             var data = Synthetic(size * steps, size);
@@ -86,9 +87,9 @@ internal static class BenchTrainCommand
     }
 
     /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
-    private static int Vgg(CliContext context, double width, int batch, int iterations, int threads, bool json)
+    private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json)
     {
-        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Batch = batch, Iterations = iterations, Threads = threads });
+        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Algorithm = algorithm, Batch = batch, Iterations = iterations, Threads = threads });
         if (json)
         {
             context.WriteRaw(Json.Serialize(result));

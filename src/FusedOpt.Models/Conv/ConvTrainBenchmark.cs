@@ -26,6 +26,9 @@ public sealed record ConvTrainBenchOptions
     /// <summary>Untimed iterations first (JIT, first touch, workspaces).</summary>
     public int Warmup { get; init; } = 2;
 
+    /// <summary>Convolution algorithm of every layer.</summary>
+    public Layers.ConvAlgorithm Algorithm { get; init; } = Layers.ConvAlgorithm.Auto;
+
     /// <summary>Seed of the parameters and the synthetic batch.</summary>
     public ulong Seed { get; init; } = 1;
 }
@@ -77,7 +80,7 @@ public static class ConvTrainBenchmark
             throw new ArgumentOutOfRangeException(nameof(options), $"bench: need batch ≥ 2 (batch norm), iterations ≥ 1, warmup ≥ 0 and threads ≥ 1; got {options.Batch}, {options.Iterations}, {options.Warmup}, {options.Threads}.");
         }
 
-        var spec = Vgg.Spec(options.Width);
+        var spec = Vgg.Spec(options.Width, algorithm: options.Algorithm);
         var rule = new Sgd(Lr: 0.01f, Momentum: 0.9f);
         using var fused = new TrainingStep(spec, rule, options.Threads, StepMode.Fused, options.Seed);
         int batch = options.Batch;
@@ -112,7 +115,7 @@ public static class ConvTrainBenchmark
         var layers = fused.Model.Layers.Select(l => Breakdown(l, batch)).ToImmutableArray();
         double peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
         return new ConvTrainBenchResult(
-            $"vgg11 (width {options.Width})", batch, options.Threads, fused.Arena.ParameterCount,
+            $"vgg11 (width {options.Width}, {options.Algorithm})", batch, options.Threads, fused.Arena.ParameterCount,
             batch / fusedSeconds[0], 1e3 * fusedSeconds[0], 1e3 * fusedSeconds[fusedSeconds.Length / 2],
             peak, peakMiB, layers);
     }
@@ -124,14 +127,14 @@ public static class ConvTrainBenchmark
         double data = LayerTimings.Milliseconds(t.BackwardData, t.BackwardCalls), weights = LayerTimings.Milliseconds(t.BackwardWeights, t.BackwardCalls);
         (string kind, double flop) = layer switch
         {
-            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
+"            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output} {(c.UsesWinograd ? "winograd" : "im2col")}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
             Linear<float> l => ($"linear {l.InputFeatures} → {l.OutputFeatures}", 2.0 * batch * l.InputFeatures * l.OutputFeatures),
             BatchNorm2d<float> b => (b.FusedReLU ? $"bn+relu {b.Shape}" : $"bn {b.Shape}", 0),
             MaxPool2d<float> p => ($"maxpool {p.InputShape} → {p.Output}", 0),
             _ => (layer.Spec.ToString(), 0),
         };
         double gflop = flop / 1e9;
-        double Rate(double ms) => flop > 0 && ms > 0 ? gflop / (ms / 1e3) : 0;
+        double Rate(double ms) => flop > 0 && ms > 0.01 ? gflop / (ms / 1e3) : 0;
         return new LayerBreakdown(layer.Name, kind, fwd, data, weights, gflop, Rate(fwd), Rate(data), Rate(weights));
     }
 }

@@ -41,7 +41,7 @@ public sealed class TrainingStep : IDisposable
     public ParameterArena Arena => _arena;
 
     /// <summary>One training iteration on <paramref name="batch"/> images; returns the loss.</summary>
-    /// <param name="images">[batch, input features], in the model's input layout.</param>
+    /// <param name="images">At least [batch, input features] (a prefix is used), in the model's input layout.</param>
     /// <param name="labels">Class of each image.</param>
     /// <param name="batch">Images.</param>
     public double Step(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, int batch)
@@ -53,7 +53,7 @@ public sealed class TrainingStep : IDisposable
         }
 
         _arena.ZeroGrads();
-        var logits = Model.Forward(images, batch, training: true);
+        var logits = Model.Forward(images[..(batch * Model.InputFeatures)], batch, training: true);
         Span<float> dLogits = _dLogits.AsSpan(0, batch * classes);
         double loss = _loss.Evaluate(logits, labels[..batch], classes, dLogits);
         Model.Backward(dLogits);

@@ -127,7 +127,7 @@ public static class ConvTrainBenchmark
         double data = LayerTimings.Milliseconds(t.BackwardData, t.BackwardCalls), weights = LayerTimings.Milliseconds(t.BackwardWeights, t.BackwardCalls);
         (string kind, double flop) = layer switch
         {
-"            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output} {(c.UsesWinograd ? "winograd" : "im2col")}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
+            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output} {(c.UsesWinograd ? "winograd" : "im2col")}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
             Linear<float> l => ($"linear {l.InputFeatures} → {l.OutputFeatures}", 2.0 * batch * l.InputFeatures * l.OutputFeatures),
             BatchNorm2d<float> b => (b.FusedReLU ? $"bn+relu {b.Shape}" : $"bn {b.Shape}", 0),
             MaxPool2d<float> p => ($"maxpool {p.InputShape} → {p.Output}", 0),

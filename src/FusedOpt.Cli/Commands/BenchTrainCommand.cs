@@ -21,6 +21,7 @@ internal static class BenchTrainCommand
     {
         var model = new Option<string>("--model") { Description = "Model: fcn or vgg11.", DefaultValueFactory = static _ => "fcn" };
         var conv = new Option<Models.Layers.ConvAlgorithm>("--conv") { Description = "vgg11: convolution algorithm (auto: Winograd where it applies, im2col, winograd).", DefaultValueFactory = static _ => Models.Layers.ConvAlgorithm.Auto };
+        var compare = new Option<bool>("--compare-conv") { Description = "vgg11: time each convolution alone with every algorithm that applies (the measurement behind --conv auto)." };
         var width = new Option<double>("--width") { Description = "vgg11: width multiplier of every channel count.", DefaultValueFactory = static _ => 1.0 };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths.", DefaultValueFactory = static _ => "500,500,500" };
         var optimizer = new Option<string>("--optimizer") { Description = "Optimizer.", DefaultValueFactory = static _ => "adam" };
@@ -28,13 +29,37 @@ internal static class BenchTrainCommand
         var iterations = new Option<int>("--iterations") { Description = "Measured iterations (after as many for warm-up).", DefaultValueFactory = static _ => 40 };
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, hidden, optimizer, batch, iterations, threads, json };
+        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json };
         command.SetAction(parse => context.Guard(() =>
         {
             int size = parse.GetValue(batch), steps = parse.GetValue(iterations);
             if (size < 1 || steps < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(batch), $"--batch and --iterations must be ≥ 1, got {size} and {steps}.");
+            }
+
+            if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg" && parse.GetValue(compare))
+            {
+                var rows = ConvTrainBenchmark.CompareAlgorithms(new ConvTrainBenchOptions { Width = parse.GetValue(width), Batch = size, Threads = ReplayCommand.CheckThreads(parse.GetValue(threads)) }, parse.GetResult(iterations) is null ? 5 : steps);
+                if (parse.GetValue(json))
+                {
+                    context.WriteRaw(Json.Serialize(rows));
+                    return 0;
+                }
+
+                var table = new Table().Border(TableBorder.Rounded).Title($"VGG11 convolutions alone, batch {size}: fastest ms per pass");
+                foreach (var column in new[] { "layer", "shape", "algorithm", "forward", "backward data", "backward weights", "total", "auto" })
+                {
+                    table.AddColumn(column);
+                }
+
+                foreach (var r in rows)
+                {
+                    table.AddRow(r.Layer, Markup.Escape(r.Shape), r.Algorithm.ToString(), F(r.ForwardMs), F(r.BackwardDataMs), F(r.BackwardWeightsMs), F(r.TotalMs), r.ChosenByAuto ? "✓" : "");
+                }
+
+                context.Console.Write(table);
+                return 0;
             }
 
             if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg")
@@ -85,6 +110,8 @@ internal static class BenchTrainCommand
         }));
         return command;
     }
+
+    private static string F(double ms) => ms.ToString("0.00", CultureInfo.InvariantCulture);
 
     /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
     private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json)

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Linq;
+using FusedOpt.Memory;
 using FusedOpt.Models.Layers;
 using FusedOpt.Models.Linalg;
 using FusedOpt.Optimizers;
@@ -137,4 +138,91 @@ public static class ConvTrainBenchmark
         double Rate(double ms) => flop > 0 && ms > 0.01 ? gflop / (ms / 1e3) : 0;
         return new LayerBreakdown(layer.Name, kind, fwd, data, weights, gflop, Rate(fwd), Rate(data), Rate(weights));
     }
+
+    /// <summary>
+    /// Times every convolution of VGG11 (at <see cref="ConvTrainBenchOptions.Width"/> and batch) alone with each
+    /// algorithm that applies, alternating between them <paramref name="repeats"/> times and keeping each pass's
+    /// fastest run: the measurement behind <see cref="ConvAlgorithm.Auto"/>'s choice.
+    /// </summary>
+    public static ImmutableArray<ConvAlgorithmTiming> CompareAlgorithms(ConvTrainBenchOptions? options = null, int repeats = 5)
+    {
+        options ??= new ConvTrainBenchOptions();
+        int batch = options.Batch;
+        var rows = ImmutableArray.CreateBuilder<ConvAlgorithmTiming>();
+        using var matMul = new MatMul<float>(options.Threads);
+        using var pool = options.Threads > 1 ? new Threading.WorkerPool(options.Threads) : null;
+        foreach (var spec in Vgg.Spec(options.Width, algorithm: ConvAlgorithm.Im2Col).Layers.OfType<Conv2dSpec>())
+        {
+            var candidates = new[] { ConvAlgorithm.Im2Col, ConvAlgorithm.Winograd }
+                .Where(a => a == ConvAlgorithm.Im2Col || (spec.Kernel == 3 && spec.Stride == 1 && spec.Padding == 1 && Winograd3x3<float>.Supports(spec.Input.Channels, spec.OutChannels)))
+                .ToArray();
+            var layers = candidates.Select(a => new Conv2d<float>(spec.Name, spec.Input, spec.OutChannels, spec.Kernel, spec.Stride, spec.Padding, spec.Bias, a)).ToArray();
+            var arenas = layers.Select(l =>
+            {
+                var arena = new ParameterArena();
+                l.Register(arena, static _ => 0);
+                arena.Build();
+                l.Bind(new ArenaParameters(arena));
+                l.Initialize(options.Seed);
+                l.Attach(pool);
+                return arena;
+            }).ToArray();
+            try
+            {
+                var rng = Rng.Derive(options.Seed, spec.Name);
+                float[] x = [.. Enumerable.Range(0, batch * spec.Input.Size).Select(_ => (float)rng.NextGaussian())];
+                float[] dy = [.. Enumerable.Range(0, batch * spec.Output.Size).Select(_ => (float)rng.NextGaussian())];
+                float[] y = new float[dy.Length], dx = new float[x.Length];
+                var best = new (double Forward, double Data, double Weights)[layers.Length];
+                Array.Fill(best, (double.MaxValue, double.MaxValue, double.MaxValue));
+                for (int r = 0; r <= repeats; r++)
+                {
+                    for (int i = 0; i < layers.Length; i++)
+                    {
+                        var layer = layers[i];
+                        layer.Timings.Reset();
+                        long start = Stopwatch.GetTimestamp();
+                        layer.Forward(matMul, x, y, batch, training: true);
+                        double forward = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                        start = Stopwatch.GetTimestamp();
+                        layer.Backward(matMul, x, y, dy, dx, batch, inputGradient: true);
+                        double backward = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                        double weights = LayerTimings.Milliseconds(layer.Timings.BackwardWeights, 1);
+                        if (r > 0)
+                        {
+                            best[i] = (Math.Min(best[i].Forward, forward), Math.Min(best[i].Data, backward - weights), Math.Min(best[i].Weights, weights));
+                        }
+                    }
+                }
+
+                for (int i = 0; i < layers.Length; i++)
+                {
+                    rows.Add(new ConvAlgorithmTiming(spec.Name, spec.ToString(), candidates[i], best[i].Forward, best[i].Data, best[i].Weights, layers[i].UsesWinograd == new Conv2d<float>(spec.Name, spec.Input, spec.OutChannels).UsesWinograd));
+                }
+            }
+            finally
+            {
+                foreach (var arena in arenas)
+                {
+                    arena.Dispose();
+                }
+            }
+        }
+
+        return rows.ToImmutable();
+    }
+}
+
+/// <summary>One convolution with one algorithm, fastest of the repeats, ms.</summary>
+/// <param name="Layer">Layer name.</param>
+/// <param name="Shape">The convolution.</param>
+/// <param name="Algorithm">The algorithm timed.</param>
+/// <param name="ForwardMs">Forward.</param>
+/// <param name="BackwardDataMs">Backward-data half.</param>
+/// <param name="BackwardWeightsMs">Backward-weights half (im2col + GEMM for both; with Winograd it also builds the columns).</param>
+/// <param name="ChosenByAuto">Whether <see cref="ConvAlgorithm.Auto"/> picks this algorithm for this layer.</param>
+public sealed record ConvAlgorithmTiming(string Layer, string Shape, ConvAlgorithm Algorithm, double ForwardMs, double BackwardDataMs, double BackwardWeightsMs, bool ChosenByAuto)
+{
+    /// <summary>All three passes.</summary>
+    public double TotalMs => ForwardMs + BackwardDataMs + BackwardWeightsMs;
 }

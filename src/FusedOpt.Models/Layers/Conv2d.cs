@@ -69,7 +69,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
 
         Algorithm = algorithm;
-        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits);
+        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits && input.Height >= AutoWinogradMinSize && input.Width >= AutoWinogradMinSize);
         _wino = UsesWinograd ? new Winograd3x3<T>() : null;
         InputShape = input;
         Output = OutputShape(name, input, outChannels, kernel, stride, padding);
@@ -96,6 +96,14 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     /// <summary>Whether the layer adds a bias.</summary>
     public bool HasBias { get; }
+
+    /// <summary>
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd only on images at least this tall and wide. Measured with
+    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md): Winograd is faster on VGG's 16×16,
+    /// 8×8 and 4×4 layers and slower on its 2×2 ones, where the four transforms outweigh the saved multiplications and
+    /// the 16 products get only batch-many rows.
+    /// </summary>
+    public const int AutoWinogradMinSize = 4;
 
     /// <summary>The algorithm asked for.</summary>
     public ConvAlgorithm Algorithm { get; }

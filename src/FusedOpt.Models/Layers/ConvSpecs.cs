@@ -5,7 +5,10 @@ namespace FusedOpt.Models.Layers;
 /// <summary>How a convolution computes its forward and backward-data passes (backward-weights is always im2col + GEMM).</summary>
 public enum ConvAlgorithm
 {
-    /// <summary>Winograd where it applies (3×3, stride 1, padding 1, vector-multiple channel counts), else im2col.</summary>
+    /// <summary>
+    /// Winograd where it applies (3×3, stride 1, padding 1, vector-multiple channel counts) and pays (images of at least
+    /// <see cref="Conv2d{T}.AutoWinogradMinSize"/>²), else im2col.
+    /// </summary>
     Auto,
 
     /// <summary>im2col + the packed GEMM, for any kernel, stride and padding.</summary>

@@ -14,7 +14,7 @@ namespace FusedOpt.Models.Layers;
 /// <remarks>
 /// <para>Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]], G = [[1, 0, 0], [½, ½, ½], [½, −½, ½],
 /// [0, 0, 1]], Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: additions and halvings only, so float32 keeps its accuracy (the
-/// PyTorch reference case passes with the same margin as im2col).</para>
+/// PyTorch reference case passes with every eligible layer forced to Winograd).</para>
 /// <para>The same routine computes backward-data: dL/dx is the convolution of dL/dy with the kernel rotated by 180°
 /// and its channel axes swapped, again 3×3, stride 1, padding 1.</para>
 /// <para>The transforms run on channel vectors (<see cref="Vector{T}"/>), so both channel counts must be multiples of

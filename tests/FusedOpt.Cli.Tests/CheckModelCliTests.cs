@@ -79,4 +79,23 @@ public sealed class CheckModelCliTests : IDisposable
         using var doc = JsonDocument.Parse(result.Output);
         Assert.Equal(3, doc.RootElement.GetArrayLength());
     }
+
+    [Fact]
+    public void BenchTrain_Vgg11_ReportsThroughputLayersAndMemory_AndComparesAlgorithms()
+    {
+        var train = CliHarness.Run("bench", "train", "--model", "vgg11", "--width", "0.125", "--batch", "8", "--iterations", "1", "--json");
+        Assert.Equal(0, train.ExitCode);
+        using var doc = JsonDocument.Parse(train.Output);
+        Assert.True(doc.RootElement.GetProperty("fusedImagesPerSecond").GetDouble() > 0);
+        Assert.True(doc.RootElement.GetProperty("peakWorkingSetMiB").GetDouble() > 0);
+        var layers = doc.RootElement.GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal(8, layers.Count(static l => l.GetProperty("layer").GetString()!.StartsWith("conv", StringComparison.Ordinal)));
+        Assert.All(layers.Where(static l => l.GetProperty("layer").GetString() == "conv2"), static l => Assert.True(l.GetProperty("forwardMs").GetDouble() > 0));
+
+        var compare = CliHarness.Run("bench", "train", "--model", "vgg11", "--width", "0.125", "--batch", "4", "--iterations", "1", "--compare-conv", "--json");
+        Assert.Equal(0, compare.ExitCode);
+        using var rows = JsonDocument.Parse(compare.Output);
+        Assert.Contains(rows.RootElement.EnumerateArray(), static r => r.GetProperty("algorithm").GetString() == "winograd");
+        Assert.Equal(8, rows.RootElement.EnumerateArray().Count(static r => r.GetProperty("chosenByAuto").GetBoolean()));
+    }
 }

@@ -1,11 +1,13 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
 using System.Numerics;
 using System.Text;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
 using FusedOpt.Models.Layers;
+using FusedOpt.Threading;
 
 namespace FusedOpt.Models;
 
@@ -41,6 +43,7 @@ public sealed class Sequential<T> : IDisposable
 {
     private readonly Layer<T>[] _layers;
     private readonly MatMul<T> _matMul;
+    private readonly WorkerPool? _pool;
     private T[][] _activations;
     private T[] _gradA = [];
     private T[] _gradB = [];
@@ -73,13 +76,21 @@ public sealed class Sequential<T> : IDisposable
             }
         }
 
-        var duplicate = _layers.GroupBy(static l => l.Name, StringComparer.Ordinal).FirstOrDefault(static g => g.Count() > 1 && g.First() is Linear<T>);
+        var duplicate = _layers.GroupBy(static l => l.Name, StringComparer.Ordinal).FirstOrDefault(static g => g.Count() > 1 && g.Any(static l => l.HasParameters));
         if (duplicate is not null)
         {
             throw new ArgumentException($"Two layers are named '{duplicate.Key}'; layers with parameters need distinct names.", nameof(layers));
         }
 
         _matMul = new MatMul<T>(threads, isa);
+        if (typeof(T) == typeof(float) && threads > 1)
+        {
+            _pool = new WorkerPool(threads);
+            foreach (var layer in _layers)
+            {
+                layer.Attach(_pool);
+            }
+        }
         _activations = new T[_layers.Length + 1][];
         Array.Fill(_activations, []);
     }
@@ -218,7 +229,9 @@ public sealed class Sequential<T> : IDisposable
         for (int i = 0; i < _layers.Length; i++)
         {
             var layer = _layers[i];
+            long start = Stopwatch.GetTimestamp();
             layer.Forward(_matMul, Rows(_activations[i], batch, layer.InputFeatures), Rows(_activations[i + 1], batch, layer.OutputFeatures), batch, training);
+            layer.Timings.AddForward(Stopwatch.GetTimestamp() - start);
         }
 
         _batch = batch;
@@ -258,11 +271,13 @@ public sealed class Sequential<T> : IDisposable
             var layer = _layers[i];
             bool needDx = i > last || inputGradient;
             Span<T> dx = Rows(useA ? _gradA : _gradB, batch, layer.InputFeatures);
+            long start = Stopwatch.GetTimestamp();
             layer.Backward(
                 _matMul,
                 Rows(_activations[i], batch, layer.InputFeatures),
                 Rows(_activations[i + 1], batch, layer.OutputFeatures),
                 dy, dx, batch, needDx);
+            layer.Timings.AddBackward(Stopwatch.GetTimestamp() - start);
             dy = dx;
             useA = !useA;
         }
@@ -287,7 +302,11 @@ public sealed class Sequential<T> : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _matMul.Dispose();
+    public void Dispose()
+    {
+        _matMul.Dispose();
+        _pool?.Dispose();
+    }
 
     private static Span<T> Rows(T[] buffer, int batch, int features) => buffer.AsSpan(0, batch * features);
 

@@ -19,20 +19,52 @@ internal static class BenchTrainCommand
 
     public static Command Create(CliContext context)
     {
-        var model = new Option<string>("--model") { Description = "Model: fcn.", DefaultValueFactory = static _ => "fcn" };
+        var model = new Option<string>("--model") { Description = "Model: fcn or vgg11.", DefaultValueFactory = static _ => "fcn" };
+        var conv = new Option<Models.Layers.ConvAlgorithm>("--conv") { Description = "vgg11: convolution algorithm (auto: Winograd where it applies, im2col, winograd).", DefaultValueFactory = static _ => Models.Layers.ConvAlgorithm.Auto };
+        var compare = new Option<bool>("--compare-conv") { Description = "vgg11: time each convolution alone with every algorithm that applies (the measurement behind --conv auto)." };
+        var width = new Option<double>("--width") { Description = "vgg11: width multiplier of every channel count.", DefaultValueFactory = static _ => 1.0 };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths.", DefaultValueFactory = static _ => "500,500,500" };
         var optimizer = new Option<string>("--optimizer") { Description = "Optimizer.", DefaultValueFactory = static _ => "adam" };
         var batch = new Option<int>("--batch") { Description = "Minibatch size.", DefaultValueFactory = static _ => 128 };
         var iterations = new Option<int>("--iterations") { Description = "Measured iterations (after as many for warm-up).", DefaultValueFactory = static _ => 40 };
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, hidden, optimizer, batch, iterations, threads, json };
+        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json };
         command.SetAction(parse => context.Guard(() =>
         {
             int size = parse.GetValue(batch), steps = parse.GetValue(iterations);
             if (size < 1 || steps < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(batch), $"--batch and --iterations must be ≥ 1, got {size} and {steps}.");
+            }
+
+            if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg" && parse.GetValue(compare))
+            {
+                var rows = ConvTrainBenchmark.CompareAlgorithms(new ConvTrainBenchOptions { Width = parse.GetValue(width), Batch = size, Threads = ReplayCommand.CheckThreads(parse.GetValue(threads)) }, parse.GetResult(iterations) is null ? 5 : steps);
+                if (parse.GetValue(json))
+                {
+                    context.WriteRaw(Json.Serialize(rows));
+                    return 0;
+                }
+
+                var table = new Table().Border(TableBorder.Rounded).Title($"VGG11 convolutions alone, batch {size}: fastest ms per pass");
+                foreach (var column in new[] { "layer", "shape", "algorithm", "forward", "backward data", "backward weights", "total", "auto" })
+                {
+                    table.AddColumn(column);
+                }
+
+                foreach (var r in rows)
+                {
+                    table.AddRow(r.Layer, Markup.Escape(r.Shape), r.Algorithm.ToString(), F(r.ForwardMs), F(r.BackwardDataMs), F(r.BackwardWeightsMs), F(r.TotalMs), r.ChosenByAuto ? "✓" : "");
+                }
+
+                context.Console.Write(table);
+                return 0;
+            }
+
+            if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg")
+            {
+                return Vgg(context, parse.GetValue(width), parse.GetValue(conv), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json));
             }
 
             FusedOpt.Memory.MemoryBudget.Require(((long)size * steps + size) * (Cifar10Layout.ImageSize + 1), $"bench train --batch {size} --iterations {steps} (synthetic images)");
@@ -78,6 +110,39 @@ internal static class BenchTrainCommand
             return 0;
         }));
         return command;
+    }
+
+    private static string F(double ms) => ms.ToString("0.00", CultureInfo.InvariantCulture);
+
+    /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
+    private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json)
+    {
+        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Algorithm = algorithm, Batch = batch, Iterations = iterations, Threads = threads });
+        if (json)
+        {
+            context.WriteRaw(Json.Serialize(result));
+            return 0;
+        }
+
+        context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, batch {batch}, {threads} thread(s), synthetic data");
+        context.Console.MarkupLineInterpolated($"fused step: [bold]{result.FusedImagesPerSecond:N1} img/s[/] ({result.FusedMsPerIteration:0.0} ms/iteration best, {result.FusedMedianMsPerIteration:0.0} median)");
+        context.Console.MarkupLineInterpolated($"peak resident memory {result.PeakWorkingSetMiB:N0} MiB; FMA peak measured in this run {result.PeakGflops:N1} GFLOP/s");
+        var table = new Table().Border(TableBorder.Rounded).Title("Per layer, ms per iteration (GFLOP/s, % of FMA peak)");
+        foreach (var column in new[] { "layer", "kind", "forward", "backward data", "backward weights" })
+        {
+            table.AddColumn(column);
+        }
+
+        string Cell(double ms, double gflops) => gflops > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{ms:0.00} ({gflops:0} GF/s, {gflops / result.PeakGflops:P0})")
+            : ms.ToString("0.00", CultureInfo.InvariantCulture);
+        foreach (var l in result.Layers)
+        {
+            table.AddRow(new Text(l.Layer), new Text(l.Kind), new Text(Cell(l.ForwardMs, l.ForwardGflops)), new Text(Cell(l.BackwardDataMs, l.BackwardDataGflops)), new Text(Cell(l.BackwardWeightsMs, l.BackwardWeightsGflops)));
+        }
+
+        context.Console.Write(table);
+        return 0;
     }
 
     /// <summary>Random CIFAR-shaped images and labels from a fixed seed.</summary>

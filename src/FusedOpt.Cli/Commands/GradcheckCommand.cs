@@ -17,7 +17,8 @@ internal static class GradcheckCommand
 {
     public static Command Create(CliContext context)
     {
-        var models = new Option<string>("--models") { Description = "Comma-separated models, or all: " + string.Join(", ", GradientCheck.StandardModels.Select(static m => m.Name)), DefaultValueFactory = static _ => "all" };
+        var allModels = GradientCheck.StandardModels.Concat(GradientCheck.ConvModels).ToArray();
+        var models = new Option<string>("--models") { Description = "Comma-separated models, or all: " + string.Join(", ", allModels.Select(static m => m.Name)), DefaultValueFactory = static _ => "all" };
         var losses = new Option<string>("--losses") { Description = "Comma-separated losses, or all: " + string.Join(", ", LossCatalog.All.Select(static l => l.Name)), DefaultValueFactory = static _ => "all" };
         var tolerance = new Option<double>("--tolerance") { Description = "Largest acceptable relative error.", DefaultValueFactory = static _ => 1e-4 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of weights, inputs and labels.", DefaultValueFactory = static _ => 1UL };
@@ -25,13 +26,13 @@ internal static class GradcheckCommand
         var command = new Command("gradcheck", "Check every layer's and loss's backward pass against float64 central differences.") { models, losses, tolerance, seed, json };
         command.SetAction(parse => context.Guard(() =>
         {
-            var modelList = Select(parse.GetValue(models)!, GradientCheck.StandardModels.Select(static m => m.Name).ToArray(), "--models");
+            var modelList = Select(parse.GetValue(models)!, allModels.Select(static m => m.Name).ToArray(), "--models");
             string lossText = parse.GetValue(losses)!;
             var lossList = lossText.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)
                 ? LossCatalog.All.Select(static l => l.Name).ToArray()
                 : lossText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(static l => LossCatalog.Get(l).Name).ToArray();
             double limit = parse.GetValue(tolerance);
-            var reports = (from m in GradientCheck.StandardModels
+            var reports = (from m in allModels
                            where modelList.Contains(m.Name)
                            from l in lossList
                            select (Model: m.Name, Report: GradientCheck.Run(m.Spec, LossCatalog.Get(l), new GradientCheckOptions { Seed = parse.GetValue(seed) }))).ToList();

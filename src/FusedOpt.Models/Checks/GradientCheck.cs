@@ -92,6 +92,18 @@ public static class GradientCheck
         ("fcn-small", Fcn.Spec(inputShape: [3, 4, 4], hidden: [16, 16, 16], classes: 10)),
     ];
 
+    /// <summary>
+    /// Small convolutional networks covering Conv2d (odd sizes, stride 2, padding, a 2×2 kernel without padding),
+    /// BatchNorm2d in training mode (alone and with the fused ReLU), MaxPool2d (2×2 and an overlapping 3×3 stride 1
+    /// window; Gaussian inputs make ties improbable), the layout changes and a reduced VGG.
+    /// </summary>
+    public static IReadOnlyList<(string Name, ModelSpec Spec)> ConvModels { get; } =
+    [
+        ("conv", ConvChain()),
+        ("conv-bn-pool", ConvBnPool()),
+        ("vgg-tiny", Vgg.Spec(width: 1, classes: 4, input: new ImageShape(3, 8, 8), config: [4, 0, 6, 0])),
+    ];
+
     /// <summary>|a − n| / max(|a|, |n|), and 0 when both are 0 (seed 001).</summary>
     public static double RelativeError(double analytic, double numeric)
     {
@@ -265,4 +277,30 @@ public static class GradientCheck
         new LinearSpec("fc1", 6, 8, activation == ActivationKind.ReLU ? Initialization.InitScheme.HeUniform : Initialization.InitScheme.XavierUniform),
         new ActivationSpec(activation, 8),
         new LinearSpec("fc2", 8, 5, Initialization.InitScheme.XavierUniform)]);
+
+    private static ModelSpec ConvChain()
+    {
+        var input = new ImageShape(3, 7, 5);
+        var c1 = new Conv2dSpec("conv1", input, 4, Kernel: 3, Stride: 2, Padding: 1);
+        var c2 = new Conv2dSpec("conv2", c1.Output, 3, Kernel: 2, Stride: 1, Padding: 0);
+        var o = c2.Output;
+        return new ModelSpec([
+            new ImageLayoutSpec(input, ImageLayout.ChannelsLast), c1, c2, new ImageLayoutSpec(o, ImageLayout.ChannelsFirst),
+            new FlattenSpec([o.Channels, o.Height, o.Width]), new LinearSpec("fc", o.Size, 4)]);
+    }
+
+    private static ModelSpec ConvBnPool()
+    {
+        var input = new ImageShape(2, 9, 7);
+        var c1 = new Conv2dSpec("conv1", input, 4, Kernel: 3, Stride: 1, Padding: 1);
+        var p1 = new MaxPool2dSpec("pool1", c1.Output, 2, 2);
+        var c2 = new Conv2dSpec("conv2", p1.Output, 5, Kernel: 3, Stride: 1, Padding: 1);
+        var p2 = new MaxPool2dSpec("pool2", c2.Output, 3, 1);
+        var o = p2.Output;
+        return new ModelSpec([
+            new ImageLayoutSpec(input, ImageLayout.ChannelsLast),
+            c1, new BatchNorm2dSpec("bn1", c1.Output), new ActivationSpec(ActivationKind.ReLU, c1.Output.Size, "relu1"), p1,
+            c2, new BatchNorm2dSpec("bn2", c2.Output, ReLU: true), p2,
+            new ImageLayoutSpec(o, ImageLayout.ChannelsFirst), new FlattenSpec([o.Channels, o.Height, o.Width]), new LinearSpec("fc", o.Size, 3)]);
+    }
 }

@@ -33,8 +33,14 @@ public sealed record GradientCheckReport(string Model, string Loss, int Batch, d
     /// <summary>The largest relative error over every tensor.</summary>
     public double MaxRelError => Tensors.Max(static t => t.MaxRelError);
 
-    /// <summary>The largest float32-vs-float64 error over every tensor, if compared.</summary>
-    public double? MaxFloat32Error => Tensors.Any(static t => t.Float32Error is not null) ? Tensors.Max(static t => t.Float32Error ?? 0) : null;
+    /// <summary>
+    /// The largest float32-vs-float64 error over every tensor with a gradient above the floor, if compared. A tensor
+    /// whose every element is below the floor is left out: its exact gradient is (near) zero — a convolution bias
+    /// before batch normalization, which removes it — so the error relative to it is only float32 rounding noise.
+    /// </summary>
+    public double? MaxFloat32Error => Tensors.Any(static t => t.Float32Error is not null)
+        ? Tensors.Where(static t => t.Checked > t.BelowFloor).Select(static t => t.Float32Error ?? 0).DefaultIfEmpty(0).Max()
+        : null;
 
     /// <summary>Total elements compared.</summary>
     public int Checked => Tensors.Sum(static t => t.Checked);

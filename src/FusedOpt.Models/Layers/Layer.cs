@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Numerics;
 using FusedOpt.Memory;
+using FusedOpt.Threading;
 
 namespace FusedOpt.Models.Layers;
 
@@ -41,6 +42,21 @@ public abstract class Layer<T>
 
     /// <summary>A description from which the same layer can be built in another precision.</summary>
     public abstract LayerSpec Spec { get; }
+
+    /// <summary>
+    /// Threads for the layer's own loops (not the GEMM, which has its own): set by <see cref="Sequential{T}"/> for
+    /// float32 models with more than one thread; null runs them on the caller.
+    /// </summary>
+    protected WorkerPool? Pool { get; private set; }
+
+    /// <summary>Gives the layer a pool for its elementwise and reduction loops.</summary>
+    internal void Attach(WorkerPool? pool) => Pool = pool;
+
+    /// <summary>Time spent in this layer's passes (recorded by <see cref="Sequential{T}"/>).</summary>
+    public LayerTimings Timings { get; } = new();
+
+    /// <summary>Whether the layer registers trainable tensors (known before registration; names must then be unique).</summary>
+    public virtual bool HasParameters => false;
 
     /// <summary>The layer's parameter tensors, once registered (empty for layers without parameters).</summary>
     public virtual IReadOnlyList<TensorSlot> Parameters => [];

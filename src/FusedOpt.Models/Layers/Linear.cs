@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Numerics;
 using FusedOpt.Memory;
 using FusedOpt.Models.Initialization;
@@ -50,6 +51,9 @@ public sealed class Linear<T> : Layer<T>
 
     /// <summary>The bias tensor [out], once registered.</summary>
     public TensorSlot Bias => _bias ?? throw NotRegistered();
+
+    /// <inheritdoc />
+    public override bool HasParameters => true;
 
     /// <inheritdoc />
     public override IReadOnlyList<TensorSlot> Parameters => _weight is null ? [] : [_weight, _bias!];
@@ -106,6 +110,7 @@ public sealed class Linear<T> : Layer<T>
     {
         var store = Store();
         int inputs = InputFeatures, outputs = OutputFeatures;
+        long start = Stopwatch.GetTimestamp();
 
         // dW [out, in] += dYᵀ [out, B] · X [B, in]
         matMul.Multiply(Transpose.T, Transpose.N, outputs, inputs, batch, T.One, dy, outputs, x, inputs, T.One, store.Grad(Weight), inputs);
@@ -121,6 +126,7 @@ public sealed class Linear<T> : Layer<T>
             }
         }
 
+        Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
         if (inputGradient)
         {
             // dX [B, in] = dY [B, out] · W [out, in]

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
+using FusedOpt.Models.Layers;
 
 namespace FusedOpt.Models.Training;
 
@@ -32,8 +33,23 @@ public static class ModelCatalog
         new("fcn", "fully connected network of seed 001 (--hidden, --dropout)", ScalesWithWidth: false,
             static o => Fcn.Spec(o.InputShape, [.. o.Hidden], o.Classes, dropout: o.Dropout, seed: o.Seed)),
 
-        // new("vgg11", "VGG11 with BatchNorm (--width scales the channels)", ScalesWithWidth: true, static o => Vgg.Vgg11Bn(o...)),
+        new("vgg11", "VGG11 with BatchNorm of seed 000 (--width scales every channel count)", ScalesWithWidth: true, static o => Vgg11(o)),
     ];
+
+    private static ModelSpec Vgg11(ModelOptions o)
+    {
+        if (o.Dropout != 0)
+        {
+            throw new ArgumentException($"--dropout {o.Dropout}: model vgg11 has no dropout layer (seed 000's VGG11-BN); leave --dropout at 0.");
+        }
+
+        if (o.InputShape.Length != 3)
+        {
+            throw new ArgumentException($"model vgg11 needs images [channels, height, width], got an input shape of rank {o.InputShape.Length}.");
+        }
+
+        return Vgg.Spec(o.Width, o.Classes, new ImageShape(o.InputShape[0], o.InputShape[1], o.InputShape[2]));
+    }
 
     /// <summary>Every model, in catalogue order.</summary>
     public static IReadOnlyList<ModelEntry> All => Entries;

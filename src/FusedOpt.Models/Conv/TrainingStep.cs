@@ -1,0 +1,71 @@
+using System;
+using FusedOpt.Memory;
+using FusedOpt.Models.Losses;
+
+namespace FusedOpt.Models;
+
+/// <summary>
+/// One model, its arena and an optimizer, stepping on minibatches: zero the gradients, forward in training mode,
+/// softmax cross-entropy, backward, optimizer step. Everything is allocated on construction and on the first step of
+/// the largest batch; later steps allocate nothing. Used by <c>bench train --model vgg11</c> and the allocation test.
+/// </summary>
+public sealed class TrainingStep : IDisposable
+{
+    private readonly ParameterArena _arena;
+    private readonly Optimizer _optimizer;
+    private readonly SoftmaxCrossEntropy _loss = new();
+    private float[] _dLogits = [];
+
+    /// <summary>Builds <paramref name="spec"/> in float32, draws its parameters from <paramref name="seed"/>, and the optimizer.</summary>
+    /// <param name="spec">The model.</param>
+    /// <param name="rule">The update rule (e.g. <c>new Sgd(Lr: 0.01f, Momentum: 0.9f)</c>).</param>
+    /// <param name="threads">Threads of the GEMM and the optimizer step.</param>
+    /// <param name="mode">Fused or naive optimizer step.</param>
+    /// <param name="seed">Seed of the parameters.</param>
+    public TrainingStep(ModelSpec spec, IOptimizerRule rule, int threads, StepMode mode = StepMode.Fused, ulong seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(rule);
+        Model = spec.Build<float>(threads);
+        _arena = new ParameterArena();
+        Model.Register(_arena);
+        _arena.Build();
+        Model.Initialize(seed);
+        _optimizer = new Optimizer(_arena, rule, new OptimizerOptions { Threads = threads, Mode = mode });
+    }
+
+    /// <summary>The model.</summary>
+    public Sequential<float> Model { get; }
+
+    /// <summary>The arena holding parameters and gradients.</summary>
+    public ParameterArena Arena => _arena;
+
+    /// <summary>One training iteration on <paramref name="batch"/> images; returns the loss.</summary>
+    /// <param name="images">At least [batch, input features] (a prefix is used), in the model's input layout.</param>
+    /// <param name="labels">Class of each image.</param>
+    /// <param name="batch">Images.</param>
+    public double Step(ReadOnlySpan<float> images, ReadOnlySpan<int> labels, int batch)
+    {
+        int classes = Model.OutputFeatures;
+        if (_dLogits.Length < batch * classes)
+        {
+            _dLogits = new float[batch * classes];
+        }
+
+        _arena.ZeroGrads();
+        var logits = Model.Forward(images[..(batch * Model.InputFeatures)], batch, training: true);
+        Span<float> dLogits = _dLogits.AsSpan(0, batch * classes);
+        double loss = _loss.Evaluate(logits, labels[..batch], classes, dLogits);
+        Model.Backward(dLogits);
+        _optimizer.Step();
+        return loss;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        Model.Dispose();
+        _arena.Dispose();
+    }
+}

@@ -1,0 +1,457 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using FusedOpt.Threading;
+using System.Numerics;
+using FusedOpt.Memory;
+using FusedOpt.Models.Initialization;
+using FusedOpt.Models.Linalg;
+
+namespace FusedOpt.Models.Layers;
+
+/// <summary>
+/// A 2-D convolution over channels-last images (each row is one sample, [H, W, C]): out[o] = b[o] + Σ W[o, c, ky, kx]·x,
+/// with a square kernel, a stride and zero padding, as PyTorch's <c>nn.Conv2d</c> (cross-correlation). The weight
+/// keeps PyTorch's layout [out, in, k, k] in the arena (<c>{name}.weight</c>, <c>{name}.bias</c>), so a state_dict
+/// loads as is.
+/// </summary>
+/// <remarks>
+/// <para>Algorithm: im2col + the packed GEMM. With P = batch·Hout·Wout output pixels and K = k·k·Cin:</para>
+/// <list type="bullet">
+/// <item>forward: col [P, K] gathers, for each output pixel, its k×k window of input pixels (Cin contiguous values each,
+/// zeros outside the image); Y [P, Cout] = col · Wpᵀ + b, where Wp [Cout, K] is W reordered to (ky, kx, c) — the
+/// output is channels-last with no transpose;</item>
+/// <item>backward-weights: dWp [Cout, K] = dYᵀ · col (the col of the forward pass, kept), added to dW in PyTorch order;
+/// db += column sums of dY;</item>
+/// <item>backward-data: dcol [P, K] = dY · Wp (into the col buffer, no longer needed), then col2im adds each window
+/// back into dX.</item>
+/// </list>
+/// <para>All three are one GEMM over the whole batch (M = P ≥ batch), so even the 2×2 layers of VGG get tall, well
+/// shaped products. Workspaces (col, Wp, dWp) are sized for the largest batch seen; nothing is allocated per batch
+/// after the first.</para>
+/// </remarks>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private TensorSlot? _weight;
+    private TensorSlot? _bias;
+    private ParameterStore<T>? _store;
+    private T[] _col = [];
+    private T[] _packed = [];
+    private T[] _packedGrad = [];
+    private T[] _winograd = [];
+    private T[] _winogradBack = [];
+    private readonly Winograd3x3<T>? _wino;
+    private bool _colValid;
+    private bool _toColumns;
+    private int _batch;
+    private int _parts = 1;
+    private T* _image;
+    private T* _columns;
+
+    /// <summary>Creates a convolution from <paramref name="input"/> to <paramref name="outChannels"/> channels.</summary>
+    /// <param name="name">Prefix of the tensor names.</param>
+    /// <param name="input">Input shape (C, H, W).</param>
+    /// <param name="outChannels">Output channels.</param>
+    /// <param name="kernel">Kernel size k (k × k).</param>
+    /// <param name="stride">Stride, ≥ 1.</param>
+    /// <param name="padding">Zero padding on every side, ≥ 0.</param>
+    /// <param name="bias">Whether the layer has a bias.</param>
+    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks Winograd where it applies.</param>
+    public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true, ConvAlgorithm algorithm = ConvAlgorithm.Auto)
+        : base(name, input.Validate(name).Size, OutputShape(name, input, outChannels, kernel, stride, padding).Size)
+    {
+        bool winogradFits = kernel == 3 && stride == 1 && padding == 1 && Winograd3x3<T>.Supports(input.Channels, outChannels);
+        if (algorithm == ConvAlgorithm.Winograd && !winogradFits)
+        {
+            throw new ArgumentException($"Conv2d '{name}': Winograd F(2×2, 3×3) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
+        }
+
+        Algorithm = algorithm;
+        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits && input.Height >= AutoWinogradMinSize && input.Width >= AutoWinogradMinSize);
+        _wino = UsesWinograd ? new Winograd3x3<T>() : null;
+        InputShape = input;
+        Output = OutputShape(name, input, outChannels, kernel, stride, padding);
+        Kernel = kernel;
+        Stride = stride;
+        Padding = padding;
+        HasBias = bias;
+    }
+
+    /// <summary>Input shape (C, H, W).</summary>
+    public ImageShape InputShape { get; }
+
+    /// <summary>Output shape (Cout, Hout, Wout).</summary>
+    public ImageShape Output { get; }
+
+    /// <summary>Kernel size k.</summary>
+    public int Kernel { get; }
+
+    /// <summary>Stride.</summary>
+    public int Stride { get; }
+
+    /// <summary>Zero padding per side.</summary>
+    public int Padding { get; }
+
+    /// <summary>Whether the layer adds a bias.</summary>
+    public bool HasBias { get; }
+
+    /// <summary>
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd only on images at least this tall and wide. Measured with
+    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md): Winograd is faster on VGG's 16×16,
+    /// 8×8 and 4×4 layers and slower on its 2×2 ones, where the four transforms outweigh the saved multiplications and
+    /// the 16 products get only batch-many rows.
+    /// </summary>
+    public const int AutoWinogradMinSize = 4;
+
+    /// <summary>The algorithm asked for.</summary>
+    public ConvAlgorithm Algorithm { get; }
+
+    /// <summary>Whether forward and backward-data run as Winograd F(2×2, 3×3) (else im2col + GEMM).</summary>
+    public bool UsesWinograd { get; }
+
+    /// <summary>Values per im2col row, k·k·Cin.</summary>
+    public int Depth => Kernel * Kernel * InputShape.Channels;
+
+    /// <inheritdoc />
+    public override bool HasParameters => true;
+
+    /// <inheritdoc />
+    public override LayerSpec Spec => new Conv2dSpec(Name, InputShape, Output.Channels, Kernel, Stride, Padding, HasBias, Algorithm);
+
+    /// <summary>The weight tensor [out, in, k, k], once registered.</summary>
+    public TensorSlot Weight => _weight ?? throw NotRegistered();
+
+    /// <summary>The bias tensor [out], once registered (null without bias).</summary>
+    public TensorSlot? Bias => _weight is null ? throw NotRegistered() : _bias;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<TensorSlot> Parameters => _weight is null ? [] : _bias is null ? [_weight] : [_weight, _bias];
+
+    /// <summary>The output size of a convolution, validating every argument.</summary>
+    public static ImageShape OutputShape(string name, ImageShape input, int outChannels, int kernel, int stride, int padding)
+    {
+        input.Validate(name);
+        if (outChannels < 1 || kernel < 1 || stride < 1 || padding < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kernel), $"Conv2d '{name}': need outChannels ≥ 1, kernel ≥ 1, stride ≥ 1, padding ≥ 0; got {outChannels}, {kernel}, {stride}, {padding}.");
+        }
+
+        int h = ((input.Height + (2 * padding) - kernel) / stride) + 1, w = ((input.Width + (2 * padding) - kernel) / stride) + 1;
+        if (input.Height + (2 * padding) < kernel || input.Width + (2 * padding) < kernel)
+        {
+            throw new ArgumentException($"Conv2d '{name}': a {kernel}×{kernel} kernel does not fit a {input.Height}×{input.Width} input padded by {padding}.", nameof(kernel));
+        }
+
+        return new ImageShape(outChannels, h, w);
+    }
+
+    /// <inheritdoc />
+    public override void Register(ParameterArena arena, Func<string, int> groupOf)
+    {
+        ArgumentNullException.ThrowIfNull(arena);
+        ArgumentNullException.ThrowIfNull(groupOf);
+        if (_weight is not null)
+        {
+            throw new InvalidOperationException($"Layer '{Name}' is already registered in an arena.");
+        }
+
+        string w = Name + ".weight", b = Name + ".bias";
+        _weight = arena.Add(w, [Output.Channels, InputShape.Channels, Kernel, Kernel], groupOf(w));
+        _bias = HasBias ? arena.Add(b, [Output.Channels], groupOf(b)) : null;
+    }
+
+    /// <inheritdoc />
+    public override void Bind(ParameterStore<T> store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _ = Weight;
+        _store = store;
+    }
+
+    /// <summary>Kaiming-normal weights over fan_in = Cin·k·k (He), zero bias.</summary>
+    public override void Initialize(ulong seed)
+    {
+        var store = Store();
+        Initializers.Fill(InitScheme.HeNormal, store.Param(Weight), Depth, Output.Channels, Rng.Derive(seed, Weight.Name));
+        if (_bias is not null)
+        {
+            store.Param(_bias).Clear();
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Forward(MatMul<T> matMul, ReadOnlySpan<T> x, Span<T> y, int batch, bool training)
+    {
+        var store = Store();
+        int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
+        Ensure(batch);
+        if (_wino is not null)
+        {
+            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
+            fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
+            {
+                _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
+            }
+
+            _colValid = false;
+            return;
+        }
+
+        Pack(store.Param(Weight), _packed);
+        Span<T> col = _col.AsSpan(0, pixels * depth);
+        fixed (T* px = x, pc = col)
+        {
+            Columns(px, pc, batch, toColumns: true);
+        }
+
+        _colValid = true;
+
+        if (_bias is not null)
+        {
+            ReadOnlySpan<T> bias = store.Param(_bias);
+            for (int r = 0; r < pixels; r++)
+            {
+                bias.CopyTo(y.Slice(r * cout, cout));
+            }
+        }
+
+        // Y [P, Cout] = col [P, K] · Wpᵀ (+ Y holding the bias).
+        matMul.Multiply(Transpose.N, Transpose.T, pixels, cout, depth, T.One, col, depth, _packed, depth, _bias is null ? T.Zero : T.One, y, cout);
+    }
+
+    /// <inheritdoc />
+    public override void Backward(MatMul<T> matMul, ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int batch, bool inputGradient)
+    {
+        var store = Store();
+        int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
+        Span<T> col = _col.AsSpan(0, pixels * depth);
+        long start = Stopwatch.GetTimestamp();
+        if (!_colValid)
+        {
+            // The Winograd forward built no columns: build them now for the weight gradient.
+            fixed (T* px = x, pc = col)
+            {
+                Columns(px, pc, batch, toColumns: true);
+            }
+        }
+
+        // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
+        matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+        UnpackAdd(_packedGrad, store.Grad(Weight));
+
+        if (_bias is not null)
+        {
+            Span<T> db = store.Grad(_bias);
+            for (int r = 0; r < pixels; r++)
+            {
+                ReadOnlySpan<T> row = dy.Slice(r * cout, cout);
+                for (int o = 0; o < cout; o++)
+                {
+                    db[o] += row[o];
+                }
+            }
+        }
+
+        Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
+        if (inputGradient && _wino is not null)
+        {
+            // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
+            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
+            fixed (T* pdy = dy, pdx = dx)
+            {
+                _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
+            }
+        }
+        else if (inputGradient)
+        {
+            Pack(store.Param(Weight), _packed);
+
+            // dcol [P, K] = dY [P, Cout] · Wp [Cout, K], then col2im.
+            matMul.Multiply(Transpose.N, Transpose.N, pixels, depth, cout, T.One, dy, cout, _packed, depth, T.Zero, col, depth);
+            fixed (T* pdx = dx, pc = col)
+            {
+                Columns(pdx, pc, batch, toColumns: false);
+            }
+        }
+    }
+
+    /// <summary>Wp[o, (ky·k + kx)·Cin + c] = W[o, c, ky, kx].</summary>
+    private void Pack(ReadOnlySpan<T> weight, Span<T> packed)
+    {
+        int cin = InputShape.Channels, kk = Kernel * Kernel, depth = Depth;
+        for (int o = 0; o < Output.Channels; o++)
+        {
+            ReadOnlySpan<T> w = weight.Slice(o * depth, depth);
+            Span<T> p = packed.Slice(o * depth, depth);
+            for (int c = 0; c < cin; c++)
+            {
+                for (int t = 0; t < kk; t++)
+                {
+                    p[(t * cin) + c] = w[(c * kk) + t];
+                }
+            }
+        }
+    }
+
+    /// <summary>dW[o, c, ky, kx] += dWp[o, (ky·k + kx)·Cin + c].</summary>
+    private void UnpackAdd(ReadOnlySpan<T> packed, Span<T> grad)
+    {
+        int cin = InputShape.Channels, kk = Kernel * Kernel, depth = Depth;
+        for (int o = 0; o < Output.Channels; o++)
+        {
+            ReadOnlySpan<T> p = packed.Slice(o * depth, depth);
+            Span<T> g = grad.Slice(o * depth, depth);
+            for (int c = 0; c < cin; c++)
+            {
+                for (int t = 0; t < kk; t++)
+                {
+                    g[(c * kk) + t] += p[(t * cin) + c];
+                }
+            }
+        }
+    }
+
+    /// <summary>col[(n, oy, ox), (ky, kx, c)] = x[n, oy·s − p + ky, ox·s − p + kx, c], 0 outside the image.</summary>
+    private void Im2Col(ReadOnlySpan<T> image, Span<T> col)
+    {
+        int cin = InputShape.Channels, h = InputShape.Height, w = InputShape.Width, k = Kernel, depth = Depth;
+        int ho = Output.Height, wo = Output.Width;
+        int row = 0;
+        {
+            for (int oy = 0; oy < ho; oy++)
+            {
+                for (int ox = 0; ox < wo; ox++, row++)
+                {
+                    Span<T> dest = col.Slice(row * depth, depth);
+                    int iy0 = (oy * Stride) - Padding, ix0 = (ox * Stride) - Padding;
+                    for (int ky = 0; ky < k; ky++)
+                    {
+                        int iy = iy0 + ky;
+                        Span<T> line = dest.Slice(ky * k * cin, k * cin);
+                        if ((uint)iy >= (uint)h)
+                        {
+                            line.Clear();
+                            continue;
+                        }
+
+                        int first = Math.Max(0, -ix0), last = Math.Min(k, w - ix0); // kx in [first, last) lies inside
+                        if (first > 0)
+                        {
+                            line[..(first * cin)].Clear();
+                        }
+
+                        if (last > first)
+                        {
+                            image.Slice(((iy * w) + ix0 + first) * cin, (last - first) * cin).CopyTo(line[(first * cin)..]);
+                        }
+
+                        if (last < k)
+                        {
+                            line[(Math.Max(last, first) * cin)..].Clear();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>dx = Σ over windows of dcol (the adjoint of <see cref="Im2Col"/>).</summary>
+    private void Col2Im(ReadOnlySpan<T> col, Span<T> image)
+    {
+        int cin = InputShape.Channels, h = InputShape.Height, w = InputShape.Width, k = Kernel, depth = Depth;
+        int ho = Output.Height, wo = Output.Width;
+        image.Clear();
+        int row = 0;
+        {
+            for (int oy = 0; oy < ho; oy++)
+            {
+                for (int ox = 0; ox < wo; ox++, row++)
+                {
+                    ReadOnlySpan<T> source = col.Slice(row * depth, depth);
+                    int iy0 = (oy * Stride) - Padding, ix0 = (ox * Stride) - Padding;
+                    for (int ky = 0; ky < k; ky++)
+                    {
+                        int iy = iy0 + ky;
+                        if ((uint)iy >= (uint)h)
+                        {
+                            continue;
+                        }
+
+                        int first = Math.Max(0, -ix0), last = Math.Min(k, w - ix0);
+                        if (last > first)
+                        {
+                            Span<T> target = image.Slice(((iy * w) + ix0 + first) * cin, (last - first) * cin);
+                            ReadOnlySpan<T> values = source.Slice(((ky * k) + first) * cin, (last - first) * cin);
+                            System.Numerics.Tensors.TensorPrimitives.Add(target, values, target);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>im2col (or col2im) of every sample, the samples split over the layer's pool.</summary>
+    private void Columns(T* image, T* columns, int batch, bool toColumns)
+    {
+        _image = image;
+        _columns = columns;
+        _batch = batch;
+        _toColumns = toColumns;
+        _parts = LayerParallel.Parts(Pool);
+        LayerParallel.Run(Pool, this);
+    }
+
+    /// <inheritdoc />
+    void IParallelWork.Execute(int part)
+    {
+        var (first, end) = LayerParallel.Split(_batch, part, _parts);
+        int sample = InputShape.Size, block = Output.Pixels * Depth;
+        for (int n = first; n < end; n++)
+        {
+            var image = new Span<T>(_image + ((long)n * sample), sample);
+            var col = new Span<T>(_columns + ((long)n * block), block);
+            if (_toColumns)
+            {
+                Im2Col(image, col);
+            }
+            else
+            {
+                Col2Im(col, image);
+            }
+        }
+    }
+
+    private void Ensure(int batch)
+    {
+        long need = (long)batch * Output.Pixels * Depth;
+        if (_wino is not null)
+        {
+            need = Math.Max(need, 16L * Winograd3x3<T>.Tiles(batch, InputShape.Height, InputShape.Width) * (InputShape.Channels + Output.Channels));
+        }
+
+        if (need > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the im2col workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
+        }
+
+        if (_col.Length < need)
+        {
+            _col = new T[need];
+        }
+
+        if (_packed.Length == 0)
+        {
+            _packed = new T[Output.Channels * Depth];
+            _packedGrad = new T[Output.Channels * Depth];
+            _winograd = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
+            _winogradBack = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
+        }
+    }
+
+    private ParameterStore<T> Store() =>
+        _store ?? throw new InvalidOperationException($"Layer '{Name}' has no parameter store: register the model, build the arena, then use it (Sequential binds it).");
+
+    private InvalidOperationException NotRegistered() => new($"Layer '{Name}' is not registered in an arena yet.");
+}

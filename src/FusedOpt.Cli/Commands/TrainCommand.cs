@@ -73,7 +73,7 @@ internal static class TrainCommand
                 var data = runner.LoadData(parse.GetValue(set.Data), options);
                 string folder = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", options.Optimizer));
                 run = TrainingRun.Start(data, options, Path.GetFileName(folder), folder);
-                runner.Info($"{options.Model} [[{string.Join("×", options.Hidden)}]], {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}");
+                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}");
             }
 
             using (run)
@@ -110,4 +110,10 @@ internal static class TrainCommand
         }));
         return command;
     }
+
+    /// <summary>The model as the summary line names it: the FCN with its hidden widths, a scaled model with its width.</summary>
+    private static string ModelLabel(TrainOptions options) =>
+        ModelCatalog.Get(options.Model).ScalesWithWidth
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{options.Model} (width {options.Width})")
+            : $"{options.Model} [{string.Join("×", options.Hidden)}]";
 }

@@ -48,7 +48,7 @@ public sealed class PackageTests(PackedRepository packed) : IClassFixture<Packed
         var dependencies = metadata.Descendants(ns + "dependency").Select(static d => (string)d.Attribute("id")!).Order(StringComparer.Ordinal);
         var runtimeProject = XDocument.Load(Path.Combine(SharedData.RepositoryRoot, "src", "FusedOpt.Runtime", "FusedOpt.Runtime.csproj"));
         var referenced = runtimeProject.Descendants("PackageReference")
-            .Where(static r => !string.Equals((string?)r.Attribute("PrivateAssets"), "all", StringComparison.OrdinalIgnoreCase))
+            .Where(static r => !string.Equals(((string?)r.Attribute("PrivateAssets") ?? (string?)r.Element("PrivateAssets"))?.Trim(), "all", StringComparison.OrdinalIgnoreCase))
             .Select(static r => (string)r.Attribute("Include")!).Order(StringComparer.Ordinal);
         Assert.Equal(referenced, dependencies);
     }

@@ -167,6 +167,26 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void Resume_Vgg11_ParametersAndBatchNormStatisticsEqualUninterruptedRun()
+    {
+        // The catalogue's VGG11-BN at width 1/16 (4…32 channels): BatchNorm running statistics are the buffers.
+        var vgg = Small(2) with { Model = "vgg11", Width = 0.0625, Dropout = 0 };
+        var straight = Uninterrupted("vgg-straight", vgg);
+        string folder = Killed("vgg-killed", vgg, killAt: 7 + 4);
+        var resumed = Resumed(folder);
+
+        Assert.Equal(2 * 8, straight.Buffers.Length); // running_mean and running_var of 8 BatchNorm layers
+        Assert.All(straight.Buffers, static b => Assert.Contains(b, static v => v != 0 && v != 1));
+        for (int i = 0; i < straight.Buffers.Length; i++)
+        {
+            AssertSameBits(straight.Buffers[i], resumed.Buffers[i], $"BatchNorm buffer {i}");
+        }
+
+        AssertSameBits(straight.Parameters, resumed.Parameters, "parameters");
+        Assert.Equal(MetricsWithoutTiming(Path.Combine(_dir, "vgg-straight", "run")), MetricsWithoutTiming(folder));
+    }
+
+    [Fact]
     public void Resume_BufferOfAnotherName_IsRefusedNamingBoth()
     {
         string folder = Killed("killed", Small(2), killAt: 9, WithBuffer("stats"));

@@ -29,6 +29,10 @@ namespace FusedOpt.Models.Layers;
 /// <para>All three are one GEMM over the whole batch (M = P ≥ batch), so even the 2×2 layers of VGG get tall, well
 /// shaped products. Workspaces (col, Wp, dWp) are sized for the largest batch seen; nothing is allocated per batch
 /// after the first.</para>
+/// <para>With <see cref="UsesWinograd"/> (3×3, stride 1, padding 1; see <see cref="ConvAlgorithm.Auto"/>) forward and
+/// backward-data run as Winograd F(2×2, 3×3) instead (<see cref="Winograd3x3{T}"/>), with the col buffer as their
+/// workspace; backward-weights then builds the columns itself before its GEMM. im2col, col2im and the Winograd
+/// transforms split the samples over the model's pool.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork

@@ -153,7 +153,10 @@ public sealed unsafe class MaxPool2d<T> : Layer<T>, IParallelWork
     private void BackwardSample(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, Span<bool> taken)
     {
         int c = InputShape.Channels, w = InputShape.Width, k = Kernel;
-        dx.Clear();
+        if (Stride != k || InputShape.Height % k != 0 || InputShape.Width % k != 0)
+        {
+            dx.Clear(); // Route writes every position of every window; only positions outside all windows, or overlaps, need this.
+        }
         for (int oy = 0; oy < Output.Height; oy++)
         {
             for (int ox = 0; ox < Output.Width; ox++)
@@ -219,11 +222,9 @@ public sealed unsafe class MaxPool2d<T> : Layer<T>, IParallelWork
                 for (int kx = 0; kx < k; kx++)
                 {
                     int at = corner + (((ky * w) + kx) * c) + j;
-                    if (!done && x[at] == max[j])
-                    {
-                        dx[at] = grad[j];
-                        done = true;
-                    }
+                    bool hit = !done && x[at] == max[j];
+                    dx[at] = hit ? grad[j] : T.Zero;
+                    done |= hit;
                 }
             }
         }

@@ -24,4 +24,14 @@ public sealed class ConvGradientCheckTests
         Assert.True(report.MaxFloat32Error <= Checks.GradientCheckTests.MaxFloat32Error, report.Describe());
         Assert.Contains(report.Tensors, static t => t.Name.EndsWith(".weight", System.StringComparison.Ordinal) && t.Checked > t.BelowFloor);
     }
+
+    [Fact]
+    public void ConvWinogradModel_RunsWinogradInBothPrecisions()
+    {
+        var spec = GradientCheck.ConvModels.Single(static m => m.Name == "conv-winograd").Spec;
+        using var model64 = spec.Build<double>();
+        using var model32 = spec.Build<float>();
+        Assert.All(model64.Layers.OfType<FusedOpt.Models.Layers.Conv2d<double>>(), static c => Assert.True(c.UsesWinograd));
+        Assert.All(model32.Layers.OfType<FusedOpt.Models.Layers.Conv2d<float>>(), static c => Assert.True(c.UsesWinograd));
+    }
 }

@@ -136,6 +136,8 @@ public sealed class ConvLayerTests
     [InlineData(2, 3, 5, 7, 2, 2)]
     [InlineData(1, 2, 6, 6, 3, 1)]
     [InlineData(2, 1, 4, 4, 2, 2)]
+    [InlineData(2, 8, 4, 6, 2, 2)]
+    [InlineData(1, 9, 5, 4, 2, 2)]
     public void MaxPool2d_ForwardAndBackward_MatchWindowLoops(int batch, int c, int h, int w, int k, int s)
     {
         var input = new ImageShape(c, h, w);
@@ -146,6 +148,7 @@ public sealed class ConvLayerTests
         using var mm = new MatMul<double>();
         pool.Forward(mm, x, y, batch, true);
         double[] dy = Random(y.Length, 12, 1, 0), dx = new double[x.Length], expectedDx = new double[x.Length];
+        Array.Fill(dx, double.NaN); // backward overwrites dL/dx entirely, stale values included
         pool.Backward(mm, x, y, dy, dx, batch, true);
 
         // Channels-last index of (n, ch, i, j).

@@ -278,7 +278,7 @@ public sealed class TrainingRun : IDisposable
         ArgumentNullException.ThrowIfNull(o);
         var settings = new Dictionary<string, string>
         {
-            ["model"] = $"{o.Model} [{string.Join(",", o.Hidden)}]",
+            ["model"] = ModelCatalog.Get(o.Model).ScalesWithWidth ? o.Model : $"{o.Model} [{string.Join(",", o.Hidden)}]",
             ["optimizer"] = o.Optimizer,
             ["hyperparameters"] = string.Join(",", o.Hyperparameters.Select(static kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value}"))),
             ["epochs"] = o.Epochs.ToString(CultureInfo.InvariantCulture),

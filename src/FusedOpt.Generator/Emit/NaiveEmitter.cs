@@ -46,7 +46,7 @@ internal sealed class NaiveEmitter
         _n = _names.Get("n");
         _flags = _names.Get("flags");
         _indent = 0;
-        string g = _model.GradName;
+        string g = KernelNames.Id(_model.GradName);
         _body.Add(Indent($"if (({_flags} & 1) != 0)"));
         _body.Add(Indent("{"));
         _indent++;
@@ -68,7 +68,7 @@ internal sealed class NaiveEmitter
             w.Line($"int {_n} = (int)({end} - {start});");
             foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
             {
-                string name = b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name };
+                string name = KernelNames.Id(b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name });
                 string source = b.Kind switch
                 {
                     NameKind.Param => $"{f}.P",
@@ -86,12 +86,12 @@ internal sealed class NaiveEmitter
 
             for (int k = 0; k < _plan.Hoists.Count; k++)
             {
-                w.Line($"float {_plan.Hoists[k].Name} = {f}.Scalar({k.ToString(CultureInfo.InvariantCulture)}); // {_plan.Hoists[k].Text}");
+                w.Line($"float {KernelNames.Id(_plan.Hoists[k].Name)} = {f}.Scalar({k.ToString(CultureInfo.InvariantCulture)}); // {_plan.Hoists[k].Text}");
             }
 
             foreach (var l in _plan.ElementLocals)
             {
-                w.Line($"ReadOnlySpan<float> {l} = default;");
+                w.Line($"ReadOnlySpan<float> {KernelNames.Id(l)} = default;");
             }
 
             for (int t = 0; t < _temps; t++)
@@ -224,7 +224,7 @@ internal sealed class NaiveEmitter
     private void Assign(AssignStmt a, Operand value, Operand? mask)
     {
         bool storage = a.Kind is NameKind.Param or NameKind.State;
-        string target = a.Kind == NameKind.Param ? _model.ParamName : a.Kind == NameKind.Grad ? _model.GradName : a.Target;
+        string target = KernelNames.Id(a.Kind == NameKind.Param ? _model.ParamName : a.Kind == NameKind.Grad ? _model.GradName : a.Target);
         if (mask is { } m)
         {
             var v = Spanned(value);
@@ -280,9 +280,9 @@ internal sealed class NaiveEmitter
             case BoolExpr b:
                 return new Operand(b.Value ? "StepMath.AllBits" : "0f", false);
             case RefExpr r when r.Kind == NameKind.Hoisted:
-                return new Operand(r.Name, false);
+                return new Operand(KernelNames.Variable(r), false);
             case RefExpr r:
-                return new Operand(r.Name, true);
+                return new Operand(KernelNames.Variable(r), true);
             case UnaryExpr u:
                 return Result(u.Op == UnaryOp.Neg ? "Negate" : "Not", Spanned(Lower(u.Operand)));
             case BinaryExpr b:

@@ -71,7 +71,7 @@ internal static class SourceEmitter
             w.Line($"/// <remarks>FusedOpt: the update rule uses {Xml(plan.ScalarReason ?? "")}, which has no vector form, so every width runs the scalar loop.</remarks>");
         }
 
-        using (w.Block($"partial record {m.TypeName} : IOptimizerRule"))
+        using (w.Block($"partial record {KernelNames.Id(m.TypeName)} : IOptimizerRule"))
         {
             EmitDescriptor(w, m, naive);
             w.Line();
@@ -98,6 +98,8 @@ internal static class SourceEmitter
             naive.Emit(w);
             w.Line();
             new GpuEmitter(m, names).Emit(w);
+            w.Line();
+            new ReferenceEmitter(m, names).Emit(w);
         }
 
         return w.ToString();
@@ -150,7 +152,7 @@ internal static class SourceEmitter
                 ValueType.Bool => $"v[{i}] != 0",
                 _ => $"v[{i}]",
             });
-            w.Line($"Create = static v => new {m.TypeName}({string.Join(", ", args)}),");
+            w.Line($"Create = static v => new {KernelNames.Id(m.TypeName)}({string.Join(", ", args)}),");
         }
 
         w.Line();
@@ -158,7 +160,7 @@ internal static class SourceEmitter
         w.Line();
         w.Line("/// <summary>Adds this declaration to <see cref=\"OptimizerCatalog\"/> when the assembly loads.</summary>");
         w.Line("[ModuleInitializer]");
-        w.Line("internal static void RegisterInOptimizerCatalog() => OptimizerCatalog.Register(Descriptor);");
+        w.Line($"internal static void RegisterInOptimizerCatalog() => OptimizerCatalog.Register(Descriptor, typeof({KernelNames.Id(m.TypeName)}));");
     }
 
     private static void EmitValidate(CodeWriter w, RuleModel m)
@@ -172,11 +174,11 @@ internal static class SourceEmitter
                 var h = m.Hypers[i];
                 if (h.HasRange)
                 {
-                    w.Line($"if (!info[{i}].Contains({h.Name})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {h.Name});");
+                    w.Line($"if (!info[{i}].Contains({KernelNames.Id(h.Name)})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {KernelNames.Id(h.Name)});");
                 }
                 else if (h.Type is ValueType.Float or ValueType.Double)
                 {
-                    w.Line($"if (double.IsNaN({h.Name})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {h.Name});");
+                    w.Line($"if (double.IsNaN({KernelNames.Id(h.Name)})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {KernelNames.Id(h.Name)});");
                 }
             }
 
@@ -190,7 +192,7 @@ internal static class SourceEmitter
     private static void EmitHyperparameters(CodeWriter w, RuleModel m)
     {
         w.Line("/// <summary>The hyperparameter values in declaration order (bools as 0/1).</summary>");
-        var values = m.Hypers.Select(static h => h.Type == ValueType.Bool ? $"({h.Name} ? 1.0 : 0.0)" : h.Name);
+        var values = m.Hypers.Select(static h => h.Type == ValueType.Bool ? $"({KernelNames.Id(h.Name)} ? 1.0 : 0.0)" : KernelNames.Id(h.Name));
         w.Line($"public double[] GetHyperparameters() => [{string.Join(", ", values)}];");
     }
 

@@ -45,7 +45,14 @@ internal sealed record RuleModel(
     string GradName,
     string? StepName,
     EquatableArray<ConstraintModel> Constraints,
-    KernelPlan Plan);
+    KernelPlan Plan,
+    EquatableArray<UpdateArgument> Arguments);
+
+/// <summary>
+/// One parameter of <c>Update</c> in declaration order, for the reference path that calls it: <paramref name="Kind"/> is
+/// Param, Grad, State (index into States), StepState (index into StepStates) or Step.
+/// </summary>
+internal sealed record UpdateArgument(NameKind Kind, int Index);
 
 /// <summary>A step-invariant scalar: computed once per step by the prologue and broadcast to the element loop.</summary>
 /// <param name="Name">Variable name in the kernels, e.g. <c>c0</c> or a rule local's name.</param>

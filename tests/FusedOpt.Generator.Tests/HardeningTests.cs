@@ -65,6 +65,7 @@ public sealed class HardeningTests
     [InlineData("float Scalar = 1f", "Scalar")]
     [InlineData("float MathF = 1f", "MathF")]
     [InlineData("float Vector512 = 1f", "Vector512")]
+    [InlineData("float Unsafe = 1f", "Unsafe")]
     [InlineData("int Dispatch1 = 1", "Dispatch1")]
     public void HyperparameterNamedLikeGeneratedCode_IsReported(string hyperparameter, string name)
     {
@@ -85,6 +86,7 @@ public sealed class HardeningTests
     [InlineData("ref float Unsafe", "Unsafe = g; p -= Unsafe;")]
     [InlineData("int Run", "p -= g * Run;")]
     [InlineData("ref double Isa", "Isa *= 2; p -= g * (float)Isa;")]
+    [InlineData("ref float MathF", "MathF = g; p -= MathF;")]
     public void StateOrStepNamedLikeGeneratedCode_IsReported(string parameter, string body)
     {
         var run = GeneratorHarness.Generate(Usings + $$"""
@@ -167,6 +169,7 @@ public sealed class HardeningTests
                 .Where(static n => !(n.Parent is QualifiedNameSyntax q && q.Right == n))
                 .Where(static n => !(n.Parent is AssignmentExpressionSyntax { Parent: InitializerExpressionSyntax } a && a.Left == n))
                 .Where(static n => !(n.Parent is NameColonSyntax))
+                .Where(static n => !InTypeOnlyContext(n))
                 .Select(static n => n.Identifier.ValueText)
                 .Where(n => n != "var" && n != "nameof" && !declared.Contains(n) && !ruleNames.Contains(n) && !FusedOpt.Generator.Emit.KernelNames.Reserved.Contains(n))
                 .Distinct()
@@ -174,6 +177,19 @@ public sealed class HardeningTests
 
             Assert.True(unexplained.Count == 0, "Names the generated code uses that a rule could also use: " + string.Join(", ", unexplained));
         }
+    }
+
+    // A name where only a type or namespace can stand (a parameter's type, a using directive, the left part of a qualified
+    // type name): no property or local can hide it there.
+    private static bool InTypeOnlyContext(SimpleNameSyntax name)
+    {
+        ExpressionSyntax top = name;
+        while (top.Parent is QualifiedNameSyntax q)
+        {
+            top = q;
+        }
+
+        return SyntaxFacts.IsInTypeOnlyContext(top) || top.Parent is UsingDirectiveSyntax or BaseNamespaceDeclarationSyntax;
     }
 
     [Theory]

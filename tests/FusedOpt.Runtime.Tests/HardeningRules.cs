@@ -24,7 +24,7 @@ public partial record HardeningNegation([NonNegative] float Lr = 0.01f, [Unit] f
 /// a local is named like a generated member (<c>Scalar</c>) and another like a type the kernels use (<c>Unsafe</c>).
 /// </summary>
 [Optimizer("hardening-keywords", Summary = "Test rule: keyword identifiers")]
-public partial record HardeningKeywords([NonNegative] float @checked = 0.01f, [Unit] float @double = 0.9f, bool @fixed = true)
+public partial record HardeningKeywords([NonNegative] float Lr = 0.01f, [Unit] float @checked = 0.5f, [Unit] float @double = 0.9f, bool @fixed = true)
 {
     private void Update(ref float @in, float @out, ref float @ref, [InitialValue(1)] ref double @long, int @int)
     {
@@ -33,6 +33,6 @@ public partial record HardeningKeywords([NonNegative] float @checked = 0.01f, [U
         float Scalar = @float * 0.5f;
         float Unsafe = @fixed ? Scalar : @float;
         @ref = Unsafe;
-        @in -= @checked * (@ref + Scalar) * (1 - (float)@long) / (1 + 0.5f * (@int > 3 ? 1 : 0));
+        @in -= Lr * @checked * (@ref + Scalar) * (1 - (float)@long) / (1 + 0.5f * (@int > 3 ? 1 : 0));
     }
 }

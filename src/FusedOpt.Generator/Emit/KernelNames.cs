@@ -68,22 +68,20 @@ internal sealed class KernelNames
     /// Names the generated partial declares as members (<c>Descriptor</c>, <c>Scalar</c>, …) or uses as simple names
     /// in its bodies (types such as <c>MathF</c>, <c>Vector512</c>, <c>Unsafe</c>; namespaces). A hyperparameter, a
     /// state, p, g or t with one of these names would change what the generated code means, so it is reported
-    /// (FOPT022); a local with one of them is renamed. <c>GeneratedNamesTests</c> checks that every simple name the
-    /// emitted code uses is either in this set, a rule name, or a name chosen through <see cref="Get"/>.
+    /// (FOPT022); a local with one of them is renamed. <c>HardeningTests</c> checks that every simple name the emitted
+    /// code uses outside a type-only context is in this set, a rule name, or declared by the generated code itself.
     /// </summary>
     public static readonly System.Collections.Generic.IReadOnlyCollection<string> Reserved = new HashSet<string>(System.StringComparer.Ordinal)
     {
         // Members of the generated partial.
         "Descriptor", "Validate", "GetHyperparameters", "GpuKernel", "RegisterInOptimizerCatalog", "Run", "Scalar",
         "Fused512", "Fused256", "Dispatch0", "Dispatch1", "Dispatch2", "Dispatch3", "Dispatch4", "Dispatch5",
-        "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated",
+        "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated", "FusedOptCreate",
 
-        // Types and namespaces the bodies name.
-        "System", "FusedOpt", "ILGPU", "Math", "MathF", "Vector512", "Vector256", "Unsafe", "MemoryMarshal", "Span",
-        "ReadOnlySpan", "Isa", "Width512", "Width256", "WidthScalar", "On", "Off", "IFlag", "StepFrame", "StepMath",
-        "SimdMath", "NaiveOps", "NaiveScratch", "OptimizerCatalog", "OptimizerDescriptor", "HyperparameterKind",
-        "HyperparameterException", "GpuKernelMethod", "GpuArgs", "IOptimizerRule", "MethodImpl", "MethodImplOptions",
-        "ModuleInitializer", "ElementOperations", "nint", "nuint",
+        // Types whose members the bodies call (expression context). Types named only where a type is expected (On,
+        // Width512, StepFrame, Span, nint) need no reservation: a property or local never hides a type there.
+        "Math", "MathF", "Vector512", "Vector256", "Unsafe", "MemoryMarshal", "Isa", "StepMath", "SimdMath", "NaiveOps",
+        "OptimizerCatalog", "HyperparameterKind", "HyperparameterException", "MethodImplOptions",
     };
 
     public RuleModel Model { get; }

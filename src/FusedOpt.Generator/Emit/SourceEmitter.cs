@@ -50,7 +50,7 @@ internal static class SourceEmitter
 
         w.Line();
         w.Line("#nullable enable");
-        w.Line("#pragma warning disable CS0219, CS0162, CS1591, CA2255");
+        w.Line("#pragma warning disable CS0219, CS0162, CS0414, CS1591, CA2255");
         w.Line();
         w.Line("using System;");
         w.Line("using System.Runtime.CompilerServices;");
@@ -107,6 +107,13 @@ internal static class SourceEmitter
 
     private static void EmitDescriptor(CodeWriter w, RuleModel m, NaiveEmitter naive)
     {
+        var args = m.Hypers.Select((h, i) => h.Type switch
+        {
+            ValueType.Float => $"d.ToFloat(v, {i})",
+            ValueType.Int => $"d.ToInt(v, {i})",
+            ValueType.Bool => $"d.ToBool(v, {i})",
+            _ => $"d.ToDouble(v, {i})",
+        }).ToList();
         var plan = m.Plan;
         w.Line($"/// <summary>What the runtime knows about <c>{m.OptimizerName}</c>: hyperparameters, states and kernel facts.</summary>");
         using (w.Block("public static OptimizerDescriptor Descriptor { get; } = new()", "};"))
@@ -145,14 +152,15 @@ internal static class SourceEmitter
             w.Line($"IsVectorized = {Bool(plan.Vectorizable)},");
             var ops = Analysis.OperationCounter.Count(plan, l => plan.ElementLocals.Contains(l));
             w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
-            var args = m.Hypers.Select((h, i) => h.Type switch
-            {
-                ValueType.Float => $"(float)v[{i}]",
-                ValueType.Int => $"(int)v[{i}]",
-                ValueType.Bool => $"v[{i}] != 0",
-                _ => $"v[{i}]",
-            });
-            w.Line($"Create = static v => new {KernelNames.Id(m.TypeName)}({string.Join(", ", args)}),");
+            w.Line("Create = static v => FusedOptCreate(v),");
+        }
+
+        w.Line();
+        w.Line("/// <summary>Creates the record from values in declaration order; a value its type cannot hold (1e300 as a float, 0.5 as a bool) is refused.</summary>");
+        using (w.Block($"private static {KernelNames.Id(m.TypeName)} FusedOptCreate(System.Collections.Generic.IReadOnlyList<double> v)"))
+        {
+            w.Line("var d = Descriptor;");
+            w.Line($"return new {KernelNames.Id(m.TypeName)}({string.Join(", ", args)});");
         }
 
         w.Line();
@@ -165,20 +173,26 @@ internal static class SourceEmitter
 
     private static void EmitValidate(CodeWriter w, RuleModel m)
     {
+        string args = string.Join(", ", m.Hypers.Select(static h => KernelNames.Id(h.Name)));
+        string parameters = string.Join(", ", m.Hypers.Select(static h => Printer.TypeName(h.Type) + " " + KernelNames.Id(h.Name)));
+
+        // A record validates when it is constructed: a field initializer may read the primary constructor's parameters,
+        // and runs in every constructor call (new X(…), Descriptor.Create, a deserializer calling the constructor).
+        w.Line("/// <summary>Set by construction, which checks every hyperparameter (an invalid record is never built).</summary>");
+        w.Line($"private readonly bool FusedOptValidated = FusedOptCheckHyperparameters({args});");
+        w.Line();
         w.Line($"/// <summary>Checks every hyperparameter against its range and every constraint; the error names the value.</summary>");
-        using (w.Block("public void Validate()"))
+        w.Line($"public void Validate() => FusedOptCheckHyperparameters({args});");
+        w.Line();
+        using (w.Block($"private static bool FusedOptCheckHyperparameters({parameters})"))
         {
             w.Line("var info = Descriptor.Hyperparameters;");
             for (int i = 0; i < m.Hypers.Count; i++)
             {
                 var h = m.Hypers[i];
-                if (h.HasRange)
+                if (h.HasRange || h.Type is ValueType.Float or ValueType.Double)
                 {
                     w.Line($"if (!info[{i}].Contains({KernelNames.Id(h.Name)})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {KernelNames.Id(h.Name)});");
-                }
-                else if (h.Type is ValueType.Float or ValueType.Double)
-                {
-                    w.Line($"if (double.IsNaN({KernelNames.Id(h.Name)})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {KernelNames.Id(h.Name)});");
                 }
             }
 
@@ -186,6 +200,8 @@ internal static class SourceEmitter
             {
                 w.Line($"if (!({c.Condition})) throw new HyperparameterException({Str(m.OptimizerName + ": " + c.Message)});");
             }
+
+            w.Line("return true;");
         }
     }
 

@@ -325,19 +325,21 @@ internal static class RuleParser
             }
 
             double defaultValue = p.ExplicitDefaultValue is bool b ? (b ? 1 : 0) : ToDouble(p.ExplicitDefaultValue);
+            // Ranges are finite unless a declaration says otherwise: no attribute means (−∞, ∞), [NonNegative] means
+            // [0, ∞); only an [Interval] closed at an infinity ([Interval(0, double.PositiveInfinity)]) admits it.
             double min = double.NegativeInfinity, max = double.PositiveInfinity;
-            bool minOpen = false, maxOpen = false;
+            bool minOpen = true, maxOpen = true;
             int ranges = 0;
             foreach (var a in p.GetAttributes())
             {
                 switch (a.AttributeClass?.ToDisplayString())
                 {
                     case "FusedOpt.NonNegativeAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, false, false);
+                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, false, true);
                         ranges++;
                         break;
                     case "FusedOpt.PositiveAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, true, false);
+                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, true, true);
                         ranges++;
                         break;
                     case "FusedOpt.UnitAttribute":

@@ -104,7 +104,7 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
         !double.IsNaN(value) && (MinOpen ? value > Min : value >= Min) && (MaxOpen ? value < Max : value <= Max);
 
     /// <summary>Formats a value of this hyperparameter for messages and tables.</summary>
-    public string FormatValue(double value) => Kind switch
+    public string FormatValue(double value) => double.IsInfinity(value) ? Format(value) : Kind switch
     {
         HyperparameterKind.Bool => value != 0 ? "true" : "false",
         HyperparameterKind.Int => ((long)value).ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -189,6 +189,57 @@ public sealed record OptimizerDescriptor
         return Create(values);
     }
 
+    /// <summary>Hyperparameter <paramref name="index"/> of <paramref name="values"/> as float64 (what <see cref="Create"/> passes on).</summary>
+    public double ToDouble(IReadOnlyList<double> values, int index) => At(values, index);
+
+    /// <summary>
+    /// Hyperparameter <paramref name="index"/> as float32. A finite value float32 cannot hold (1e300) is refused rather
+    /// than becoming ∞; NaN and ∞ pass through to the range check, which refuses them unless the range admits them.
+    /// </summary>
+    public float ToFloat(IReadOnlyList<double> values, int index)
+    {
+        double v = At(values, index);
+        if (double.IsFinite(v) && Math.Abs(v) > float.MaxValue)
+        {
+            throw Refuse(index, v, $"a float32 (|value| ≤ {float.MaxValue.ToString("R", System.Globalization.CultureInfo.InvariantCulture)})");
+        }
+
+        return (float)v;
+    }
+
+    /// <summary>Hyperparameter <paramref name="index"/> as an int: refuses a value with a fraction or outside int32.</summary>
+    public int ToInt(IReadOnlyList<double> values, int index)
+    {
+        double v = At(values, index);
+        if (!double.IsFinite(v) || v != Math.Floor(v) || v < int.MinValue || v > int.MaxValue)
+        {
+            throw Refuse(index, v, "an integer");
+        }
+
+        return (int)v;
+    }
+
+    /// <summary>Hyperparameter <paramref name="index"/> as a bool: only 0 (false) and 1 (true) are accepted, never 0.5.</summary>
+    public bool ToBool(IReadOnlyList<double> values, int index)
+    {
+        double v = At(values, index);
+        return v == 1 ? true : v == 0 ? false : throw Refuse(index, v, "true or false (1 or 0)");
+    }
+
+    private double At(IReadOnlyList<double> values, int index)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        if (values.Count != Hyperparameters.Count)
+        {
+            throw new HyperparameterException($"{Name}: expected {Hyperparameters.Count} hyperparameter values, got {values.Count}.");
+        }
+
+        return values[index];
+    }
+
+    private HyperparameterException Refuse(int index, double value, string expected) =>
+        new($"{Name}: {Hyperparameters[index].Name} must be {expected}, got {value.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", Hyperparameters[index].Name);
+
     /// <summary>Index of a hyperparameter by PascalCase or snake_case name (case-insensitive), or −1.</summary>
     public int IndexOfHyperparameter(string name)
     {
@@ -229,7 +280,11 @@ public sealed class HyperparameterException : ArgumentException
 
     /// <summary>Throws the standard "must be in" error for <paramref name="info"/>.</summary>
     public static HyperparameterException OutOfRange(string optimizer, HyperparameterInfo info, double value) =>
-        new($"{optimizer}: {info.Name} must be {Describe(info)}, got {info.FormatValue(value)}.", info.Name);
+        new($"{optimizer}: {info.Name} must be {(double.IsInfinity(value) ? Finite(info) : Describe(info))}, got {info.FormatValue(value)}.", info.Name);
+
+    // An infinite value outside the range: the range is finite (or open at that infinity), so say so.
+    private static string Finite(HyperparameterInfo info) =>
+        double.IsNegativeInfinity(info.Min) && double.IsPositiveInfinity(info.Max) ? "a finite number" : "finite and " + Describe(info);
 
     private static string Describe(HyperparameterInfo info) =>
         (info.Min, info.Max, info.MinOpen, info.MaxOpen) switch

@@ -47,14 +47,20 @@ internal sealed class NaiveEmitter
         _flags = _names.Get("flags");
         _indent = 0;
         string g = KernelNames.Id(_model.GradName);
-        _body.Add(Indent($"if (({_flags} & 1) != 0)"));
-        _body.Add(Indent("{"));
-        _indent++;
-        int scaled = NewTemp(bound: true);
-        Op($"NaiveOps.Multiply({g}, {_names.Get("f")}.GradScale, {Temp(scaled)});");
-        Line($"{g} = {Temp(scaled)};");
-        _indent--;
-        _body.Add(Indent("}"));
+
+        // A rule that never reads g has no g span to scale (it is not even declared).
+        if (_plan.Buffers.Any(static b => b.Kind == NameKind.Grad && b.IsLoaded))
+        {
+            _body.Add(Indent($"if (({_flags} & 1) != 0)"));
+            _body.Add(Indent("{"));
+            _indent++;
+            int scaled = NewTemp(bound: true);
+            Op($"NaiveOps.Multiply({g}, {_names.Get("f")}.GradScale, {Temp(scaled)});");
+            Line($"{g} = {Temp(scaled)};");
+            _indent--;
+            _body.Add(Indent("}"));
+        }
+
         EmitBlock(_plan.Body, null);
     }
 
@@ -225,7 +231,9 @@ internal sealed class NaiveEmitter
     {
         bool storage = a.Kind is NameKind.Param or NameKind.State;
         string target = KernelNames.Id(a.Kind == NameKind.Param ? _model.ParamName : a.Kind == NameKind.Grad ? _model.GradName : a.Target);
-        if (mask is { } m)
+        // A local declared under a mask has no earlier value to keep (it is visible only under that mask): bind it as
+        // is. Selecting against it would read an unassigned (empty) span.
+        if (mask is { } m && !a.Declares)
         {
             var v = Spanned(value);
             int t = NewTemp(bound: !storage);

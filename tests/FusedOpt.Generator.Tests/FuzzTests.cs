@@ -62,6 +62,26 @@ public sealed class FuzzTests
             void Update(ref float p, float g) { if (g > g || p >= p) p -= Lr; p -= Lr * g; }
         }
         """)]
+    [InlineData("""
+        // Bool equality per element: masks are all-bits-set floats (NaN), which a float compare never finds equal.
+        [Optimizer("found-4")] public partial record Found1(float Lr = 0.1f, bool S = true)
+        {
+            void Update(ref float p, float g, ref float m)
+            {
+                bool a = g > 0; bool b = p > 0;
+                if (a == b) m = g; else m = -g;
+                if ((a != S) == true) p -= Lr * m; else p += Lr * m;
+                p -= (a == (m < 0.5f) ? 0.25f : 0.5f) * Lr;
+            }
+        }
+        """)]
+    [InlineData("""
+        // g assigned but never read from the buffer: the kernels declared no g for the assignment.
+        [Optimizer("found-5")] public partial record Found1(float Lr = 0.1f, bool S = true)
+        {
+            void Update(ref float p, float g, ref float m) { g = Lr * 0.5f; m = m * 0.5f + Lr; p = p; p -= Lr * m; }
+        }
+        """)]
     public void FuzzerFindings_AgreeWithTheOracle(string rule)
     {
         int accepted = 0, rejected = 0, skipped = 0;

@@ -185,8 +185,10 @@ internal sealed class RuleFuzzer
     {
         int d = depth - 1;
         var bools = _boolScopes.SelectMany(static s => s).ToList();
-        return (depth <= 0 ? _rng.Next(2) + 5 : _rng.Next(9)) switch
+        return (depth <= 0 ? _rng.Next(2) + 5 : _rng.Next(11)) switch
         {
+            9 => $"({Condition(d)}) == ({Condition(d)})",
+            10 => $"({Condition(d)}) != {Pick(["true", "false", "S"])}",
             0 => $"{Expr(d)} > {Expr(d)}",
             1 => $"{Expr(d)} <= {Pick(FloatLiterals)}",
             2 => $"({Condition(d)} && {Condition(d)})",

@@ -108,6 +108,13 @@ internal static class ExprEmitter
         }
 
         string l = E(b.Left, 0), r = E(b.Right, 0);
+        if (b.Op is BinaryOp.Eq or BinaryOp.Ne && b.Left.Type == ValueType.Bool)
+        {
+            // Bools are lane masks (all bits set = true, a NaN as a float): compare them bitwise, never as floats.
+            string xor = "(" + E(b.Left, 6) + " ^ " + E(b.Right, 6) + ")";
+            return b.Op == BinaryOp.Ne ? xor : Wrap("~" + xor, 10, parent);
+        }
+
         return b.Op switch
         {
             BinaryOp.Lt => W + ".LessThan(" + l + ", " + r + ")",

@@ -164,6 +164,11 @@ internal sealed class FusedEmitter
             }
         }
 
+        if (_plan.NeedsUnloadedGrad())
+        {
+            w.Line($"float {KernelNames.Id(_model.GradName)} = 0f; // assigned, never read from the buffer");
+        }
+
         _maskCounter = 0;
         EmitBlock(w, _plan.Body, null, null);
         foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
@@ -239,6 +244,11 @@ internal sealed class FusedEmitter
             {
                 w.Line($"if ({_names.ScaleFlag}.IsOn) {name} *= {_names.Get("gScale")};");
             }
+        }
+
+        if (_plan.NeedsUnloadedGrad())
+        {
+            w.Line($"{(W is null ? "float" : W + "<float>")} {KernelNames.Id(_model.GradName)} = {(W is null ? "0f" : "default")}; // assigned, never read from the buffer");
         }
     }
 

@@ -90,6 +90,11 @@ internal sealed class NaiveEmitter
                 w.Line(b.Kind == NameKind.Grad ? $"ReadOnlySpan<float> {name} = {span};" : $"Span<float> {name} = {span};");
             }
 
+            if (_plan.NeedsUnloadedGrad() && !_plan.Buffers.Any(static b => b.Kind == NameKind.Grad && b.IsStored))
+            {
+                w.Line($"ReadOnlySpan<float> {KernelNames.Id(_model.GradName)} = default; // assigned, never read from the buffer");
+            }
+
             for (int k = 0; k < _plan.Hoists.Count; k++)
             {
                 w.Line($"float {KernelNames.Id(_plan.Hoists[k].Name)} = {f}.Scalar({k.ToString(CultureInfo.InvariantCulture)}); // {_plan.Hoists[k].Text}");
@@ -312,6 +317,18 @@ internal sealed class NaiveEmitter
                     _ => "Or",
                 };
                 bool arithmetic = b.Op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div;
+                if (b.Op is BinaryOp.Eq or BinaryOp.Ne && b.Left.Type == ValueType.Bool)
+                {
+                    // Masks (all bits set = true, a NaN as a float) are equal when both are set or both clear; a float
+                    // comparison would never find two true masks equal.
+                    var x = Spanned(l);
+                    var y = Spanned(r2);
+                    var both = Result("And", x, y);
+                    var neither = Result("And", Result("Not", x), Result("Not", y));
+                    var equal = Result("Or", both, neither);
+                    return b.Op == BinaryOp.Eq ? equal : Result("Not", equal);
+                }
+
                 return arithmetic ? Result(op, l, r2) : Result(op, Spanned(l), Spanned(r2));
             case CallExpr c:
                 var args = c.Args.Select(Lower).ToArray();

@@ -50,7 +50,7 @@ internal static class SourceEmitter
 
         w.Line();
         w.Line("#nullable enable");
-        w.Line("#pragma warning disable CS0219, CS0162, CS0414, CS1591, CS1718, CA2255");
+        w.Line("#pragma warning disable CS0219, CS0162, CS0414, CS1591, CS1717, CS1718, CA2255");
         w.Line();
         w.Line("using System;");
         w.Line("using System.Runtime.CompilerServices;");

@@ -40,6 +40,17 @@ public sealed class HyperparameterValueTests
     }
 
     [Fact]
+    public void WithExpression_ChecksTheNewValue()
+    {
+        var adam = new Adam();
+
+        Assert.Equal("adam: Lr must be ≥ 0, got -1.", Assert.Throws<HyperparameterException>(() => adam with { Lr = -1f }).Message);
+        Assert.Equal("adam: Beta2 must be finite and in [0, 1), got ∞.", Assert.Throws<HyperparameterException>(() => adam with { Beta2 = float.PositiveInfinity }).Message);
+        Assert.Equal(0.5f, (adam with { Lr = 0.5f }).Lr);
+        Assert.Equal(new Adam(Lr: 0.5f), adam with { Lr = 0.5f });
+    }
+
+    [Fact]
     public void ValueTooLargeForFloat_IsRefused_NotTurnedIntoInfinity()
     {
         var e = Assert.Throws<HyperparameterException>(static () => OptimizerCatalog.Create("adam", new Dictionary<string, double> { ["lr"] = 1e300 }));
@@ -68,6 +79,17 @@ public sealed class HyperparameterValueTests
         var rule = (Adam)OptimizerCatalog.Create("adam", new Dictionary<string, double> { ["amsgrad"] = value });
 
         Assert.Equal(expected, rule.Amsgrad);
+    }
+
+    [Theory]
+    [InlineData("\"amsgrad\": 0.5", "case.json: adam: Amsgrad must be true or false (1 or 0), got 0.5.")]
+    [InlineData("\"lr\": 1e300", "case.json: adam: Lr must be a float32 (|value| ≤ 3.4028235E+38), got 1E+300.")]
+    public void ReplayCaseHyperparameters_AreConvertedByType(string hyperparameter, string message)
+    {
+        var reference = Reference.ReferenceCase.Parse(
+            "{\"torch_optimizer\": \"Adam\", \"hyperparameters\": {" + hyperparameter + "}, \"initial\": [1], \"gradients\": [[1]], \"expected\": [[1]]}", "case.json");
+
+        Assert.Equal(message, Assert.Throws<Reference.ReferenceFormatException>(() => reference.CreateRule()).Message);
     }
 
     [Fact]

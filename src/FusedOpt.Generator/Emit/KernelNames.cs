@@ -84,6 +84,9 @@ internal sealed class KernelNames
         "OptimizerCatalog", "HyperparameterKind", "HyperparameterException", "MethodImplOptions",
     };
 
+    /// <summary>True for a name in <see cref="Reserved"/> or starting with <c>FusedOpt</c> (the generated members' prefix).</summary>
+    public static bool IsReserved(string name) => Reserved.Contains(name) || name.StartsWith("FusedOpt", System.StringComparison.Ordinal);
+
     public RuleModel Model { get; }
 
     /// <summary>Type parameter of the gradient-scale switch (bit 0).</summary>

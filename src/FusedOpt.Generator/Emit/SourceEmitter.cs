@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
 using FusedOpt.Generator.Model;
+using FusedOpt.Generator.Parse;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
 namespace FusedOpt.Generator.Emit;
@@ -178,6 +179,27 @@ internal static class SourceEmitter
 
         // A record validates when it is constructed: a field initializer may read the primary constructor's parameters,
         // and runs in every constructor call (new X(…), Descriptor.Create, a deserializer calling the constructor).
+        // Each hyperparameter's property, declared here so that its init accessor checks the range: `adam with { Lr = -1 }`
+        // is refused like `new Adam(Lr: -1)`. (Constraints over several hyperparameters are checked at construction and by
+        // Validate: a `with` assigns one property at a time, so a constraint could fail half-way through it.)
+        for (int i = 0; i < m.Hypers.Count; i++)
+        {
+            var h = m.Hypers[i];
+            if (h.UserProperty)
+            {
+                continue;
+            }
+
+            string id = KernelNames.Id(h.Name), field = "FusedOptField" + h.Name, type = Printer.TypeName(h.Type);
+            string init = h.HasRange || h.Type is ValueType.Float or ValueType.Double
+                ? $"{field} = Descriptor.Hyperparameters[{i}].Contains(value) ? value : throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, Descriptor.Hyperparameters[{i}], value)"
+                : $"{field} = value";
+            w.Line($"private readonly {type} {field} = {id};");
+            w.Line($"/// <summary>Hyperparameter <c>{Xml(h.Name)}</c>{(h.HasRange ? " in " + Xml(RuleParser.RangeText(h)) : "")}; setting it (a <c>with</c> expression) checks the value.</summary>");
+            w.Line($"public {type} {id} {{ get => {field}; init => {init}; }}");
+            w.Line();
+        }
+
         w.Line("/// <summary>Set by construction, which checks every hyperparameter (an invalid record is never built).</summary>");
         w.Line($"private readonly bool FusedOptValidated = FusedOptCheckHyperparameters({args});");
         w.Line();

@@ -11,7 +11,8 @@ namespace FusedOpt.Generator.Model;
 /// <param name="Max">Upper bound (+∞ if none).</param>
 /// <param name="MinOpen">Lower bound excluded.</param>
 /// <param name="MaxOpen">Upper bound excluded.</param>
-internal sealed record HyperModel(string Name, ValueType Type, string? DefaultText, double DefaultValue, double Min, double Max, bool MinOpen, bool MaxOpen)
+/// <param name="UserProperty">True when the record declares the property itself (the generator then leaves it alone).</param>
+internal sealed record HyperModel(string Name, ValueType Type, string? DefaultText, double DefaultValue, double Min, double Max, bool MinOpen, bool MaxOpen, bool UserProperty = false)
 {
     public bool HasRange => !double.IsNegativeInfinity(Min) || !double.IsPositiveInfinity(Max);
 }

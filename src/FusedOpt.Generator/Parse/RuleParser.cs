@@ -128,7 +128,7 @@ internal static class RuleParser
         foreach (var member in symbol.GetMembers())
         {
             if (!member.IsImplicitlyDeclared && member.Name != "Update" && member is not IParameterSymbol
-                && Emit.KernelNames.Reserved.Contains(member.Name) && member.Locations.FirstOrDefault() is { IsInSource: true } memberLocation
+                && Emit.KernelNames.IsReserved(member.Name) && member.Locations.FirstOrDefault() is { IsInSource: true } memberLocation
                 && syntax.ParameterList?.Parameters.Any(ps => ps.Identifier.ValueText == member.Name) != true)
             {
                 Report(Diagnostics.ReservedName, memberLocation, member.Name, "a member of " + symbol.Name);
@@ -151,7 +151,7 @@ internal static class RuleParser
             var p = update.Parameters[i];
             var pLocation = p.Locations.FirstOrDefault() ?? updateLocation;
             var type = BodyParser.ToValueType(p.Type);
-            if (Emit.KernelNames.Reserved.Contains(p.Name))
+            if (Emit.KernelNames.IsReserved(p.Name))
             {
                 Report(Diagnostics.ReservedName, pLocation, p.Name, "a parameter of Update");
                 signatureOk = false;
@@ -305,7 +305,7 @@ internal static class RuleParser
             }
 
             var location = ps.Identifier.GetLocation();
-            if (Emit.KernelNames.Reserved.Contains(p.Name))
+            if (Emit.KernelNames.IsReserved(p.Name))
             {
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.ReservedName, location, p.Name, "a hyperparameter"));
                 continue;
@@ -383,7 +383,9 @@ internal static class RuleParser
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InvalidHyperparameter, location, p.Name, "a bool switch cannot have a range"));
             }
 
-            var h = new HyperModel(p.Name, type.Value, ps.Default.Value.ToString(), defaultValue, min, max, minOpen, maxOpen);
+            bool userProperty = p.ContainingType is INamedTypeSymbol owner && owner.GetMembers(p.Name).OfType<IPropertySymbol>()
+                .Any(static pr => pr.DeclaringSyntaxReferences.Any(static r => r.GetSyntax() is PropertyDeclarationSyntax));
+            var h = new HyperModel(p.Name, type.Value, ps.Default.Value.ToString(), defaultValue, min, max, minOpen, maxOpen, userProperty);
             if (h.HasRange && !InRange(h, defaultValue))
             {
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DefaultOutOfRange, ps.Default.Value.GetLocation(), p.Name, Format(defaultValue), RangeText(h)));

@@ -115,6 +115,24 @@ public sealed class HardeningTests
     }
 
     [Fact]
+    public void HyperparameterPropertyDeclaredByTheUser_IsLeftAlone()
+    {
+        var run = GeneratorHarness.Generate(Usings + """
+            [Optimizer("x")] public partial record X([NonNegative] float Lr = 1f, [Unit] float Mu = 0.5f)
+            {
+                /// <summary>The learning rate, declared by hand.</summary>
+                public float Lr { get; init; } = Lr;
+
+                void Update(ref float p, float g, ref float m) { m = Mu * m + g; p -= Lr * m; }
+            }
+            """);
+
+        Assert.True(run.AllProblems.Count == 0, run.Describe());
+        Assert.DoesNotContain("public float Lr", run.Sources.Values.Single(), System.StringComparison.Ordinal);
+        Assert.Contains("public float Mu", run.Sources.Values.Single(), System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LocalsNamedLikeGeneratedCode_AreRenamed_AndCompile()
     {
         var run = GeneratorHarness.Generate(Usings + """
@@ -171,7 +189,7 @@ public sealed class HardeningTests
                 .Where(static n => !(n.Parent is NameColonSyntax))
                 .Where(static n => !InTypeOnlyContext(n))
                 .Select(static n => n.Identifier.ValueText)
-                .Where(n => n != "var" && n != "nameof" && !declared.Contains(n) && !ruleNames.Contains(n) && !FusedOpt.Generator.Emit.KernelNames.Reserved.Contains(n))
+                .Where(n => n != "var" && n != "nameof" && n != "value" /* an init accessor's own parameter: innermost, nothing hides it */ && !declared.Contains(n) && !ruleNames.Contains(n) && !FusedOpt.Generator.Emit.KernelNames.Reserved.Contains(n))
                 .Distinct()
                 .ToList();
 

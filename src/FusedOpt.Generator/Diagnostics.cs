@@ -100,12 +100,20 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor NoGpuKernel = Warning("FOPT021", "No GPU kernel",
         "The update rule of '{0}' needs {1} step scalars; a GPU kernel carries at most {2}, so none is generated");
 
+    /// <summary>FOPT022: "'{0}' ({1}) has a name the generated code uses for its own members or types; rename it".</summary>
+    public static readonly DiagnosticDescriptor ReservedName = Error("FOPT022", "Name reserved by the generated code",
+        "'{0}' ({1}) has a name the generated code uses for its own members or types; rename it");
+
+    /// <summary>FOPT023: "This {0} is nested {1} levels deep; the update rule allows at most {2} …".</summary>
+    public static readonly DiagnosticDescriptor TooDeep = Error("FOPT023", "Update rule nested too deeply",
+        "This {0} is nested {1} levels deep; the update rule allows at most {2}: split it into locals");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All =
     [
         InternalError, NotPartial, MissingUpdate, UnsupportedStatement, UnsupportedExpression, ReadOnlyAssignment,
         UnknownIdentifier, UnsupportedHyperparameterType, InvalidRuleParameter, StepStateDependsOnElement,
         NotVectorizable, TooMany, ElementNotFloat, DefaultOutOfRange, InvalidHyperparameter, InvalidConstraint,
-        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel,
+        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel, ReservedName, TooDeep,
     ];
 
     private static readonly Dictionary<string, DiagnosticDescriptor> Map = All.ToDictionary(static d => d.Id);

@@ -44,7 +44,21 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
             .Select(static (r, _) => r.Value!)
             .WithTrackingName(TrackingNames.Model);
         context.RegisterSourceOutput(models, static (spc, model) =>
-            spc.AddSource(SourceEmitter.HintName(model), SourceEmitter.Emit(model)));
+        {
+            string source;
+            try
+            {
+                source = SourceEmitter.Emit(model);
+            }
+            catch (System.Exception e) when (e is not System.OperationCanceledException)
+            {
+                // The generator never throws: an emitter bug is FOPT000 on the declaration, and no file is added.
+                spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, model.TypeName, e.GetType().Name + ": " + e.Message));
+                return;
+            }
+
+            spc.AddSource(SourceEmitter.HintName(model), source);
+        });
 
         // Two declarations with one catalogue name would clash at run time: say so at compile time.
         var names = models

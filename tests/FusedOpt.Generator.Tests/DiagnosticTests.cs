@@ -126,6 +126,18 @@ public sealed class DiagnosticTests
             void [|Update|](ref float p, float g, ref float unused) { p -= Lr * g; }
         }
         """)]
+    [InlineData("FOPT022", """
+        [Optimizer("x")] public partial record X(float Lr = 1f, float [|Validate|] = 1f)
+        {
+            void Update(ref float p, float g) { p -= Lr * g; }
+        }
+        """)]
+    [InlineData("FOPT023", """
+        [Optimizer("x")] public partial record X(float Lr = 1f)
+        {
+            void Update(ref float p, float g) { p -= [|Lr * (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((g)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))|]; }
+        }
+        """)]
     public void Diagnostic_IsReported_AtTheOffendingCode(string id, string marked)
     {
         var (source, expected) = Unmark(Usings + marked);

@@ -26,6 +26,8 @@ internal static class TestData
         ["sgd-nesterov"] = [[]],
         ["nadam-survey"] = [[]],
         ["lion"] = [[], new() { ["weight_decay"] = 0.1 }],
+        ["hardening-negation"] = [[]],
+        ["hardening-keywords"] = [[], new() { ["fixed"] = 0 }],
     };
 
     /// <summary>Parameters in [−2, 2], and gradients spanning 1e-6 … 1e2 with exact zeros, from a fixed seed.</summary>

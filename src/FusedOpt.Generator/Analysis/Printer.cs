@@ -20,7 +20,7 @@ internal static class Printer
             case RefExpr r:
                 return r.Name;
             case UnaryExpr u:
-                return Wrap((u.Op == UnaryOp.Neg ? "-" : "!") + Print(u.Operand, 10), 10, parentPrecedence);
+                return Wrap((u.Op == UnaryOp.Neg ? "-" : "!") + Emit.ExprEmitter.Operand(Print(u.Operand, 10)), 10, parentPrecedence);
             case BinaryExpr b:
                 int p = Precedence(b.Op);
                 // Left-associative: the right operand needs parentheses at equal precedence.
@@ -30,7 +30,7 @@ internal static class Printer
             case CondExpr c:
                 return Wrap(Print(c.Cond, 2) + " ? " + Print(c.WhenTrue, 1) + " : " + Print(c.WhenFalse, 1), 1, parentPrecedence);
             case CastExpr c:
-                return Wrap("(" + TypeName(c.Type) + ")" + Print(c.Operand, 10), 10, parentPrecedence);
+                return Wrap("(" + TypeName(c.Type) + ")" + Emit.ExprEmitter.Operand(Print(c.Operand, 10)), 10, parentPrecedence);
             default:
                 return e.ToString();
         }

@@ -19,9 +19,9 @@ internal static class ExprEmitter
         NumExpr n when n.Type == ValueType.Int => n.Text,
         NumExpr n => DoubleLiteral(n.Text),
         BoolExpr b => b.Value ? "true" : "false",
-        RefExpr { Kind: NameKind.Hyper, Type: ValueType.Float } r => "(double)" + r.Name,
-        RefExpr r => r.Name,
-        UnaryExpr u => "(" + (u.Op == UnaryOp.Neg ? "-" : "!") + Prologue(u.Operand) + ")",
+        RefExpr { Kind: NameKind.Hyper, Type: ValueType.Float } r => "(double)" + KernelNames.Variable(r),
+        RefExpr r => KernelNames.Variable(r),
+        UnaryExpr u => "(" + (u.Op == UnaryOp.Neg ? "-" : "!") + Operand(Prologue(u.Operand)) + ")",
         BinaryExpr b => "(" + Prologue(b.Left) + " " + Printer.Symbol(b.Op) + " " + Prologue(b.Right) + ")",
         CallExpr c when c.Func == Func.Sign => "StepMath.Sign(" + Prologue(c.Args[0]) + ")",
         CallExpr c => "Math." + c.Func + "(" + string.Join(", ", c.Args.Select(Prologue)) + ")",
@@ -71,9 +71,9 @@ internal static class ExprEmitter
             case RefExpr r:
                 return KernelNames.Variable(r);
             case UnaryExpr u when u.Op == UnaryOp.Neg:
-                return Wrap("-" + E(u.Operand, 10), 10, parent);
+                return Wrap("-" + Operand(E(u.Operand, 10)), 10, parent);
             case UnaryExpr u:
-                return Wrap((scalar ? "!" : "~") + E(u.Operand, 10), 10, parent);
+                return Wrap((scalar ? "!" : "~") + Operand(E(u.Operand, 10)), 10, parent);
             case BinaryExpr b:
                 return Binary(b, W, scalar, E, parent);
             case CallExpr c:
@@ -108,6 +108,13 @@ internal static class ExprEmitter
         }
 
         string l = E(b.Left, 0), r = E(b.Right, 0);
+        if (b.Op is BinaryOp.Eq or BinaryOp.Ne && b.Left.Type == ValueType.Bool)
+        {
+            // Bools are lane masks (all bits set = true, a NaN as a float): compare them bitwise, never as floats.
+            string xor = "(" + E(b.Left, 6) + " ^ " + E(b.Right, 6) + ")";
+            return b.Op == BinaryOp.Ne ? xor : Wrap("~" + xor, 10, parent);
+        }
+
         return b.Op switch
         {
             BinaryOp.Lt => W + ".LessThan(" + l + ", " + r + ")",
@@ -122,5 +129,11 @@ internal static class ExprEmitter
     }
 
     private static string Wrap(string text, int precedence, int parent) => precedence < parent ? "(" + text + ")" : text;
+
+    /// <summary>
+    /// The operand of a prefix operator: parenthesised when it starts with a sign, so that <c>-(-m)</c> is never
+    /// written <c>--m</c> (a decrement) and <c>-(-1f)</c> never <c>--1f</c>.
+    /// </summary>
+    public static string Operand(string text) => text.Length > 0 && text[0] is '-' or '+' ? "(" + text + ")" : text;
 
 }

@@ -164,6 +164,11 @@ internal sealed class FusedEmitter
             }
         }
 
+        if (_plan.NeedsUnloadedGrad())
+        {
+            w.Line($"float {KernelNames.Id(_model.GradName)} = 0f; // assigned, never read from the buffer");
+        }
+
         _maskCounter = 0;
         EmitBlock(w, _plan.Body, null, null);
         foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
@@ -174,7 +179,9 @@ internal sealed class FusedEmitter
         }
     }
 
-    public string BufferVar(BufferUse b) => b.Kind switch
+    public string BufferVar(BufferUse b) => KernelNames.Id(RawBufferName(b));
+
+    private string RawBufferName(BufferUse b) => b.Kind switch
     {
         NameKind.Param => _model.ParamName,
         NameKind.Grad => _model.GradName,
@@ -191,7 +198,7 @@ internal sealed class FusedEmitter
                 NameKind.Grad => f + ".G",
                 _ => f + ".State(" + b.Index.ToString(CultureInfo.InvariantCulture) + ")",
             };
-            w.Line($"ref float {_names.BufferRef(BufferVar(b))} = ref {source};");
+            w.Line($"ref float {_names.BufferRef(RawBufferName(b))} = ref {source};");
         }
     }
 
@@ -204,9 +211,9 @@ internal sealed class FusedEmitter
             bool isBool = h.Value.Type == ValueType.Bool;
             string init = (W, isBool) switch
             {
-                (null, false) => "float " + h.Name + " = " + slot + ";",
-                (null, true) => "bool " + h.Name + " = StepMath.IsSet(" + slot + ");",
-                _ => "var " + h.Name + " = " + W + ".Create(" + slot + ");",
+                (null, false) => "float " + KernelNames.Id(h.Name) + " = " + slot + ";",
+                (null, true) => "bool " + KernelNames.Id(h.Name) + " = StepMath.IsSet(" + slot + ");",
+                _ => "var " + KernelNames.Id(h.Name) + " = " + W + ".Create(" + slot + ");",
             };
             w.Line(init + " // " + h.Text);
         }
@@ -217,7 +224,7 @@ internal sealed class FusedEmitter
         foreach (var b in _plan.Buffers)
         {
             string name = BufferVar(b);
-            string r = _names.BufferRef(name);
+            string r = _names.BufferRef(RawBufferName(b));
             string load = W is null ? $"Unsafe.Add(ref {r}, {i})" : $"{W}.LoadUnsafe(ref {r}, (nuint){i})";
             string zero = W is null ? "0f" : "default";
             string type = W is null ? "float" : "var";
@@ -238,6 +245,11 @@ internal sealed class FusedEmitter
                 w.Line($"if ({_names.ScaleFlag}.IsOn) {name} *= {_names.Get("gScale")};");
             }
         }
+
+        if (_plan.NeedsUnloadedGrad())
+        {
+            w.Line($"{(W is null ? "float" : W + "<float>")} {KernelNames.Id(_model.GradName)} = {(W is null ? "0f" : "default")}; // assigned, never read from the buffer");
+        }
     }
 
     private void EmitStores(CodeWriter w, string i, string? W)
@@ -245,7 +257,7 @@ internal sealed class FusedEmitter
         foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
         {
             string name = BufferVar(b);
-            string r = _names.BufferRef(name);
+            string r = _names.BufferRef(RawBufferName(b));
             string store = W is null ? $"Unsafe.Add(ref {r}, {i}) = {name};" : $"{name}.StoreUnsafe(ref {r}, (nuint){i});";
             string guard = Guard(b.Stores);
             w.Line(guard == "true" ? store : $"if ({guard}) {store}");
@@ -298,15 +310,15 @@ internal sealed class FusedEmitter
                     if (a.Declares)
                     {
                         string type = W is null ? (a.TargetType == ValueType.Bool ? "bool" : "float") : "var";
-                        w.Line($"{type} {a.Target} = {value};");
+                        w.Line($"{type} {KernelNames.Id(a.Target)} = {value};");
                     }
                     else if (mask is null || W is null)
                     {
-                        w.Line($"{a.Target} = {value};");
+                        w.Line($"{KernelNames.Id(a.Target)} = {value};");
                     }
                     else
                     {
-                        w.Line($"{a.Target} = {W}.ConditionalSelect({mask}, {value}, {a.Target});");
+                        w.Line($"{KernelNames.Id(a.Target)} = {W}.ConditionalSelect({mask}, {value}, {KernelNames.Id(a.Target)});");
                     }
 
                     break;

@@ -57,7 +57,7 @@ internal sealed class GpuEmitter
             {
                 var h = plan.Hoists[k];
                 string field = $"{args}.S{k.ToString(CultureInfo.InvariantCulture)}";
-                w.Line(h.Value.Type == ValueType.Bool ? $"bool {h.Name} = {field} != 0f; // {h.Text} (mask bits)" : $"float {h.Name} = {field}; // {h.Text}");
+                w.Line(h.Value.Type == ValueType.Bool ? $"bool {KernelNames.Id(h.Name)} = {field} != 0f; // {h.Text} (mask bits)" : $"float {KernelNames.Id(h.Name)} = {field}; // {h.Text}");
             }
 
             var body = new FusedEmitter(_model, _names, flag => $"(({args}.Flags & {(1 << (flag + 1)).ToString(CultureInfo.InvariantCulture)}) != 0)");
@@ -65,7 +65,7 @@ internal sealed class GpuEmitter
                 w,
                 load: b => $"{View(b)}[{i}]",
                 store: (b, value) => $"{View(b)}[{i}] = {value};",
-                scale: $"if (({args}.Flags & 1) != 0) {_model.GradName} *= {args}.GradScale;");
+                scale: $"if (({args}.Flags & 1) != 0) {KernelNames.Id(_model.GradName)} *= {args}.GradScale;");
         }
 
         w.Line();

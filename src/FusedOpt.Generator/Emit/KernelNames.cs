@@ -64,6 +64,29 @@ internal sealed class KernelNames
         Width = Get("TWidth");
     }
 
+    /// <summary>
+    /// Names the generated partial declares as members (<c>Descriptor</c>, <c>Scalar</c>, …) or uses as simple names
+    /// in its bodies (types such as <c>MathF</c>, <c>Vector512</c>, <c>Unsafe</c>; namespaces). A hyperparameter, a
+    /// state, p, g or t with one of these names would change what the generated code means, so it is reported
+    /// (FOPT022); a local with one of them is renamed. <c>HardeningTests</c> checks that every simple name the emitted
+    /// code uses outside a type-only context is in this set, a rule name, or declared by the generated code itself.
+    /// </summary>
+    public static readonly System.Collections.Generic.IReadOnlyCollection<string> Reserved = new HashSet<string>(System.StringComparer.Ordinal)
+    {
+        // Members of the generated partial.
+        "Descriptor", "Validate", "GetHyperparameters", "GpuKernel", "RegisterInOptimizerCatalog", "Run", "Scalar",
+        "Fused512", "Fused256", "Dispatch0", "Dispatch1", "Dispatch2", "Dispatch3", "Dispatch4", "Dispatch5",
+        "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated", "FusedOptCreate",
+
+        // Types whose members the bodies call (expression context). Types named only where a type is expected (On,
+        // Width512, StepFrame, Span, nint) need no reservation: a property or local never hides a type there.
+        "Math", "MathF", "Vector512", "Vector256", "Unsafe", "MemoryMarshal", "Isa", "StepMath", "SimdMath", "NaiveOps",
+        "OptimizerCatalog", "HyperparameterKind", "HyperparameterException", "MethodImplOptions",
+    };
+
+    /// <summary>True for a name in <see cref="Reserved"/> or starting with <c>FusedOpt</c> (the generated members' prefix).</summary>
+    public static bool IsReserved(string name) => Reserved.Contains(name) || name.StartsWith("FusedOpt", System.StringComparison.Ordinal);
+
     public RuleModel Model { get; }
 
     /// <summary>Type parameter of the gradient-scale switch (bit 0).</summary>
@@ -98,7 +121,14 @@ internal sealed class KernelNames
     }
 
     /// <summary>The kernel variable for a rule reference.</summary>
-    public static string Variable(RefExpr r) => r.Name;
+    public static string Variable(RefExpr r) => Id(r.Name);
+
+    /// <summary>
+    /// A rule name as a C# identifier: <c>@checked</c> for a name that is a keyword (the rule wrote it with '@'; the
+    /// compiler's symbol name has no '@'). Every emitter writes rule names through this.
+    /// </summary>
+    public static string Id(string name) =>
+        Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None ? "@" + name : name;
 
     /// <summary>The <c>ref float</c> variable holding a buffer's first element.</summary>
     public string BufferRef(string bufferName) => Get(bufferName + "Ref");

@@ -46,15 +46,21 @@ internal sealed class NaiveEmitter
         _n = _names.Get("n");
         _flags = _names.Get("flags");
         _indent = 0;
-        string g = _model.GradName;
-        _body.Add(Indent($"if (({_flags} & 1) != 0)"));
-        _body.Add(Indent("{"));
-        _indent++;
-        int scaled = NewTemp(bound: true);
-        Op($"NaiveOps.Multiply({g}, {_names.Get("f")}.GradScale, {Temp(scaled)});");
-        Line($"{g} = {Temp(scaled)};");
-        _indent--;
-        _body.Add(Indent("}"));
+        string g = KernelNames.Id(_model.GradName);
+
+        // A rule that never reads g has no g span to scale (it is not even declared).
+        if (_plan.Buffers.Any(static b => b.Kind == NameKind.Grad && b.IsLoaded))
+        {
+            _body.Add(Indent($"if (({_flags} & 1) != 0)"));
+            _body.Add(Indent("{"));
+            _indent++;
+            int scaled = NewTemp(bound: true);
+            Op($"NaiveOps.Multiply({g}, {_names.Get("f")}.GradScale, {Temp(scaled)});");
+            Line($"{g} = {Temp(scaled)};");
+            _indent--;
+            _body.Add(Indent("}"));
+        }
+
         EmitBlock(_plan.Body, null);
     }
 
@@ -68,7 +74,7 @@ internal sealed class NaiveEmitter
             w.Line($"int {_n} = (int)({end} - {start});");
             foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
             {
-                string name = b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name };
+                string name = KernelNames.Id(b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name });
                 string source = b.Kind switch
                 {
                     NameKind.Param => $"{f}.P",
@@ -84,14 +90,19 @@ internal sealed class NaiveEmitter
                 w.Line(b.Kind == NameKind.Grad ? $"ReadOnlySpan<float> {name} = {span};" : $"Span<float> {name} = {span};");
             }
 
+            if (_plan.NeedsUnloadedGrad() && !_plan.Buffers.Any(static b => b.Kind == NameKind.Grad && b.IsStored))
+            {
+                w.Line($"ReadOnlySpan<float> {KernelNames.Id(_model.GradName)} = default; // assigned, never read from the buffer");
+            }
+
             for (int k = 0; k < _plan.Hoists.Count; k++)
             {
-                w.Line($"float {_plan.Hoists[k].Name} = {f}.Scalar({k.ToString(CultureInfo.InvariantCulture)}); // {_plan.Hoists[k].Text}");
+                w.Line($"float {KernelNames.Id(_plan.Hoists[k].Name)} = {f}.Scalar({k.ToString(CultureInfo.InvariantCulture)}); // {_plan.Hoists[k].Text}");
             }
 
             foreach (var l in _plan.ElementLocals)
             {
-                w.Line($"ReadOnlySpan<float> {l} = default;");
+                w.Line($"ReadOnlySpan<float> {KernelNames.Id(l)} = default;");
             }
 
             for (int t = 0; t < _temps; t++)
@@ -224,8 +235,10 @@ internal sealed class NaiveEmitter
     private void Assign(AssignStmt a, Operand value, Operand? mask)
     {
         bool storage = a.Kind is NameKind.Param or NameKind.State;
-        string target = a.Kind == NameKind.Param ? _model.ParamName : a.Kind == NameKind.Grad ? _model.GradName : a.Target;
-        if (mask is { } m)
+        string target = KernelNames.Id(a.Kind == NameKind.Param ? _model.ParamName : a.Kind == NameKind.Grad ? _model.GradName : a.Target);
+        // A local declared under a mask has no earlier value to keep (it is visible only under that mask): bind it as
+        // is. Selecting against it would read an unassigned (empty) span.
+        if (mask is { } m && !a.Declares)
         {
             var v = Spanned(value);
             int t = NewTemp(bound: !storage);
@@ -280,9 +293,9 @@ internal sealed class NaiveEmitter
             case BoolExpr b:
                 return new Operand(b.Value ? "StepMath.AllBits" : "0f", false);
             case RefExpr r when r.Kind == NameKind.Hoisted:
-                return new Operand(r.Name, false);
+                return new Operand(KernelNames.Variable(r), false);
             case RefExpr r:
-                return new Operand(r.Name, true);
+                return new Operand(KernelNames.Variable(r), true);
             case UnaryExpr u:
                 return Result(u.Op == UnaryOp.Neg ? "Negate" : "Not", Spanned(Lower(u.Operand)));
             case BinaryExpr b:
@@ -304,6 +317,18 @@ internal sealed class NaiveEmitter
                     _ => "Or",
                 };
                 bool arithmetic = b.Op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div;
+                if (b.Op is BinaryOp.Eq or BinaryOp.Ne && b.Left.Type == ValueType.Bool)
+                {
+                    // Masks (all bits set = true, a NaN as a float) are equal when both are set or both clear; a float
+                    // comparison would never find two true masks equal.
+                    var x = Spanned(l);
+                    var y = Spanned(r2);
+                    var both = Result("And", x, y);
+                    var neither = Result("And", Result("Not", x), Result("Not", y));
+                    var equal = Result("Or", both, neither);
+                    return b.Op == BinaryOp.Eq ? equal : Result("Not", equal);
+                }
+
                 return arithmetic ? Result(op, l, r2) : Result(op, Spanned(l), Spanned(r2));
             case CallExpr c:
                 var args = c.Args.Select(Lower).ToArray();

@@ -39,19 +39,19 @@ internal sealed class PrologueEmitter
         {
             if (_model.StepName is not null)
             {
-                w.Line($"int {_model.StepName} = (int){step};");
+                w.Line($"int {KernelNames.Id(_model.StepName)} = (int){step};");
             }
 
             for (int q = 0; q < _model.StepStates.Count; q++)
             {
-                w.Line($"double {_model.StepStates[q].Name} = {stepState}[{q.ToString(CultureInfo.InvariantCulture)}];");
+                w.Line($"double {KernelNames.Id(_model.StepStates[q].Name)} = {stepState}[{q.ToString(CultureInfo.InvariantCulture)}];");
             }
 
             w.Line($"int {_flags} = 0;");
             EmitBlock(w, _plan.Body);
             for (int q = 0; q < _model.StepStates.Count; q++)
             {
-                w.Line($"{stepState}[{q.ToString(CultureInfo.InvariantCulture)}] = {_model.StepStates[q].Name};");
+                w.Line($"{stepState}[{q.ToString(CultureInfo.InvariantCulture)}] = {KernelNames.Id(_model.StepStates[q].Name)};");
             }
 
             w.Line($"return {_flags};");
@@ -67,12 +67,12 @@ internal sealed class PrologueEmitter
             switch (s)
             {
                 case AssignStmt { Kind: NameKind.StepState } a:
-                    w.Line($"{a.Target} = {ExprEmitter.Prologue(a.Value)};");
+                    w.Line($"{KernelNames.Id(a.Target)} = {ExprEmitter.Prologue(a.Value)};");
                     break;
                 case AssignStmt { Kind: NameKind.Local } a when !IsElementLocal(a.Target):
                     w.Line(a.Declares
-                        ? $"{ExprEmitter.PrologueType(a.TargetType)} {a.Target} = {ExprEmitter.Prologue(a.Value)};"
-                        : $"{a.Target} = {ExprEmitter.Prologue(a.Value)};");
+                        ? $"{ExprEmitter.PrologueType(a.TargetType)} {KernelNames.Id(a.Target)} = {ExprEmitter.Prologue(a.Value)};"
+                        : $"{KernelNames.Id(a.Target)} = {ExprEmitter.Prologue(a.Value)};");
                     break;
                 case AssignStmt a:
                     EmitScalarsOf(w, a.Value);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
 using FusedOpt.Generator.Model;
+using FusedOpt.Generator.Parse;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
 namespace FusedOpt.Generator.Emit;
@@ -50,7 +51,7 @@ internal static class SourceEmitter
 
         w.Line();
         w.Line("#nullable enable");
-        w.Line("#pragma warning disable CS0219, CS0162, CS1591, CA2255");
+        w.Line("#pragma warning disable CS0219, CS0162, CS0414, CS1591, CS1717, CS1718, CA2255");
         w.Line();
         w.Line("using System;");
         w.Line("using System.Runtime.CompilerServices;");
@@ -71,7 +72,7 @@ internal static class SourceEmitter
             w.Line($"/// <remarks>FusedOpt: the update rule uses {Xml(plan.ScalarReason ?? "")}, which has no vector form, so every width runs the scalar loop.</remarks>");
         }
 
-        using (w.Block($"partial record {m.TypeName} : IOptimizerRule"))
+        using (w.Block($"partial record {KernelNames.Id(m.TypeName)} : IOptimizerRule"))
         {
             EmitDescriptor(w, m, naive);
             w.Line();
@@ -98,6 +99,8 @@ internal static class SourceEmitter
             naive.Emit(w);
             w.Line();
             new GpuEmitter(m, names).Emit(w);
+            w.Line();
+            new ReferenceEmitter(m, names).Emit(w);
         }
 
         return w.ToString();
@@ -105,6 +108,13 @@ internal static class SourceEmitter
 
     private static void EmitDescriptor(CodeWriter w, RuleModel m, NaiveEmitter naive)
     {
+        var args = m.Hypers.Select((h, i) => h.Type switch
+        {
+            ValueType.Float => $"d.ToFloat(v, {i})",
+            ValueType.Int => $"d.ToInt(v, {i})",
+            ValueType.Bool => $"d.ToBool(v, {i})",
+            _ => $"d.ToDouble(v, {i})",
+        }).ToList();
         var plan = m.Plan;
         w.Line($"/// <summary>What the runtime knows about <c>{m.OptimizerName}</c>: hyperparameters, states and kernel facts.</summary>");
         using (w.Block("public static OptimizerDescriptor Descriptor { get; } = new()", "};"))
@@ -143,14 +153,15 @@ internal static class SourceEmitter
             w.Line($"IsVectorized = {Bool(plan.Vectorizable)},");
             var ops = Analysis.OperationCounter.Count(plan, l => plan.ElementLocals.Contains(l));
             w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
-            var args = m.Hypers.Select((h, i) => h.Type switch
-            {
-                ValueType.Float => $"(float)v[{i}]",
-                ValueType.Int => $"(int)v[{i}]",
-                ValueType.Bool => $"v[{i}] != 0",
-                _ => $"v[{i}]",
-            });
-            w.Line($"Create = static v => new {m.TypeName}({string.Join(", ", args)}),");
+            w.Line("Create = static v => FusedOptCreate(v),");
+        }
+
+        w.Line();
+        w.Line("/// <summary>Creates the record from values in declaration order; a value its type cannot hold (1e300 as a float, 0.5 as a bool) is refused.</summary>");
+        using (w.Block($"private static {KernelNames.Id(m.TypeName)} FusedOptCreate(System.Collections.Generic.IReadOnlyList<double> v)"))
+        {
+            w.Line("var d = Descriptor;");
+            w.Line($"return new {KernelNames.Id(m.TypeName)}({string.Join(", ", args)});");
         }
 
         w.Line();
@@ -158,25 +169,52 @@ internal static class SourceEmitter
         w.Line();
         w.Line("/// <summary>Adds this declaration to <see cref=\"OptimizerCatalog\"/> when the assembly loads.</summary>");
         w.Line("[ModuleInitializer]");
-        w.Line("internal static void RegisterInOptimizerCatalog() => OptimizerCatalog.Register(Descriptor);");
+        w.Line($"internal static void RegisterInOptimizerCatalog() => OptimizerCatalog.Register(Descriptor, typeof({KernelNames.Id(m.TypeName)}));");
     }
 
     private static void EmitValidate(CodeWriter w, RuleModel m)
     {
+        string args = string.Join(", ", m.Hypers.Select(static h => KernelNames.Id(h.Name)));
+        string parameters = string.Join(", ", m.Hypers.Select(static h => Printer.TypeName(h.Type) + " " + KernelNames.Id(h.Name)));
+
+        // A record validates when it is constructed: a field initializer may read the primary constructor's parameters,
+        // and runs in every constructor call (new X(…), Descriptor.Create, a deserializer calling the constructor).
+        // Each hyperparameter's property, declared here so that its init accessor checks the range: `adam with { Lr = -1 }`
+        // is refused like `new Adam(Lr: -1)`. (Constraints over several hyperparameters are checked at construction and by
+        // Validate: a `with` assigns one property at a time, so a constraint could fail half-way through it.)
+        for (int i = 0; i < m.Hypers.Count; i++)
+        {
+            var h = m.Hypers[i];
+            if (h.UserProperty)
+            {
+                continue;
+            }
+
+            string id = KernelNames.Id(h.Name), field = "FusedOptField" + h.Name, type = Printer.TypeName(h.Type);
+            string init = h.HasRange || h.Type is ValueType.Float or ValueType.Double
+                ? $"{field} = Descriptor.Hyperparameters[{i}].Contains(value) ? value : throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, Descriptor.Hyperparameters[{i}], value)"
+                : $"{field} = value";
+            w.Line($"private readonly {type} {field} = {id};");
+            w.Line($"/// <summary>Hyperparameter <c>{Xml(h.Name)}</c>{(h.HasRange ? " in " + Xml(RuleParser.RangeText(h)) : "")}; setting it (a <c>with</c> expression) checks the value.</summary>");
+            w.Line($"public {type} {id} {{ get => {field}; init => {init}; }}");
+            w.Line();
+        }
+
+        w.Line("/// <summary>Set by construction, which checks every hyperparameter (an invalid record is never built).</summary>");
+        w.Line($"private readonly bool FusedOptValidated = FusedOptCheckHyperparameters({args});");
+        w.Line();
         w.Line($"/// <summary>Checks every hyperparameter against its range and every constraint; the error names the value.</summary>");
-        using (w.Block("public void Validate()"))
+        w.Line($"public void Validate() => FusedOptCheckHyperparameters({args});");
+        w.Line();
+        using (w.Block($"private static bool FusedOptCheckHyperparameters({parameters})"))
         {
             w.Line("var info = Descriptor.Hyperparameters;");
             for (int i = 0; i < m.Hypers.Count; i++)
             {
                 var h = m.Hypers[i];
-                if (h.HasRange)
+                if (h.HasRange || h.Type is ValueType.Float or ValueType.Double)
                 {
-                    w.Line($"if (!info[{i}].Contains({h.Name})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {h.Name});");
-                }
-                else if (h.Type is ValueType.Float or ValueType.Double)
-                {
-                    w.Line($"if (double.IsNaN({h.Name})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {h.Name});");
+                    w.Line($"if (!info[{i}].Contains({KernelNames.Id(h.Name)})) throw HyperparameterException.OutOfRange({Str(m.OptimizerName)}, info[{i}], {KernelNames.Id(h.Name)});");
                 }
             }
 
@@ -184,13 +222,15 @@ internal static class SourceEmitter
             {
                 w.Line($"if (!({c.Condition})) throw new HyperparameterException({Str(m.OptimizerName + ": " + c.Message)});");
             }
+
+            w.Line("return true;");
         }
     }
 
     private static void EmitHyperparameters(CodeWriter w, RuleModel m)
     {
         w.Line("/// <summary>The hyperparameter values in declaration order (bools as 0/1).</summary>");
-        var values = m.Hypers.Select(static h => h.Type == ValueType.Bool ? $"({h.Name} ? 1.0 : 0.0)" : h.Name);
+        var values = m.Hypers.Select(static h => h.Type == ValueType.Bool ? $"({KernelNames.Id(h.Name)} ? 1.0 : 0.0)" : KernelNames.Id(h.Name));
         w.Line($"public double[] GetHyperparameters() => [{string.Join(", ", values)}];");
     }
 

@@ -17,6 +17,21 @@ internal static class PlanQueries
         _ => [],
     };
 
+    /// <summary>
+    /// True when the element code assigns g although it never reads the gradient buffer (<c>g = 1;</c> with the value
+    /// used or not): the kernels must still declare a g variable for the assignment.
+    /// </summary>
+    public static bool NeedsUnloadedGrad(this KernelPlan plan) =>
+        !plan.Buffers.Any(static b => b.Kind == NameKind.Grad && b.IsLoaded) && Assigns(plan, plan.Body, NameKind.Grad);
+
+    private static bool Assigns(KernelPlan plan, IEnumerable<Stmt> block, NameKind kind) =>
+        block.Any(s => plan.IsElement(s) && s switch
+        {
+            AssignStmt a => a.Kind == kind,
+            IfStmt i => Assigns(plan, i.Then, kind) || Assigns(plan, i.Else, kind),
+            _ => false,
+        });
+
     /// <summary>True when <paramref name="e"/> reads p, g, a state or a per-element local.</summary>
     public static bool ReadsElement(this KernelPlan plan, Expr e) => e switch
     {

@@ -11,7 +11,8 @@ namespace FusedOpt.Generator.Model;
 /// <param name="Max">Upper bound (+∞ if none).</param>
 /// <param name="MinOpen">Lower bound excluded.</param>
 /// <param name="MaxOpen">Upper bound excluded.</param>
-internal sealed record HyperModel(string Name, ValueType Type, string? DefaultText, double DefaultValue, double Min, double Max, bool MinOpen, bool MaxOpen)
+/// <param name="UserProperty">True when the record declares the property itself (the generator then leaves it alone).</param>
+internal sealed record HyperModel(string Name, ValueType Type, string? DefaultText, double DefaultValue, double Min, double Max, bool MinOpen, bool MaxOpen, bool UserProperty = false)
 {
     public bool HasRange => !double.IsNegativeInfinity(Min) || !double.IsPositiveInfinity(Max);
 }
@@ -45,7 +46,14 @@ internal sealed record RuleModel(
     string GradName,
     string? StepName,
     EquatableArray<ConstraintModel> Constraints,
-    KernelPlan Plan);
+    KernelPlan Plan,
+    EquatableArray<UpdateArgument> Arguments);
+
+/// <summary>
+/// One parameter of <c>Update</c> in declaration order, for the reference path that calls it: <paramref name="Kind"/> is
+/// Param, Grad, State (index into States), StepState (index into StepStates) or Step.
+/// </summary>
+internal sealed record UpdateArgument(NameKind Kind, int Index);
 
 /// <summary>A step-invariant scalar: computed once per step by the prologue and broadcast to the element loop.</summary>
 /// <param name="Name">Variable name in the kernels, e.g. <c>c0</c> or a rule local's name.</param>

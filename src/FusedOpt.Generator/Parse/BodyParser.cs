@@ -26,6 +26,20 @@ internal sealed class BodyParser
     private readonly HashSet<string> _usedLocalNames = new(StringComparer.Ordinal);
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly CancellationToken _ct;
+    private int _expressionDepth;
+    private int _statementDepth;
+    private ExpressionSyntax? _outermost;
+    private bool _reportedDepth;
+
+    /// <summary>
+    /// Deepest expression nesting the rule may use. Every walk over the IR (analysis, the emitters, record equality)
+    /// recurses on it; bounding it here keeps all of them far from the compiler's stack limit (a 10,000-term sum is
+    /// reported, not a crashed build). Real rules nest fewer than 15 levels.
+    /// </summary>
+    public const int MaxExpressionDepth = 100;
+
+    /// <summary>Deepest nesting of blocks and if/else statements.</summary>
+    public const int MaxStatementDepth = 32;
 
     public BodyParser(SemanticModel model, IReadOnlyDictionary<string, (NameKind Kind, ValueType Type)> names, List<DiagnosticInfo> diagnostics, CancellationToken ct)
     {
@@ -37,6 +51,9 @@ internal sealed class BodyParser
         {
             _usedLocalNames.Add(n);
         }
+
+        // A local named like a generated member or type (Scalar, MathF) is renamed in the kernels.
+        _usedLocalNames.UnionWith(Emit.KernelNames.Reserved);
     }
 
     /// <summary>Location of each statement, indexed by <see cref="Stmt.Id"/>.</summary>
@@ -74,6 +91,26 @@ internal sealed class BodyParser
     private void ParseStatement(StatementSyntax statement, List<Stmt> output)
     {
         _ct.ThrowIfCancellationRequested();
+        if (_statementDepth >= MaxStatementDepth)
+        {
+            Report(Diagnostics.TooDeep, statement, "statement", (_statementDepth + StatementDepth(statement)).ToString(CultureInfo.InvariantCulture),
+                MaxStatementDepth.ToString(CultureInfo.InvariantCulture) + " nested blocks and if statements");
+            return;
+        }
+
+        _statementDepth++;
+        try
+        {
+            ParseStatementCore(statement, output);
+        }
+        finally
+        {
+            _statementDepth--;
+        }
+    }
+
+    private void ParseStatementCore(StatementSyntax statement, List<Stmt> output)
+    {
         switch (statement)
         {
             case BlockSyntax block:
@@ -241,6 +278,61 @@ internal sealed class BodyParser
     public Expr ParseExpr(ExpressionSyntax syntax)
     {
         _ct.ThrowIfCancellationRequested();
+        if (_expressionDepth == 0)
+        {
+            _outermost = syntax;
+            _reportedDepth = false;
+        }
+
+        if (_expressionDepth >= MaxExpressionDepth)
+        {
+            // Reported once, at the outermost expression; the rest of it is not parsed (nor recursed into).
+            if (!_reportedDepth && _outermost is not null)
+            {
+                _reportedDepth = true;
+                Report(Diagnostics.TooDeep, _outermost, "expression", ExpressionDepth(_outermost).ToString(CultureInfo.InvariantCulture),
+                    MaxExpressionDepth.ToString(CultureInfo.InvariantCulture) + " nested operators, calls and parentheses");
+            }
+
+            return Error(ValueType.Float);
+        }
+
+        _expressionDepth++;
+        try
+        {
+            return ParseExprCore(syntax);
+        }
+        finally
+        {
+            _expressionDepth--;
+        }
+    }
+
+    /// <summary>Nesting depth of expressions under <paramref name="root"/>, walked with an explicit stack (never recursion).</summary>
+    private static int ExpressionDepth(SyntaxNode root) => Depth(root, static n => n is ExpressionSyntax);
+
+    private static int StatementDepth(SyntaxNode root) => Depth(root, static n => n is StatementSyntax);
+
+    private static int Depth(SyntaxNode root, Func<SyntaxNode, bool> counts)
+    {
+        int max = 0;
+        var stack = new Stack<(SyntaxNode Node, int Depth)>();
+        stack.Push((root, counts(root) ? 1 : 0));
+        while (stack.Count > 0)
+        {
+            var (node, depth) = stack.Pop();
+            max = Math.Max(max, depth);
+            foreach (var child in node.ChildNodes())
+            {
+                stack.Push((child, depth + (counts(child) ? 1 : 0)));
+            }
+        }
+
+        return max;
+    }
+
+    private Expr ParseExprCore(ExpressionSyntax syntax)
+    {
         var type = ToValueType(_model.GetTypeInfo(syntax, _ct).Type) ?? ValueType.Float;
         switch (syntax)
         {

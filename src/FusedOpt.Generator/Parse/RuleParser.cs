@@ -124,12 +124,24 @@ internal static class RuleParser
             return null;
         }
 
+        // A member the record declares itself must not take a name the generated partial declares.
+        foreach (var member in symbol.GetMembers())
+        {
+            if (!member.IsImplicitlyDeclared && member.Name != "Update" && member is not IParameterSymbol
+                && Emit.KernelNames.IsReserved(member.Name) && member.Locations.FirstOrDefault() is { IsInSource: true } memberLocation
+                && syntax.ParameterList?.Parameters.Any(ps => ps.Identifier.ValueText == member.Name) != true)
+            {
+                Report(Diagnostics.ReservedName, memberLocation, member.Name, "a member of " + symbol.Name);
+            }
+        }
+
         var names = new Dictionary<string, (NameKind Kind, ValueType Type)>(StringComparer.Ordinal);
         foreach (var h in hypers)
         {
             names[h.Name] = (NameKind.Hyper, h.Type);
         }
 
+        var arguments = new List<UpdateArgument>();
         var states = new List<StateModel>();
         var stepStates = new List<StepStateModel>();
         string? paramName = null, gradName = null, stepName = null;
@@ -139,6 +151,13 @@ internal static class RuleParser
             var p = update.Parameters[i];
             var pLocation = p.Locations.FirstOrDefault() ?? updateLocation;
             var type = BodyParser.ToValueType(p.Type);
+            if (Emit.KernelNames.IsReserved(p.Name))
+            {
+                Report(Diagnostics.ReservedName, pLocation, p.Name, "a parameter of Update");
+                signatureOk = false;
+                continue;
+            }
+
             if (names.ContainsKey(p.Name))
             {
                 Report(Diagnostics.InvalidRuleParameter, pLocation, p.Name, "it has the name of a hyperparameter; rename it");
@@ -156,6 +175,7 @@ internal static class RuleParser
 
                 paramName = p.Name;
                 names[p.Name] = (NameKind.Param, ValueType.Float);
+                arguments.Add(new UpdateArgument(NameKind.Param, 0));
             }
             else if (i == 1)
             {
@@ -167,6 +187,7 @@ internal static class RuleParser
 
                 gradName = p.Name;
                 names[p.Name] = (NameKind.Grad, ValueType.Float);
+                arguments.Add(new UpdateArgument(NameKind.Grad, 0));
             }
             else if (p.RefKind == Microsoft.CodeAnalysis.RefKind.Ref && type == ValueType.Float)
             {
@@ -191,6 +212,7 @@ internal static class RuleParser
                     }
                 }
 
+                arguments.Add(new UpdateArgument(NameKind.State, states.Count));
                 states.Add(new StateModel(p.Name, initial, from));
                 names[p.Name] = (NameKind.State, ValueType.Float);
             }
@@ -205,6 +227,7 @@ internal static class RuleParser
                     }
                 }
 
+                arguments.Add(new UpdateArgument(NameKind.StepState, stepStates.Count));
                 stepStates.Add(new StepStateModel(p.Name, initial));
                 names[p.Name] = (NameKind.StepState, ValueType.Double);
             }
@@ -212,6 +235,7 @@ internal static class RuleParser
             {
                 stepName = p.Name;
                 names[p.Name] = (NameKind.Step, ValueType.Int);
+                arguments.Add(new UpdateArgument(NameKind.Step, 0));
             }
             else
             {
@@ -261,7 +285,7 @@ internal static class RuleParser
         string fileName = System.IO.Path.GetFileName(syntax.SyntaxTree.FilePath);
         return new RuleModel(ns, symbol.Name, accessibility, fileName, name, torch, summary,
             hypers.ToEquatableArray(), states.ToEquatableArray(), stepStates.ToEquatableArray(),
-            paramName!, gradName!, stepName, constraints.ToEquatableArray(), plan);
+            paramName!, gradName!, stepName, constraints.ToEquatableArray(), plan, arguments.ToEquatableArray());
     }
 
     private static List<HyperModel> ParseHyperparameters(SemanticModel model, TypeDeclarationSyntax syntax, List<DiagnosticInfo> diagnostics, CancellationToken ct)
@@ -281,6 +305,12 @@ internal static class RuleParser
             }
 
             var location = ps.Identifier.GetLocation();
+            if (Emit.KernelNames.IsReserved(p.Name))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(Diagnostics.ReservedName, location, p.Name, "a hyperparameter"));
+                continue;
+            }
+
             var type = BodyParser.ToValueType(p.Type);
             if (type is null || p.Type.SpecialType == SpecialType.System_Int64)
             {
@@ -295,19 +325,21 @@ internal static class RuleParser
             }
 
             double defaultValue = p.ExplicitDefaultValue is bool b ? (b ? 1 : 0) : ToDouble(p.ExplicitDefaultValue);
+            // Ranges are finite unless a declaration says otherwise: no attribute means (−∞, ∞), [NonNegative] means
+            // [0, ∞); only an [Interval] closed at an infinity ([Interval(0, double.PositiveInfinity)]) admits it.
             double min = double.NegativeInfinity, max = double.PositiveInfinity;
-            bool minOpen = false, maxOpen = false;
+            bool minOpen = true, maxOpen = true;
             int ranges = 0;
             foreach (var a in p.GetAttributes())
             {
                 switch (a.AttributeClass?.ToDisplayString())
                 {
                     case "FusedOpt.NonNegativeAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, false, false);
+                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, false, true);
                         ranges++;
                         break;
                     case "FusedOpt.PositiveAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, true, false);
+                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, true, true);
                         ranges++;
                         break;
                     case "FusedOpt.UnitAttribute":
@@ -351,7 +383,9 @@ internal static class RuleParser
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InvalidHyperparameter, location, p.Name, "a bool switch cannot have a range"));
             }
 
-            var h = new HyperModel(p.Name, type.Value, ps.Default.Value.ToString(), defaultValue, min, max, minOpen, maxOpen);
+            bool userProperty = p.ContainingType is INamedTypeSymbol owner && owner.GetMembers(p.Name).OfType<IPropertySymbol>()
+                .Any(static pr => pr.DeclaringSyntaxReferences.Any(static r => r.GetSyntax() is PropertyDeclarationSyntax));
+            var h = new HyperModel(p.Name, type.Value, ps.Default.Value.ToString(), defaultValue, min, max, minOpen, maxOpen, userProperty);
             if (h.HasRange && !InRange(h, defaultValue))
             {
                 diagnostics.Add(DiagnosticInfo.Create(Diagnostics.DefaultOutOfRange, ps.Default.Value.GetLocation(), p.Name, Format(defaultValue), RangeText(h)));

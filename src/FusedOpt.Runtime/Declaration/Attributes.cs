@@ -35,11 +35,15 @@ public sealed class OptimizerAttribute : Attribute
     public string? Summary { get; set; }
 }
 
-/// <summary>The hyperparameter must be ≥ 0 (NaN is rejected).</summary>
+/// <summary>
+/// The hyperparameter must be finite and ≥ 0: the range [0, ∞) (NaN and ∞ are rejected). Ranges are finite unless a
+/// declaration says otherwise — a float or double hyperparameter without a range attribute must still be finite; only
+/// an <see cref="IntervalAttribute"/> closed at an infinity (<c>[Interval(0, double.PositiveInfinity)]</c>) admits it.
+/// </summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class NonNegativeAttribute : Attribute;
 
-/// <summary>The hyperparameter must be &gt; 0 (NaN is rejected).</summary>
+/// <summary>The hyperparameter must be finite and &gt; 0: the range (0, ∞) (NaN and ∞ are rejected).</summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class PositiveAttribute : Attribute;
 
@@ -47,7 +51,10 @@ public sealed class PositiveAttribute : Attribute;
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class UnitAttribute : Attribute;
 
-/// <summary>The hyperparameter must lie in the interval [<see cref="Min"/>, <see cref="Max"/>]; either end may be open.</summary>
+/// <summary>
+/// The hyperparameter must lie in the interval [<see cref="Min"/>, <see cref="Max"/>]; either end may be open. An end at
+/// an infinity that is not open admits that infinity (the only way to declare a hyperparameter that may be ∞).
+/// </summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class IntervalAttribute : Attribute
 {

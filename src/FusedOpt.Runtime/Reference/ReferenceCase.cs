@@ -163,17 +163,17 @@ public sealed record ReferenceCase(
             values[i] = value;
         }
 
-        var rule = descriptor.Create(values);
         try
         {
+            // Creation converts each value to its declared type (0.5 is not a bool) and validates the record.
+            var rule = descriptor.Create(values);
             rule.Validate();
+            return rule;
         }
         catch (HyperparameterException e)
         {
             throw new ReferenceFormatException($"{Source}: {e.Message}", e);
         }
-
-        return rule;
     }
 
     /// <summary>

@@ -16,25 +16,8 @@ public sealed class TrainingResumeCliTests : IDisposable
 
     public TrainingResumeCliTests()
     {
-        // Six files of 20 records each in the official layout: label byte, then 3,072 pixel bytes.
-        Data = Path.Combine(_dir, "cifar");
-        Directory.CreateDirectory(Data);
-        var rng = new Random(5);
-        foreach (var file in new[] { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin" })
-        {
-            var bytes = new byte[20 * 3073];
-            for (int r = 0; r < 20; r++)
-            {
-                int label = rng.Next(10);
-                bytes[r * 3073] = (byte)label;
-                for (int i = 1; i < 3073; i++)
-                {
-                    bytes[(r * 3073) + i] = (byte)((label * 20) + rng.Next(40));
-                }
-            }
-
-            File.WriteAllBytes(Path.Combine(Data, file), bytes);
-        }
+        // Six files of 20 records each in the official layout, pixels that depend on the label.
+        Data = LearnableCifar10.Write(Path.Combine(_dir, "cifar"), recordsPerFile: 20, seed: 5);
     }
 
     private string Data { get; }

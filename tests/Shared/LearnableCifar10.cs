@@ -19,7 +19,7 @@ public static class LearnableCifar10
     public static string Write(string folder, int recordsPerFile, int seed)
     {
         Directory.CreateDirectory(folder);
-        var rng = new Random(seed);
+        var rng = new System.Random(seed);
         foreach (var file in Files)
         {
             var bytes = new byte[recordsPerFile * RecordSize];

@@ -13,7 +13,7 @@ namespace FusedOpt.Tests.Training;
 /// <summary>The training loop: learning happens, runs are deterministic, and a resumed run continues bit for bit.</summary>
 public sealed class TrainerTests : IDisposable
 {
-    private readonly SyntheticCifar10 _files = new(recordsPerTrainFile: 8, testRecords: 10, label: static (file, record) => (byte)(((record * 7) + (file * 29)) % 256 / 26));
+    private readonly SyntheticCifar10 _files = SmallRun.Files();
     private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-train-").FullName;
 
     public void Dispose()
@@ -24,21 +24,7 @@ public sealed class TrainerTests : IDisposable
 
     private Cifar10Dataset Data() => Cifar10.Load(_files.Folder, SyntheticCifar10.Options);
 
-    private static TrainOptions Small(int epochs) => new()
-    {
-        Hidden = [24, 16],
-        Dropout = 0.1,
-        Optimizer = "adam",
-        Hyperparameters = new Dictionary<string, double> { ["lr"] = 3e-3 },
-        Epochs = epochs,
-        BatchSize = 6,
-        Schedule = "step:1:0.5",
-        WeightDecay = 1e-3,
-        Augment = true,
-        Seed = 7,
-        Threads = 2,
-        EvalBatchSize = 4,
-    };
+    private static TrainOptions Small(int epochs) => SmallRun.Options(epochs);
 
     [Fact]
     public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise()

@@ -22,7 +22,7 @@ public sealed class TrainingRunTests : IDisposable
 {
     private static readonly string[] TimingFields = ["seconds", "imagesPerSecond"];
 
-    private readonly SyntheticCifar10 _files = new(recordsPerTrainFile: 8, testRecords: 10, label: static (file, record) => (byte)(((record * 7) + (file * 29)) % 256 / 26));
+    private readonly SyntheticCifar10 _files = SmallRun.Files();
     private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-run-").FullName;
 
     public void Dispose()
@@ -33,21 +33,7 @@ public sealed class TrainingRunTests : IDisposable
 
     private Cifar10Dataset Data() => Cifar10.Load(_files.Folder, SyntheticCifar10.Options);
 
-    private static TrainOptions Small(int epochs) => new()
-    {
-        Hidden = [24, 16],
-        Dropout = 0.1,
-        Optimizer = "adam",
-        Hyperparameters = new Dictionary<string, double> { ["lr"] = 3e-3 },
-        Epochs = epochs,
-        BatchSize = 6,
-        Schedule = "step:1:0.5",
-        WeightDecay = 1e-3,
-        Augment = true,
-        Seed = 7,
-        Threads = 2,
-        EvalBatchSize = 4,
-    };
+    private static TrainOptions Small(int epochs) => SmallRun.Options(epochs);
 
     /// <summary>The FCN with a <see cref="RunningMeanLayer{T}"/> after the flatten: a model with a buffer.</summary>
     private static ModelSpec WithBuffer(string name = "stats")

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.IO;
 using System.Linq;
 using FusedOpt.Gpu;
+using FusedOpt.IO;
 using FusedOpt.Kernels;
 using FusedOpt.Reference;
 using Spectre.Console;
@@ -188,9 +189,7 @@ internal static class ReplayCommand
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
 
             // Written beside the target and moved over it, so an interrupted run never leaves half a file.
-            string temporary = file + ".tmp";
-            File.WriteAllText(temporary, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory.Length > 0 ? r.Trajectory[^1] : r.Case.Initial, trajectory = r.Trajectory }));
-            File.Move(temporary, file, overwrite: true);
+            AtomicFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory.Length > 0 ? r.Trajectory[^1] : r.Case.Initial, trajectory = r.Trajectory }));
         }
     }
 }

@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FusedOpt.IO;
 
 namespace FusedOpt.Models.Gadam;
 
@@ -84,9 +85,7 @@ public static class GadamCheckpoint
             var (mean, std, images) = run.DataIdentity;
             var manifest = new GadamManifest(Version, run.Options, run.Generation, run.Converged, [.. run.SurvivorSums], names, mean, std, images);
             string path = Path.Combine(directory, ManifestName);
-            string temp = path + $".tmp-{Environment.ProcessId}";
-            File.WriteAllText(temp, JsonSerializer.Serialize(manifest, Json));
-            File.Move(temp, path, overwrite: true);
+            AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, Json));
             var keep = new HashSet<string>(names, StringComparer.Ordinal);
             foreach (string old in Directory.EnumerateFiles(directory, "g*-m*.fopt"))
             {

@@ -1,14 +1,13 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
-using System.Globalization;
 using System.IO;
-using System.Linq;
 using System.Runtime.InteropServices;
 using System.IO.Hashing;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FusedOpt.IO;
 using FusedOpt.Models.Data;
 
 namespace FusedOpt.Models.Training;
@@ -67,8 +66,6 @@ public static class Checkpoint
     /// <summary>The checkpoint's file name inside a run folder.</summary>
     public const string FileName = "checkpoint.fopt";
 
-    private const string TempMarker = ".tmp-";
-
     private static readonly byte[] Magic = "FOPTCKPT"u8.ToArray();
 
     private static readonly JsonSerializerOptions Json = new()
@@ -85,10 +82,9 @@ public static class Checkpoint
         buffers ??= [];
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + TempMarker + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.Write(
+            full,
+            file =>
             {
                 var body = new MemoryStream();
                 byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, Json);
@@ -116,47 +112,15 @@ public static class Checkpoint
                 Span<byte> digest = stackalloc byte[8];
                 BinaryPrimitives.WriteUInt64LittleEndian(digest, XxHash3.HashToUInt64(bytes));
                 file.Write(digest);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+            },
+            1 << 20);
     }
 
     /// <summary>
     /// Deletes the temporary files a killed <see cref="Save"/> left beside <paramref name="path"/>
     /// (<c>{name}.tmp-{digits}</c>, nothing else) and returns their names.
     /// </summary>
-    public static IReadOnlyList<string> RemoveStaleTemporaries(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(full)!;
-        string prefix = Path.GetFileName(full) + TempMarker;
-        var removed = new List<string>();
-        if (!Directory.Exists(folder))
-        {
-            return removed;
-        }
-
-        foreach (string file in Directory.EnumerateFiles(folder, prefix + "*"))
-        {
-            string suffix = Path.GetFileName(file)[prefix.Length..];
-            if (suffix.Length > 0 && suffix.All(char.IsAsciiDigit))
-            {
-                File.Delete(file);
-                removed.Add(Path.GetFileName(file));
-            }
-        }
-
-        return removed;
-    }
+    public static IReadOnlyList<string> RemoveStaleTemporaries(string path) => AtomicFile.RemoveStaleTemporaries(path);
 
     /// <summary>Reads and checks a checkpoint: magic, version, checksum, header, section lengths.</summary>
     public static CheckpointContents Read(string path)

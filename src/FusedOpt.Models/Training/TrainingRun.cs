@@ -5,6 +5,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FusedOpt.IO;
 using FusedOpt.Kernels;
 using FusedOpt.Models.Data;
 using FusedOpt.Models.Training.Metrics;
@@ -256,9 +257,7 @@ public sealed class TrainingRun : IDisposable
         if (Folder is not null && (run.Epochs.Count > 0 || diverged is not null))
         {
             string file = Path.Combine(Folder, ResultFileName);
-            string temp = file + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-            File.WriteAllText(temp, JsonSerializer.Serialize(run, ResultJson));
-            File.Move(temp, file, overwrite: true);
+            AtomicFile.WriteAllText(file, JsonSerializer.Serialize(run, ResultJson));
         }
 
         return run;

@@ -6,6 +6,7 @@ using System.IO.Hashing;
 using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
+using FusedOpt.IO;
 using FusedOpt.Memory;
 
 namespace FusedOpt.State;
@@ -55,24 +56,7 @@ public static class StateFile
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + $".tmp-{Environment.ProcessId}";
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                Write(optimizer, file, includeParameters);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+        AtomicFile.Write(full, file => Write(optimizer, file, includeParameters), 1 << 20);
     }
 
     /// <summary>Writes the state to <paramref name="stream"/> (the same bytes <see cref="Save"/> puts in a file).</summary>

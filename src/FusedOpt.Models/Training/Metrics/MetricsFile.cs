@@ -1,6 +1,6 @@
 using System;
-using System.Globalization;
 using System.IO;
+using FusedOpt.IO;
 
 namespace FusedOpt.Models.Training.Metrics;
 
@@ -30,12 +30,11 @@ public static class MetricsFile
             return 0;
         }
 
-        string temp = full + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        try
-        {
-            using (var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read))
-            using (var target = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+        AtomicFile.Write(
+            full,
+            target =>
             {
+                using var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
                 if (length > 0)
                 {
                     source.Position = length - 1;
@@ -60,19 +59,8 @@ public static class MetricsFile
                     target.Write(buffer, 0, read);
                     left -= read;
                 }
-
-                target.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+            },
+            1 << 16);
 
         return size - length;
     }

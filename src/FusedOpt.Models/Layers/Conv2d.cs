@@ -247,15 +247,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
         if (_bias is not null)
         {
-            Span<T> db = store.Grad(_bias);
-            for (int r = 0; r < pixels; r++)
-            {
-                ReadOnlySpan<T> row = dy.Slice(r * cout, cout);
-                for (int o = 0; o < cout; o++)
-                {
-                    db[o] += row[o];
-                }
-            }
+            BiasGradient.AddColumnSums(dy, pixels, cout, store.Grad(_bias));
         }
 
         Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);

@@ -116,15 +116,7 @@ public sealed class Linear<T> : Layer<T>
         matMul.Multiply(Transpose.T, Transpose.N, outputs, inputs, batch, T.One, dy, outputs, x, inputs, T.One, store.Grad(Weight), inputs);
 
         // db [out] += Σ_r dY[r, :]
-        Span<T> db = store.Grad(Bias);
-        for (int r = 0; r < batch; r++)
-        {
-            ReadOnlySpan<T> row = dy.Slice(r * outputs, outputs);
-            for (int j = 0; j < outputs; j++)
-            {
-                db[j] += row[j];
-            }
-        }
+        BiasGradient.AddColumnSums(dy, batch, outputs, store.Grad(Bias));
 
         Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
         if (inputGradient)

@@ -22,10 +22,7 @@ public sealed class GpuAgreementTests(IlgpuCpuFixture fixture)
 {
     public static readonly int[] Lengths = [0, 1, 17, 1000, 4099];
 
-    public static IEnumerable<TheoryDataRow<string, int>> Configurations() =>
-        from kv in TestData.Configurations
-        from i in Enumerable.Range(0, kv.Value.Length)
-        select new TheoryDataRow<string, int>(kv.Key, i);
+    public static IEnumerable<TheoryDataRow<string, int>> Configurations() => TestData.ConfigurationRows();
 
     [Theory]
     [MemberData(nameof(Configurations))]

@@ -14,10 +14,7 @@ public sealed class KernelAgreementTests
 {
     public static readonly int[] Lengths = [0, 1, 15, 16, 17, 63, 64, 65, 1_000_003];
 
-    public static IEnumerable<TheoryDataRow<string, int>> Configurations() =>
-        from kv in TestData.Configurations
-        from i in Enumerable.Range(0, kv.Value.Length)
-        select new TheoryDataRow<string, int>(kv.Key, i);
+    public static IEnumerable<TheoryDataRow<string, int>> Configurations() => TestData.ConfigurationRows();
 
     [Fact]
     public void EveryLibraryOptimizer_HasConfigurations()

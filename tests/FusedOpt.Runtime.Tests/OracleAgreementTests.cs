@@ -29,10 +29,7 @@ public sealed class OracleAgreementTests
 
     public static readonly int[] Lengths = [0, 1, 15, 16, 17, 65, 100_003];
 
-    public static IEnumerable<TheoryDataRow<string, int>> Configurations() =>
-        from kv in TestData.Configurations
-        from i in Enumerable.Range(0, kv.Value.Length)
-        select new TheoryDataRow<string, int>(kv.Key, i);
+    public static IEnumerable<TheoryDataRow<string, int>> Configurations() => TestData.ConfigurationRows();
 
     [Theory]
     [MemberData(nameof(Configurations))]

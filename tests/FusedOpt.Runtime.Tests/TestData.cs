@@ -31,6 +31,18 @@ internal static class TestData
     };
 
     /// <summary>Parameters in [−2, 2], and gradients spanning 1e-6 … 1e2 with exact zeros, from a fixed seed.</summary>
+    /// <summary>Every (optimizer, configuration index) of <see cref="Configurations"/>, as theory rows.</summary>
+    public static IEnumerable<Xunit.TheoryDataRow<string, int>> ConfigurationRows()
+    {
+        foreach (var (name, configurations) in Configurations)
+        {
+            for (int i = 0; i < configurations.Length; i++)
+            {
+                yield return new Xunit.TheoryDataRow<string, int>(name, i);
+            }
+        }
+    }
+
     public static (float[] Params, float[][] Grads) Inputs(int length, int steps, int seed = 1234)
     {
         var rng = new Random(seed);

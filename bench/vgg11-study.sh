@@ -15,7 +15,7 @@ declare -A extra=(
   [adam]="--optimizer adam --lr 1e-3"
   [adabelief]="--optimizer adabelief --lr 1e-3 --set eps=1e-8 --decay decoupled"
 )
-for run in sgdm adam adabelief; do
+for run in adam adabelief sgdm; do
   dir="$out/$run"
   if [[ -f "$dir/result.json" ]] && grep -q "\"epoch\": $epochs," "$dir/result.json" 2>/dev/null; then
     echo "$run: done"; continue

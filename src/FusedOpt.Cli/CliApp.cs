@@ -40,6 +40,7 @@ public static class CliApp
         root.Subcommands.Add(GradcheckCommand.Create(context));
         root.Subcommands.Add(GadamCommand.Create(context));
         root.Subcommands.Add(CheckModelCommand.Create(context));
+        root.Subcommands.Add(PlotCommand.Create(context));
         root.Subcommands.Add(bench);
 
         var parse = root.Parse(args);

@@ -114,6 +114,7 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
             ["gadam", "--bogus"], ["gadam", "--population", "0"], ["gadam", "--population", "1"], ["gadam", "--generations", "-1"], ["gadam", "--mutation", "nope"],
             ["gadam", "--mutation-rate", "-0.1"], ["gadam", "--mutation-rate", "2"], ["gadam", "--lambda", "-1"], ["gadam", "--mode", "nope"], ["gadam", "--model", "nope"],
             ["gadam", "--validation-batch", "0"], ["gadam", "--lr", "abc"], ["gadam", "--data", ""], ["gadam", "--data", Case],
+            ["plot"], ["plot", Dir], ["plot", Case], ["plot", "x="], ["plot", Dir, "--out", ""], ["plot", Dir, "--bogus"],
         ];
 
         // A folder of cases written to itself would overwrite the inputs.

@@ -49,6 +49,45 @@ public sealed class TrainingCliTests : IDisposable
     }
 
     [Fact]
+    public void Plot_TwoRuns_WritesChartsAndATableOfBestAndFinalAccuracy()
+    {
+        string a = Path.Combine(_dir, "plot-sgd"), b = Path.Combine(_dir, "plot-adam"), prefix = Path.Combine(_dir, "img", "study");
+        Assert.Equal(0, CliHarness.Run(Common("train", "--optimizer", "sgd", "--lr", "0.05", "--epochs", "3", "--out", a)).ExitCode);
+        Assert.Equal(0, CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "2", "--out", b)).ExitCode);
+
+        var plot = CliHarness.Run("plot", "sgd=" + a, b, "--out", prefix, "--table", prefix + ".md", "--json");
+
+        Assert.True(plot.ExitCode == 0, plot.Error + plot.Output);
+        Assert.True(File.Exists(prefix + "-accuracy.png"));
+        Assert.True(File.Exists(prefix + "-loss.png"));
+        var rows = JsonDocument.Parse(plot.Output).RootElement.EnumerateArray().ToList();
+        Assert.Equal(["sgd", "plot-adam"], rows.Select(static r => r.GetProperty("label").GetString()));
+        foreach (var (row, folder) in rows.Zip(new[] { a, b }))
+        {
+            // The oracle: the test accuracies train wrote to result.json, maximum and last taken here.
+            using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "result.json")));
+            var accuracies = result.RootElement.GetProperty("epochs").EnumerateArray().Select(static e => e.GetProperty("test").GetProperty("accuracy").GetDouble()).ToList();
+            Assert.Equal(accuracies.Count, row.GetProperty("epochs").GetInt32());
+            Assert.Equal(accuracies.Max(), row.GetProperty("bestTestAccuracy").GetDouble());
+            Assert.Equal(accuracies.IndexOf(accuracies.Max()) + 1, row.GetProperty("bestEpoch").GetInt32());
+            Assert.Equal(accuracies[^1], row.GetProperty("finalTestAccuracy").GetDouble());
+        }
+
+        string table = File.ReadAllText(prefix + ".md");
+        Assert.Contains("| sgd | sgd | lr 0.05 | 3 |", table, StringComparison.Ordinal);
+        Assert.Contains("| plot-adam | adam | lr 0.01 | 2 |", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plot_FolderWithoutResult_ExitsWith2NamingTheFile()
+    {
+        var run = CliHarness.Run("plot", Path.Combine(_dir, "nowhere"), "--out", Path.Combine(_dir, "x"));
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("result.json does not exist", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Compare_WritesOnePlotAndAMarkdownTable()
     {
         string output = Path.Combine(_dir, "compare");

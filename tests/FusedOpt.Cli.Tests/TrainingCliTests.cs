@@ -79,6 +79,18 @@ public sealed class TrainingCliTests : IDisposable
     }
 
     [Fact]
+    public void Train_Json_InformationGoesToStderrAsPlainTextWithItsNumberFormats()
+    {
+        var run = CliHarness.Run(Common("train", "--optimizer", "sgd", "--epochs", "1", "--out", Path.Combine(_dir, "json"), "--json"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        // fcn 3072-16-10: 3072·16 + 16 + 16·10 + 10 parameters, printed with the {…:N0} group separators.
+        Assert.Contains("49,338 parameters", run.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("[grey]", run.Error, StringComparison.Ordinal);
+        using var _ = JsonDocument.Parse(run.Output);
+    }
+
+    [Fact]
     public void Plot_FolderWithoutResult_ExitsWith2NamingTheFile()
     {
         var run = CliHarness.Run("plot", Path.Combine(_dir, "nowhere"), "--out", Path.Combine(_dir, "x"));

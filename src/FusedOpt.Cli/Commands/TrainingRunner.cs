@@ -23,14 +23,24 @@ internal sealed class TrainingRunner(CliContext context, bool quiet = false)
     {
         if (quiet)
         {
-            // The markup with its arguments escaped, then the tags removed: plain text.
-            var args = markup.GetArguments().Select(static a => (object?)Markup.Escape(Convert.ToString(a, System.Globalization.CultureInfo.InvariantCulture) ?? "")).ToArray();
+            // The markup with its arguments formatted (keeping their format specifiers, e.g. {n:N0}) and escaped, then
+            // the tags removed: plain text.
+            var args = markup.GetArguments().Select(static a => (object?)new EscapedArgument(a)).ToArray();
             context.Error.WriteLine(Markup.Remove(string.Format(System.Globalization.CultureInfo.InvariantCulture, markup.Format, args)));
         }
         else
         {
             context.Console.MarkupLineInterpolated(markup);
         }
+    }
+
+    /// <summary>An interpolation argument formatted invariantly with its own format string, then markup-escaped.</summary>
+    private sealed class EscapedArgument(object? value) : IFormattable
+    {
+        public string ToString(string? format, IFormatProvider? formatProvider) =>
+            Markup.Escape(value is IFormattable f ? f.ToString(format, System.Globalization.CultureInfo.InvariantCulture) : Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "");
+
+        public override string ToString() => ToString(null, null);
     }
 
     private readonly Dictionary<string, Cifar10Dataset> _loaded = new(StringComparer.Ordinal);

@@ -443,6 +443,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
                 copy.Validate();
                 _rules[group] = copy;
                 _owned[group] = true;
+                values[index] = copy.GetHyperparameters()[index];   // as the record holds it: 0.1 as a float is 0.10000000149…
             }
             catch
             {
@@ -468,6 +469,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
         {
             _setters.Set(rule, values, index);
             rule.Validate();
+            values[index] = Descriptor.Hyperparameters[index].Kind == HyperparameterKind.Float ? (float)value : value;
         }
         catch
         {

@@ -114,7 +114,6 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
             throw;
         }
 
-        RefreshViews();
         UploadParameters();
         UploadGradients();
     }

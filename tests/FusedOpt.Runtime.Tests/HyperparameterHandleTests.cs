@@ -210,6 +210,17 @@ public sealed class HyperparameterHandleTests
     }
 
     [Fact]
+    public void Handle_AfterTheOptimizerIsDisposed_IsRefused()
+    {
+        using var arena = TwoGroups();
+        var optimizer = new Optimizer(arena, new Adam());
+        var lr = optimizer.Hyperparameter("lr");
+        optimizer.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => lr.Set(0.1));
+    }
+
+    [Fact]
     public void UnknownName_IsAClearError()
     {
         using var arena = TwoGroups();

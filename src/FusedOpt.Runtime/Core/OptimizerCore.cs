@@ -178,6 +178,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     /// <summary>Replaces the rule of a group (checked by <see cref="CheckRule"/>); states it newly needs are allocated.</summary>
     public void SetRule(int group, IOptimizerRule rule)
     {
+        ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
         CheckRule(Descriptor, _rules.Length, group, rule);
         Replace(group, rule);
         EnsureStates();
@@ -190,6 +191,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     /// </summary>
     public void SetHyperparameter(int index, double value, int? group = null)
     {
+        ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
         if ((uint)index >= (uint)Descriptor.Hyperparameters.Count)
         {
             throw new ArgumentOutOfRangeException(nameof(index), index, $"{Descriptor.Name} has {Descriptor.Hyperparameters.Count} hyperparameters.");
@@ -216,6 +218,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     /// </summary>
     public StepResult Step(double lossScale)
     {
+        ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
         RequireStepCountRoom(_steps);
         double scale = UnscaleFactor(lossScale);
         double? norm = null;

@@ -5,7 +5,6 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.Hashing;
 using System.Linq;
-using System.Runtime.InteropServices;
 using System.Text;
 using FusedOpt.IO;
 using FusedOpt.Memory;

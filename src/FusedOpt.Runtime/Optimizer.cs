@@ -64,35 +64,32 @@ public readonly record struct StepResult(bool Skipped, long StepCount, double? G
 /// has its own hyperparameters (a record instance of the same declaration) and step count; a step is one fused sweep
 /// per group, split statically across <see cref="OptimizerOptions.Threads"/> threads.
 /// </summary>
+/// <remarks>
+/// The CPU executor of an <see cref="OptimizerCore"/>: the core holds rules, step counts, per-step states, scalars and
+/// the gradient-norm policy; this class holds the per-element state buffers and runs sweeps, reductions and fills as
+/// small work items on its <see cref="WorkerPool"/>.
+/// </remarks>
 /// <example>
 /// <code>
 /// using var opt = new Optimizer(arena, new Adam(Lr: 3e-4f), new() { Threads = 2 });
 /// opt.Step();                       // one fused pass over p, g, m, v
 /// opt.SetRule(1, new Adam(Lr: 1e-4f) with { WeightDecay = 0.01f });   // group 1's hyperparameters
+/// var lr = opt.Hyperparameter("lr"); lr.Set(1e-4);                    // a schedule: allocates nothing
 /// </code>
 /// </example>
-public sealed unsafe class Optimizer : IDisposable, IParallelWork
+public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore
 {
+    private readonly OptimizerCore _core;
     private readonly ParameterArena _arena;
-    private readonly IOptimizerRule[] _rules;
-    private readonly long[] _steps;
-    private readonly double[][] _stepStates;
-    private readonly float*[] _scalars;
-    private readonly int[] _flags;
     private readonly AlignedBuffer?[] _states;
     private readonly WorkerPool _pool;
-    private readonly double[] _partials;
+    private readonly SweepWork _sweep;
+    private readonly GradNormWork _gradNorm;
+    private readonly FillWork _fill;
+    private readonly StepSlice[] _groupSlices;
+    private readonly StepSlice[] _tensorSlices;
     private NaiveScratch[]? _scratch;
-    private Phase _phase;
-    private long _rangeStart;
-    private long _rangeLength;
-    private int _rangeGroup;
-    private float _gradScale = 1;
-    private AlignedBuffer? _fillBuffer;
-    private int _fillState;
     private bool _disposed;
-
-    private enum Phase { Reduce, Sweep, Range, Fill }
 
     /// <summary>Creates an optimizer whose every group starts with the hyperparameters of <paramref name="rule"/>.</summary>
     public Optimizer(ParameterArena arena, IOptimizerRule rule, OptimizerOptions? options = null)
@@ -103,70 +100,33 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// <summary>Creates an optimizer with one rule (hyperparameter set) per parameter group of the arena.</summary>
     public Optimizer(ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options = null)
     {
-        Options = CheckArguments(arena, groupRules, options);
-
-        Isa = IsaSupport.Resolve(Options.Isa);
-        _arena = arena;
-        Descriptor = groupRules[0].Descriptor;
-        int groups = groupRules.Count;
-        _rules = new IOptimizerRule[groups];
-        _steps = new long[groups];
-        _stepStates = new double[groups][];
-        _scalars = new float*[groups];
-        _flags = new int[groups];
-        _states = new AlignedBuffer?[Descriptor.States.Count];
-        for (int g = 0; g < groups; g++)
+        _core = new OptimizerCore(arena, groupRules, options);
+        try
         {
-            var rule = groupRules[g] ?? throw new ArgumentNullException(nameof(groupRules), $"The rule of group {g} is null.");
-            if (rule.Descriptor.TypeName != Descriptor.TypeName)
-            {
-                throw new ArgumentException($"Group {g} must use {Descriptor.Name} like group 0, not {rule.Descriptor.Name}.", nameof(groupRules));
-            }
-
-            rule.Validate();
-            _rules[g] = rule;
-            _stepStates[g] = Descriptor.StepStates.Select(static s => s.InitialValue).ToArray();
-            _scalars[g] = (float*)NativeMemory.AlignedAlloc((nuint)Math.Max(1, Descriptor.ScalarCount) * sizeof(float), 64);
+            Isa = IsaSupport.Resolve(Options.Isa);
+            _arena = arena;
+            _states = new AlignedBuffer?[Descriptor.States.Count];
+            _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length)).ToArray();
+            _tensorSlices = arena.Tensors.Select(static t => new StepSlice(t.Group, t.Offset, t.Length)).ToArray();
+            _pool = new WorkerPool(Options.Threads);
+        }
+        catch
+        {
+            _core.Dispose();
+            throw;
         }
 
-        _pool = new WorkerPool(Options.Threads);
-        _partials = new double[Options.Threads * 8];
-        EnsureStates();
-
-    }
-
-    /// <summary>
-    /// The checks every optimizer over an arena makes (CPU or device): a built arena, one rule per group, valid
-    /// options. Returns the options, defaulted.
-    /// </summary>
-    internal static OptimizerOptions CheckArguments(ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options)
-    {
-        ArgumentNullException.ThrowIfNull(arena);
-        ArgumentNullException.ThrowIfNull(groupRules);
-        if (!arena.IsBuilt)
-        {
-            throw new InvalidOperationException("Build the arena before creating an optimizer over it.");
-        }
-
-        if (groupRules.Count != arena.Groups.Length)
-        {
-            throw new ArgumentException($"The arena has {arena.Groups.Length} parameter groups but {groupRules.Count} rules were given.", nameof(groupRules));
-        }
-
-        options ??= new OptimizerOptions();
-        if (options.MaxGradNorm is { } maxNorm && !(maxNorm > 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), maxNorm, $"MaxGradNorm must be > 0, got {maxNorm}.");
-        }
-
-        return options;
+        _sweep = new SweepWork(this);
+        _gradNorm = new GradNormWork(this);
+        _fill = new FillWork(this);
+        _core.Attach(this);
     }
 
     /// <summary>The declaration every group uses.</summary>
-    public OptimizerDescriptor Descriptor { get; }
+    public OptimizerDescriptor Descriptor => _core.Descriptor;
 
     /// <summary>The options given at construction.</summary>
-    public OptimizerOptions Options { get; }
+    public OptimizerOptions Options => _core.Options;
 
     /// <summary>The instruction set the fused kernels run with.</summary>
     public Isa Isa { get; }
@@ -175,77 +135,42 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     public ParameterArena Arena => _arena;
 
     /// <summary>Number of parameter groups.</summary>
-    public int GroupCount => _rules.Length;
+    public int GroupCount => _core.GroupCount;
 
     /// <summary>The hyperparameters of a group.</summary>
-    public IOptimizerRule GetRule(int group) => _rules[group];
+    public IOptimizerRule GetRule(int group) => _core.PublishRule(group);
 
     /// <summary>
-    /// Replaces the hyperparameters of a group (a learning-rate schedule does this every step). The rule must be of
-    /// the same declaration and valid; states it newly needs are allocated at their initial value.
+    /// Replaces the hyperparameters of a group. The rule must be of the same declaration and valid; states it newly
+    /// needs are allocated at their initial value. (A schedule that changes one value every step should use
+    /// <see cref="Hyperparameter"/>, which allocates nothing.)
     /// </summary>
-    public void SetRule(int group, IOptimizerRule rule)
-    {
-        CheckRule(Descriptor, _rules.Length, group, rule);
-        _rules[group] = rule;
-        EnsureStates();
-    }
-
-    /// <summary>
-    /// The checks of replacing a group's rule (CPU or device): the group exists, the rule is of the same declaration,
-    /// and its hyperparameters are valid.
-    /// </summary>
-    internal static void CheckRule(OptimizerDescriptor descriptor, int groups, int group, IOptimizerRule rule)
-    {
-        ArgumentNullException.ThrowIfNull(rule);
-        if ((uint)group >= (uint)groups)
-        {
-            throw new ArgumentOutOfRangeException(nameof(group), group, $"The arena has {groups} parameter groups.");
-        }
-
-        if (rule.Descriptor.TypeName != descriptor.TypeName)
-        {
-            throw new ArgumentException($"Group {group} must use {descriptor.Name} like the others, not {rule.Descriptor.Name}.", nameof(rule));
-        }
-
-        rule.Validate();
-    }
+    public void SetRule(int group, IOptimizerRule rule) => _core.SetRule(group, rule);
 
     /// <summary>
     /// Sets one hyperparameter (PascalCase or snake_case name) on every group, or on one group: what a learning-rate
-    /// schedule calls before each step. The new value is validated like any other.
+    /// schedule calls before each step. The new value is validated like any other; nothing is allocated.
     /// </summary>
-    public void SetHyperparameter(string name, double value, int? group = null)
-    {
-        int index = Descriptor.IndexOfHyperparameter(name);
-        if (index < 0)
-        {
-            throw new HyperparameterException(
-                $"{Descriptor.Name}: unknown hyperparameter '{name}'. Known: {string.Join(", ", Descriptor.Hyperparameters.Select(static h => h.SnakeName))}.", name);
-        }
-
-        for (int g = group ?? 0; g < (group is null ? _rules.Length : group.Value + 1); g++)
-        {
-            var values = _rules[g].GetHyperparameters();
-            values[index] = value;
-            SetRule(g, Descriptor.Create(values));
-        }
-    }
+    public void SetHyperparameter(string name, double value, int? group = null) =>
+        _core.SetHyperparameter(_core.RequireHyperparameter(name), value, group);
 
     /// <summary>A hyperparameter's value in a group.</summary>
     public double GetHyperparameter(string name, int group = 0)
     {
-        int index = Descriptor.IndexOfHyperparameter(name);
+        int index = _core.IndexOfHyperparameter(name);
         return index < 0
             ? throw new HyperparameterException($"{Descriptor.Name}: unknown hyperparameter '{name}'.", name)
-            : _rules[group].GetHyperparameters()[index];
+            : _core.Hyperparameters(group)[index];
     }
 
+    /// <summary>A handle on one hyperparameter (PascalCase or snake_case name), looked up once, to set it every step.</summary>
+    public HyperparameterHandle Hyperparameter(string name) => new(_core, _core.RequireHyperparameter(name));
+
     /// <summary>The number of steps group <paramref name="group"/> has taken.</summary>
-    public long GetStepCount(int group = 0) => _steps[group];
+    public long GetStepCount(int group = 0) => _core.Steps[group];
 
     /// <summary>The per-step states of a group (e.g. NAdam's μ product), read only.</summary>
-    public ReadOnlySpan<double> GetStepStates(int group = 0) => _stepStates[group];
+    public ReadOnlySpan<double> GetStepStates(int group = 0) => _core.StepStates(group);
 
     /// <summary>A per-element state buffer by index, or null when these hyperparameters never use it.</summary>
     public AlignedBuffer? GetState(int index) => _states[index];
@@ -267,27 +192,13 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// Bytes one step moves per parameter: the parameter read and written, the gradient read, and every used state
     /// read and/or written (Adam: 28).
     /// </summary>
-    public int BytesPerParameter => BytesPerParameterOf(_rules[0].Descriptor, s => _states[s] is not null);
+    public int BytesPerParameter => OptimizerCore.BytesPerParameterOf(Descriptor, s => _states[s] is not null);
 
     /// <summary>Bytes a step of <paramref name="rule"/> moves per parameter with its hyperparameters (Adam: 28, with AMSGrad: 36).</summary>
     public static int BytesPerParameterOf(IOptimizerRule rule)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return BytesPerParameterOf(rule.Descriptor, rule.IsStateNeeded);
-    }
-
-    private static int BytesPerParameterOf(OptimizerDescriptor descriptor, Func<int, bool> used)
-    {
-        int bytes = 4 + 4 + (descriptor.ReadsParameter ? 4 : 0);
-        for (int s = 0; s < descriptor.States.Count; s++)
-        {
-            if (used(s))
-            {
-                bytes += (descriptor.States[s].IsRead ? 4 : 0) + (descriptor.States[s].IsWritten ? 4 : 0);
-            }
-        }
-
-        return bytes;
+        return OptimizerCore.BytesPerParameterOf(rule.Descriptor, rule.IsStateNeeded);
     }
 
     /// <summary>
@@ -298,76 +209,14 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        RequireStepCountRoom(_steps);
-        double scale = UnscaleFactor(lossScale);
-        double? norm = null;
-        if (NeedsGradNorm(Options))
-        {
-            if (ApplyGradNorm(Options, GradSumOfSquares(), ref scale, out norm))
-            {
-                return new StepResult(true, _steps[0], norm, 0);
-            }
-        }
-
-        _gradScale = (float)scale;
-        int scaleBit = _gradScale != 1f ? 1 : 0;
-        for (int g = 0; g < _rules.Length; g++)
-        {
-            long t = _steps[g] + 1;
-            var scalars = new Span<float>(_scalars[g], Descriptor.ScalarCount);
-            _flags[g] = _rules[g].Prepare(t, _stepStates[g], scalars) | scaleBit;
-            _steps[g] = t;
-        }
-
-        if (Options.Sweep == SweepMode.PerTensor)
-        {
-            _phase = Phase.Range;
-            var tensors = _arena.Tensors;
-            for (int t = 0; t < tensors.Count; t++)
-            {
-                var tensor = tensors[t];
-                _rangeGroup = tensor.Group;
-                _rangeStart = tensor.Offset;
-                _rangeLength = tensor.Length;
-                _pool.Run(this);
-            }
-        }
-        else
-        {
-            _phase = Phase.Sweep;
-            _pool.Run(this);
-        }
-
-        return new StepResult(false, _steps[0], norm, scale);
-    }
-
-    /// <summary>
-    /// Refuses a step that would take a group's step count past <see cref="int.MaxValue"/>: the rule's step <c>t</c> is an
-    /// <c>int</c>, and a wrapped, negative t turns every parameter into NaN. Nothing is changed.
-    /// </summary>
-    internal static void RequireStepCountRoom(long[] steps)
-    {
-        for (int g = 0; g < steps.Length; g++)
-        {
-            if (steps[g] >= int.MaxValue)
-            {
-                throw new InvalidOperationException($"Group {g} has taken {steps[g]:N0} steps, the most a rule's step t (an int) can count; no further step is possible.");
-            }
-        }
+        return _core.Step(lossScale);
     }
 
     /// <summary>The global sum of squared gradients in float64 (NaN or ∞ when any gradient is not finite).</summary>
     public double GradSumOfSquares()
     {
-        _phase = Phase.Reduce;
-        _pool.Run(this);
-        double sum = 0;
-        for (int part = 0; part < _pool.Count; part++)
-        {
-            sum += _partials[part * 8];
-        }
-
-        return sum;
+        _pool.Run(_gradNorm);
+        return _gradNorm.Sum();
     }
 
     /// <summary>Writes the optimizer's state (and the parameters) to <paramref name="path"/> atomically.</summary>
@@ -412,92 +261,16 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
             }
         }
 
-        foreach (var p in _scalars)
-        {
-            NativeMemory.AlignedFree(p);
-        }
+        _core.Dispose();
     }
 
-    void IParallelWork.Execute(int part)
-    {
-        switch (_phase)
-        {
-            case Phase.Reduce:
-                var (s, e) = Partition.Of(_arena.Length, part, _pool.Count);
-                _partials[part * 8] = Reductions.SumOfSquares(_arena.Grads.Pointer + s, e - s);
-                break;
-            case Phase.Fill:
-                FillRange(part);
-                break;
-            case Phase.Sweep:
-                for (int g = 0; g < _rules.Length; g++)
-                {
-                    var group = _arena.Groups[g];
-                    RunRange(g, group.Start, group.Length, part);
-                }
-
-                break;
-            default:
-                RunRange(_rangeGroup, _rangeStart, _rangeLength, part);
-                break;
-        }
-    }
-
-    /// <summary>True when a step needs the global sum of squared gradients (to skip on non-finite or to clip).</summary>
-    internal static bool NeedsGradNorm(OptimizerOptions options) => options.SkipNonFinite || options.MaxGradNorm is not null;
-
-    /// <summary>Checks <paramref name="lossScale"/> and returns 1 / <paramref name="lossScale"/>, the unscaling factor.</summary>
-    internal static double UnscaleFactor(double lossScale) =>
-        lossScale > 0 && !double.IsInfinity(lossScale)
-            ? 1 / lossScale
-            : throw new ArgumentOutOfRangeException(nameof(lossScale), lossScale, $"The loss scale must be finite and > 0, got {lossScale}.");
-
-    /// <summary>
-    /// The step's gradient-norm logic, shared by every step path (host and device): from the float64 sum of squared
-    /// (still loss-scaled) gradients, computes the unscaled norm, multiplies <paramref name="scale"/> by the clipping
-    /// coefficient when <see cref="OptimizerOptions.MaxGradNorm"/> is exceeded, and returns true when the step must be
-    /// skipped because a gradient is not finite and <see cref="OptimizerOptions.SkipNonFinite"/> is set.
-    /// </summary>
-    internal static bool ApplyGradNorm(OptimizerOptions options, double sumSquares, ref double scale, out double? norm)
-    {
-        norm = Math.Sqrt(sumSquares) * scale;
-        if (!double.IsFinite(sumSquares) && options.SkipNonFinite)
-        {
-            return true;
-        }
-
-        if (options.MaxGradNorm is { } max)
-        {
-            double coefficient = max / (norm.Value + 1e-6);
-            if (coefficient < 1)
-            {
-                scale *= coefficient;
-            }
-        }
-
-        return false;
-    }
-
-    internal IOptimizerRule[] Rules => _rules;
-
-    internal long[] Steps => _steps;
-
-    internal double[][] StepStates => _stepStates;
+    /// <summary>The shared per-group state (rules, steps, scalars) this executor runs.</summary>
+    internal OptimizerCore Core => _core;
 
     internal AlignedBuffer?[] States => _states;
 
     /// <summary>Replaces the whole optimizer state at once; used by <see cref="StateFile"/> after validation.</summary>
-    internal void Restore(IOptimizerRule[] rules, long[] steps, double[][] stepStates)
-    {
-        for (int g = 0; g < _rules.Length; g++)
-        {
-            _rules[g] = rules[g];
-            _steps[g] = steps[g];
-            stepStates[g].CopyTo(_stepStates[g], 0);
-        }
-
-        EnsureStates();
-    }
+    internal void Restore(IOptimizerRule[] rules, long[] steps, double[][] stepStates) => _core.Restore(rules, steps, stepStates);
 
     /// <summary>
     /// Allocates state <paramref name="index"/> if needed, filled group by group with its initial value. The fill runs on
@@ -512,11 +285,7 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         }
 
         var buffer = new AlignedBuffer(_arena.Length, clear: false);
-        _fillBuffer = buffer;
-        _fillState = index;
-        _phase = Phase.Fill;
-        _pool.Run(this);
-        _fillBuffer = null;
+        Fill(buffer, index);
         _states[index] = buffer;
         return buffer;
     }
@@ -527,53 +296,91 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
     /// </summary>
     internal void ResetState(int index)
     {
-        if (_states[index] is not { } buffer)
+        if (_states[index] is { } buffer)
         {
-            return;
+            Fill(buffer, index);
+        }
+    }
+
+    long IOptimizerStateStore.GetStepCount(int group) => _core.Steps[group];
+
+    ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
+
+    StateStorage IOptimizerStateStore.GetStateStorage(int index) => _states[index] is null ? StateStorage.None : StateStorage.Float32;
+
+    void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) => CopyOut(_arena.Params, byteOffset, destination);
+
+    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination) =>
+        CopyOut(_states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated."), byteOffset, destination);
+
+    void IOptimizerStateStore.Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates) =>
+        _core.Restore(rules, steps, stepStates);
+
+    void IOptimizerStateStore.WriteParameters(ReadOnlySpan<byte> bytes) => MemoryMarshal.Cast<byte, float>(bytes).CopyTo(_arena.Params.Span);
+
+    void IOptimizerStateStore.WriteState(int index, StateStorage storage, ReadOnlySpan<byte> bytes)
+    {
+        if (storage != StateStorage.Float32)
+        {
+            throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported by this optimizer.");
         }
 
-        _fillBuffer = buffer;
-        _fillState = index;
-        _phase = Phase.Fill;
-        _pool.Run(this);
-        _fillBuffer = null;
+        MemoryMarshal.Cast<byte, float>(bytes).CopyTo(EnsureState(index).Span);
     }
 
-    private float InitialValue(int state, int group)
-    {
-        var info = Descriptor.States[state];
-        return (float)(info.InitialFrom is null
-            ? info.InitialValue
-            : _rules[group].GetHyperparameters()[Descriptor.IndexOfHyperparameter(info.InitialFrom)]);
-    }
+    void IOptimizerStateStore.ResetState(int index) => ResetState(index);
 
-    /// <summary>Fills this part's slice of every group (the groups tile the arena, so every element is written).</summary>
-    private void FillRange(int part)
+    private static void CopyOut(AlignedBuffer buffer, long byteOffset, Span<byte> destination)
     {
-        var buffer = _fillBuffer!;
-        for (int g = 0; g < _rules.Length; g++)
+        if (byteOffset < 0 || byteOffset + destination.Length > buffer.Length * sizeof(float))
         {
-            var group = _arena.Groups[g];
-            var (s, e) = Partition.Of(group.Length, part, _pool.Count);
-            buffer.Slice(group.Start + s, e - s).Fill(InitialValue(_fillState, g));
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), byteOffset, $"Bytes [{byteOffset}, {byteOffset + destination.Length}) are outside a buffer of {buffer.Length * sizeof(float)} bytes.");
         }
 
+        new ReadOnlySpan<byte>((byte*)buffer.Pointer + byteOffset, destination.Length).CopyTo(destination);
     }
 
-    private void EnsureStates()
+    bool IOptimizerExecutor.HasState(int index) => _states[index] is not null;
+
+    void IOptimizerExecutor.AllocateState(int index) => EnsureState(index);
+
+    void IOptimizerExecutor.Run(float gradScale)
     {
-        for (int s = 0; s < _states.Length; s++)
+        _sweep.GradScale = gradScale;
+        if (Options.Sweep == SweepMode.PerTensor)
         {
-            if (_states[s] is null && _rules.Any(r => r is not null && r.IsStateNeeded(s)))
+            // One dispatch (and one barrier) per tensor, as a per-parameter for-loop does.
+            for (int t = 0; t < _tensorSlices.Length; t++)
             {
-                EnsureState(s);
+                _sweep.Slices = new ArraySegment<StepSlice>(_tensorSlices, t, 1);
+                _pool.Run(_sweep);
             }
         }
+        else
+        {
+            _sweep.Slices = _groupSlices;
+            _pool.Run(_sweep);
+        }
     }
 
-    private void RunRange(int group, long start, long length, int part)
+    private void Fill(AlignedBuffer buffer, int state)
     {
-        var (s, e) = Partition.Of(length, part, _pool.Count);
+        _fill.Buffer = buffer;
+        _fill.State = state;
+        try
+        {
+            _pool.Run(_fill);
+        }
+        finally
+        {
+            _fill.Buffer = null;
+        }
+    }
+
+    /// <summary>Runs this part's share of one slice of the arena with its group's kernel.</summary>
+    private void RunSlice(in StepSlice slice, float gradScale, int part)
+    {
+        var (s, e) = Partition.Of(slice.Length, part, _pool.Count);
         if (s >= e)
         {
             return;
@@ -582,21 +389,22 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         StepFrame frame = default;
         frame.PPtr = _arena.Params.Pointer;
         frame.GPtr = _arena.Grads.Pointer;
-        frame.ScalarsPtr = _scalars[group];
-        frame.GradScale = _gradScale;
+        frame.ScalarsPtr = _core.ScalarsPointer(slice.Group);
+        frame.GradScale = gradScale;
         for (int i = 0; i < _states.Length; i++)
         {
             frame.States[i] = _states[i] is { } b ? (nint)b.Pointer : 0;
         }
 
+        var rule = _core.Rule(slice.Group);
+        int flags = _core.Flags(slice.Group);
         if (Options.Mode == StepMode.Fused)
         {
-            _rules[group].RunFused(Isa, _flags[group], in frame, (nint)(start + s), (nint)(start + e));
+            rule.RunFused(Isa, flags, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e));
         }
         else
         {
-            var scratch = Scratch(part);
-            _rules[group].RunNaive(_flags[group], in frame, (nint)(start + s), (nint)(start + e), scratch);
+            rule.RunNaive(flags, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e), Scratch(part));
         }
     }
 
@@ -617,5 +425,70 @@ public sealed unsafe class Optimizer : IDisposable, IParallelWork
         }
 
         return _scratch[part];
+    }
+
+    /// <summary>
+    /// A contiguous run of the arena stepped with one group's rule: a whole group (arena sweep) or one tensor
+    /// (<see cref="SweepMode.PerTensor"/>). Part i of a pool of n always takes <see cref="Partition.Of"/>(Length, i, n).
+    /// </summary>
+    private readonly record struct StepSlice(int Group, long Start, long Length);
+
+    /// <summary>The step: each part runs its share of every slice, in order.</summary>
+    private sealed class SweepWork(Optimizer owner) : IParallelWork
+    {
+        public ArraySegment<StepSlice> Slices { get; set; }
+
+        public float GradScale { get; set; }
+
+        public void Execute(int part)
+        {
+            foreach (ref readonly var slice in Slices.AsSpan())
+            {
+                owner.RunSlice(in slice, GradScale, part);
+            }
+        }
+    }
+
+    /// <summary>The global sum of squared gradients: one float64 partial per part (a cache line apart), summed in part order.</summary>
+    private sealed class GradNormWork(Optimizer owner) : IParallelWork
+    {
+        private readonly double[] _partials = new double[owner.Options.Threads * 8];
+
+        public void Execute(int part)
+        {
+            var (s, e) = Partition.Of(owner._arena.Length, part, owner._pool.Count);
+            _partials[part * 8] = Reductions.SumOfSquares(owner._arena.Grads.Pointer + s, e - s);
+        }
+
+        public double Sum()
+        {
+            double sum = 0;
+            for (int part = 0; part < owner._pool.Count; part++)
+            {
+                sum += _partials[part * 8];
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Fills a state buffer with its initial value: this part's slice of every group (the groups tile the arena).</summary>
+    private sealed class FillWork(Optimizer owner) : IParallelWork
+    {
+        public AlignedBuffer? Buffer { get; set; }
+
+        public int State { get; set; }
+
+        public void Execute(int part)
+        {
+            var buffer = Buffer!;
+            var groups = owner._arena.Groups;
+            for (int g = 0; g < groups.Length; g++)
+            {
+                var group = groups[g];
+                var (s, e) = Partition.Of(group.Length, part, owner._pool.Count);
+                buffer.Slice(group.Start + s, e - s).Fill(owner._core.InitialValue(State, g));
+            }
+        }
     }
 }

@@ -226,7 +226,7 @@ public sealed class Trainer : IDisposable
         _model.Backward(dLogits);
         if (_appliedLearningRate != _learningRate)
         {
-            // Only when the schedule moves: setting a hyperparameter builds a new rule per group.
+            // Only when the schedule moves (setting allocates nothing, but validates the value).
             _optimizer.SetHyperparameter("lr", _learningRate);
             _appliedLearningRate = _learningRate;
         }

@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FusedOpt.State;
 using FusedOpt.Memory;
 using ILGPU;
 using ILGPU.Runtime;
@@ -25,9 +27,11 @@ namespace FusedOpt.Gpu;
 /// </summary>
 /// <remarks>
 /// The host arena is the device's mirror: <see cref="UploadParameters"/> / <see cref="UploadGradients"/> copy it to
-/// the device and <see cref="DownloadParameters"/> back. <see cref="Save"/> and <see cref="Load"/> go through a host
-/// <see cref="Optimizer"/>, so a file saved here loads on the CPU path and the other way round; both download the
-/// device parameters into the arena. Of <see cref="OptimizerOptions"/> the device uses <c>SkipNonFinite</c>,
+/// the device and <see cref="DownloadParameters"/> back. <see cref="Save"/> and <see cref="Load"/> write and read the
+/// CPU path's state format (<see cref="State.StateFile"/>) straight from and to device memory, so a file saved here
+/// loads on the CPU path and the other way round; both download the device parameters into the arena. The device is an
+/// executor of an <see cref="OptimizerCore"/>, like <see cref="Optimizer"/>: rules, step counts, per-step states,
+/// scalars and the gradient-norm policy are the core's. Of <see cref="OptimizerOptions"/> the device uses <c>SkipNonFinite</c>,
 /// <c>MaxGradNorm</c> and <c>Sweep</c>; <c>Threads</c> and <c>Isa</c> are host settings.
 /// </remarks>
 /// <example>
@@ -39,17 +43,14 @@ namespace FusedOpt.Gpu;
 /// opt.DownloadParameters();
 /// </code>
 /// </example>
-public sealed class DeviceOptimizer : IDisposable
+public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore
 {
     /// <summary>Most elements one launch covers; longer groups are launched in chunks of this size.</summary>
     public const int MaxLaunch = 1 << 30;
 
+    private readonly OptimizerCore _core;
     private readonly Accelerator _accelerator;
     private readonly ParameterArena _arena;
-    private readonly IOptimizerRule[] _rules;
-    private readonly long[] _steps;
-    private readonly double[][] _stepStates;
-    private readonly float[][] _scalars;
     private readonly GpuArgs[] _args;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _params;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _grads;
@@ -76,52 +77,32 @@ public sealed class DeviceOptimizer : IDisposable
     public DeviceOptimizer(Accelerator accelerator, ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
-        Options = Optimizer.CheckArguments(arena, groupRules, options);
-
-        if (Options.Mode != StepMode.Fused)
-        {
-            throw new ArgumentException($"The device runs the generated fused kernel only; StepMode.{Options.Mode} is a CPU baseline (use Optimizer).", nameof(options));
-        }
-
-        if (Optimizer.NeedsGradNorm(Options) && !GpuDevices.SupportsFloat64(accelerator))
-        {
-            throw new DeviceUnavailableException(
-                $"{accelerator.Name} has no float64 (OpenCL cl_khr_fp64), which the gradient-norm reduction behind SkipNonFinite and MaxGradNorm needs; use another device or --device cpu.");
-        }
-
-        _accelerator = accelerator;
-        _arena = arena;
-        Descriptor = groupRules[0]?.Descriptor ?? throw new ArgumentNullException(nameof(groupRules), "The rule of group 0 is null.");
-        int groups = groupRules.Count;
-        _rules = new IOptimizerRule[groups];
-        _steps = new long[groups];
-        _stepStates = new double[groups][];
-        _scalars = new float[groups][];
-        _args = new GpuArgs[groups];
-        for (int g = 0; g < groups; g++)
-        {
-            var rule = groupRules[g] ?? throw new ArgumentNullException(nameof(groupRules), $"The rule of group {g} is null.");
-            if (rule.Descriptor.TypeName != Descriptor.TypeName)
-            {
-                throw new ArgumentException($"Group {g} must use {Descriptor.Name} like group 0, not {rule.Descriptor.Name}.", nameof(groupRules));
-            }
-
-            rule.Validate();
-            _rules[g] = rule;
-            _stepStates[g] = Descriptor.StepStates.Select(static s => s.InitialValue).ToArray();
-            _scalars[g] = new float[Descriptor.ScalarCount];
-        }
-
-        _kernel = DeviceKernels.LoadRule(accelerator, _rules[0]);
-        _fill = DeviceKernels.LoadFill(accelerator);
-        _states = new MemoryBuffer1D<float, Stride1D.Dense>?[Descriptor.States.Count];
+        _core = new OptimizerCore(arena, groupRules, options);
         try
         {
+            if (Options.Mode != StepMode.Fused)
+            {
+                throw new ArgumentException($"The device runs the generated fused kernel only; StepMode.{Options.Mode} is a CPU baseline (use Optimizer).", nameof(options));
+            }
+
+            if (OptimizerCore.NeedsGradNorm(Options) && !GpuDevices.SupportsFloat64(accelerator))
+            {
+                throw new DeviceUnavailableException(
+                    $"{accelerator.Name} has no float64 (OpenCL cl_khr_fp64), which the gradient-norm reduction behind SkipNonFinite and MaxGradNorm needs; use another device or --device cpu.");
+            }
+
+            _accelerator = accelerator;
+            _arena = arena;
+            _args = new GpuArgs[_core.GroupCount];
+            _kernel = DeviceKernels.LoadRule(accelerator, _core.Rule(0));
+            _fill = DeviceKernels.LoadFill(accelerator);
+            _states = new MemoryBuffer1D<float, Stride1D.Dense>?[Descriptor.States.Count];
             _dummy = Allocate(1, "a placeholder");
             _params = Allocate(arena.Length, "the parameters");
             _grads = Allocate(arena.Length, "the gradients");
-            EnsureStates();
-            if (Optimizer.NeedsGradNorm(Options))
+            RefreshViews();
+            _core.Attach(this);
+            if (OptimizerCore.NeedsGradNorm(Options))
             {
                 _norm = new DeviceGradNorm(accelerator, arena.Length);
             }
@@ -129,19 +110,19 @@ public sealed class DeviceOptimizer : IDisposable
         catch
         {
             DisposeBuffers();
+            _core.Dispose();
             throw;
         }
 
-        RefreshViews();
         UploadParameters();
         UploadGradients();
     }
 
     /// <summary>The declaration every group uses.</summary>
-    public OptimizerDescriptor Descriptor { get; }
+    public OptimizerDescriptor Descriptor => _core.Descriptor;
 
     /// <summary>The options given at construction.</summary>
-    public OptimizerOptions Options { get; }
+    public OptimizerOptions Options => _core.Options;
 
     /// <summary>The accelerator the kernels run on.</summary>
     public Accelerator Accelerator => _accelerator;
@@ -150,7 +131,7 @@ public sealed class DeviceOptimizer : IDisposable
     public ParameterArena Arena => _arena;
 
     /// <summary>Number of parameter groups.</summary>
-    public int GroupCount => _rules.Length;
+    public int GroupCount => _core.GroupCount;
 
     /// <summary>The device parameters, with the arena's layout.</summary>
     public ArrayView<float> Parameters => _params.View;
@@ -159,25 +140,10 @@ public sealed class DeviceOptimizer : IDisposable
     public ArrayView<float> Gradients => _grads.View;
 
     /// <summary>Bytes one step moves per parameter (Adam: 28), as <see cref="Optimizer.BytesPerParameter"/> counts them.</summary>
-    public int BytesPerParameter
-    {
-        get
-        {
-            int bytes = 4 + 4 + (Descriptor.ReadsParameter ? 4 : 0);
-            for (int s = 0; s < _states.Length; s++)
-            {
-                if (_states[s] is not null)
-                {
-                    bytes += (Descriptor.States[s].IsRead ? 4 : 0) + (Descriptor.States[s].IsWritten ? 4 : 0);
-                }
-            }
-
-            return bytes;
-        }
-    }
+    public int BytesPerParameter => OptimizerCore.BytesPerParameterOf(Descriptor, s => _states[s] is not null);
 
     /// <summary>The hyperparameters of a group.</summary>
-    public IOptimizerRule GetRule(int group) => _rules[group];
+    public IOptimizerRule GetRule(int group) => _core.PublishRule(group);
 
     /// <summary>
     /// Replaces the hyperparameters of a group (as <see cref="Optimizer.SetRule"/>): same declaration, validated;
@@ -186,17 +152,30 @@ public sealed class DeviceOptimizer : IDisposable
     public void SetRule(int group, IOptimizerRule rule)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Optimizer.CheckRule(Descriptor, _rules.Length, group, rule);
-        _rules[group] = rule;
-        EnsureStates();
-        RefreshViews();
+        _core.SetRule(group, rule);
     }
 
+    /// <summary>
+    /// Sets one hyperparameter (PascalCase or snake_case name) on every group, or on one, as
+    /// <see cref="Optimizer.SetHyperparameter"/> does: validated, allocating nothing.
+    /// </summary>
+    public void SetHyperparameter(string name, double value, int? group = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _core.SetHyperparameter(_core.RequireHyperparameter(name), value, group);
+    }
+
+    /// <summary>A hyperparameter's value in a group.</summary>
+    public double GetHyperparameter(string name, int group = 0) => _core.Hyperparameters(group)[_core.RequireHyperparameter(name)];
+
+    /// <summary>A handle on one hyperparameter, looked up once, to set it every step (see <see cref="Optimizer.Hyperparameter"/>).</summary>
+    public HyperparameterHandle Hyperparameter(string name) => new(_core, _core.RequireHyperparameter(name));
+
     /// <summary>The number of steps group <paramref name="group"/> has taken.</summary>
-    public long GetStepCount(int group = 0) => _steps[group];
+    public long GetStepCount(int group = 0) => _core.Steps[group];
 
     /// <summary>The per-step states of a group (e.g. NAdam's μ product), read only.</summary>
-    public ReadOnlySpan<double> GetStepStates(int group = 0) => _stepStates[group];
+    public ReadOnlySpan<double> GetStepStates(int group = 0) => _core.StepStates(group);
 
     /// <summary>A per-element state on the device, or null when these hyperparameters never used it.</summary>
     public ArrayView<float>? GetState(int index) => _states[index] is { } b ? b.View : null;
@@ -225,44 +204,7 @@ public sealed class DeviceOptimizer : IDisposable
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Optimizer.RequireStepCountRoom(_steps);
-        double scale = Optimizer.UnscaleFactor(lossScale);
-        double? norm = null;
-        if (Optimizer.NeedsGradNorm(Options) && Optimizer.ApplyGradNorm(Options, _norm!.SumOfSquares(_grads.View), ref scale, out norm))
-        {
-            return new StepResult(true, _steps[0], norm, 0);
-        }
-
-        float gradScale = (float)scale;
-        int scaleBit = gradScale != 1f ? 1 : 0;
-        for (int g = 0; g < _rules.Length; g++)
-        {
-            long t = _steps[g] + 1;
-            int flags = _rules[g].Prepare(t, _stepStates[g], _scalars[g]) | scaleBit;
-            _steps[g] = t;
-            ref var args = ref _args[g];
-            args.SetScalars(_scalars[g]);
-            args.GradScale = gradScale;
-            args.Flags = flags;
-        }
-
-        if (Options.Sweep == SweepMode.PerTensor)
-        {
-            var tensors = _arena.Tensors;
-            for (int i = 0; i < tensors.Count; i++)
-            {
-                Launch(tensors[i].Group, tensors[i].Offset, tensors[i].Length);
-            }
-        }
-        else
-        {
-            foreach (var group in _arena.Groups)
-            {
-                Launch(group.Index, group.Start, group.Length);
-            }
-        }
-
-        return new StepResult(false, _steps[0], norm, scale);
+        return _core.Step(lossScale);
     }
 
     /// <summary>The global sum of squared device gradients in float64 (NaN or ∞ when any is not finite); waits for the device.</summary>
@@ -280,7 +222,7 @@ public sealed class DeviceOptimizer : IDisposable
     public void DownloadTo(Optimizer host)
     {
         CheckCompatible(host);
-        host.Restore(_rules, _steps, _stepStates);
+        host.Core.Restore(Rules(), _core.Steps, StepStatesOfGroups());
         for (int s = 0; s < _states.Length; s++)
         {
             if (_states[s] is { } buffer)
@@ -303,24 +245,22 @@ public sealed class DeviceOptimizer : IDisposable
     public void UploadFrom(Optimizer host)
     {
         CheckCompatible(host);
-        for (int g = 0; g < _rules.Length; g++)
-        {
-            _rules[g] = host.Rules[g];
-            _steps[g] = host.Steps[g];
-            host.StepStates[g].CopyTo(_stepStates[g], 0);
-        }
-
+        var core = host.Core;
+        _core.Restore([.. Enumerable.Range(0, GroupCount).Select(core.PublishRule)], core.Steps, [.. Enumerable.Range(0, GroupCount).Select(core.StepStates)]);
         for (int s = 0; s < _states.Length; s++)
         {
             if (host.States[s] is { } source)
             {
-                _states[s] ??= Allocate(_arena.Length, $"state '{Descriptor.States[s].Name}'");
+                if (_states[s] is null)
+                {
+                    _states[s] = Allocate(_arena.Length, $"state '{Descriptor.States[s].Name}'");
+                    RefreshViews();
+                }
+
                 Upload(source, _states[s]!);
             }
         }
 
-        EnsureStates();
-        RefreshViews();
         Upload(host.Arena.Params, _params);
     }
 
@@ -331,9 +271,8 @@ public sealed class DeviceOptimizer : IDisposable
     public void Save(string path, bool includeParameters = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using var host = CreateHostMirror();
-        DownloadTo(host);
-        host.Save(path, includeParameters);
+        DownloadParameters();
+        State.StateFile.Save(this, path, includeParameters);
     }
 
     /// <summary>
@@ -344,10 +283,8 @@ public sealed class DeviceOptimizer : IDisposable
     public void Load(string path)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        using var host = CreateHostMirror();
-        DownloadTo(host);
-        host.Load(path);
-        UploadFrom(host);
+        DownloadParameters();
+        State.StateFile.Load(this, path);
     }
 
     /// <inheritdoc />
@@ -364,6 +301,7 @@ public sealed class DeviceOptimizer : IDisposable
 
         _disposed = true;
         DisposeBuffers();
+        _core.Dispose();
     }
 
     private void Launch(int group, long start, long length)
@@ -388,32 +326,130 @@ public sealed class DeviceOptimizer : IDisposable
         }
     }
 
-    /// <summary>Allocates every state some group's rule needs, filled group by group with its initial value.</summary>
-    private void EnsureStates()
-    {
-        for (int s = 0; s < _states.Length; s++)
-        {
-            if (_states[s] is null && _rules.Any(r => r is not null && r.IsStateNeeded(s)))
-            {
-                var info = Descriptor.States[s];
-                var buffer = Allocate(_arena.Length, $"state '{info.Name}'");
-                buffer.MemSetToZero();
-                for (int g = 0; g < _rules.Length; g++)
-                {
-                    var group = _arena.Groups[g];
-                    float initial = (float)(info.InitialFrom is null
-                        ? info.InitialValue
-                        : _rules[g].GetHyperparameters()[Descriptor.IndexOfHyperparameter(info.InitialFrom)]);
-                    if (initial != 0 && group.Length > 0)
-                    {
-                        _fill(checked((int)group.Length), buffer.View.SubView(group.Start, group.Length), initial);
-                    }
-                }
+    bool IOptimizerExecutor.HasState(int index) => _states[index] is not null;
 
-                _states[s] = buffer;
+    /// <summary>Allocates a state on the device, filled group by group with its initial value.</summary>
+    void IOptimizerExecutor.AllocateState(int index)
+    {
+        var buffer = Allocate(_arena.Length, $"state '{Descriptor.States[index].Name}'");
+        _states[index] = buffer;
+        Fill(buffer, index);
+        RefreshViews();
+    }
+
+    double IOptimizerExecutor.GradSumOfSquares() => _norm!.SumOfSquares(_grads.View);
+
+    /// <summary>Sets every group's kernel arguments from the core's prologue and queues one launch per group (or tensor).</summary>
+    void IOptimizerExecutor.Run(float gradScale)
+    {
+        for (int g = 0; g < _args.Length; g++)
+        {
+            ref var args = ref _args[g];
+            args.SetScalars(_core.Scalars(g));
+            args.GradScale = gradScale;
+            args.Flags = _core.Flags(g);
+        }
+
+        if (Options.Sweep == SweepMode.PerTensor)
+        {
+            var tensors = _arena.Tensors;
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                Launch(tensors[i].Group, tensors[i].Offset, tensors[i].Length);
+            }
+        }
+        else
+        {
+            foreach (var group in _arena.Groups)
+            {
+                Launch(group.Index, group.Start, group.Length);
             }
         }
     }
+
+    long IOptimizerStateStore.GetStepCount(int group) => _core.Steps[group];
+
+    ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
+
+    StateStorage IOptimizerStateStore.GetStateStorage(int index) => _states[index] is null ? StateStorage.None : StateStorage.Float32;
+
+    /// <summary>Reads parameter bytes from the arena (<see cref="Save"/> has just downloaded the device parameters into it).</summary>
+    unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
+        new ReadOnlySpan<byte>((byte*)_arena.Params.Pointer + byteOffset, destination.Length).CopyTo(destination);
+
+    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
+    {
+        var buffer = _states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated.");
+        var floats = MemoryMarshal.Cast<byte, float>(destination);
+        if (byteOffset % sizeof(float) != 0 || floats.Length * sizeof(float) != destination.Length)
+        {
+            throw new ArgumentException($"A device state is read in whole floats; got bytes [{byteOffset}, {byteOffset + destination.Length}).", nameof(byteOffset));
+        }
+
+        if (floats.Length > 0)
+        {
+            buffer.View.SubView(byteOffset / sizeof(float), floats.Length).CopyToCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(floats), floats.Length);
+            _accelerator.DefaultStream.Synchronize();
+        }
+    }
+
+    void IOptimizerStateStore.Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates) =>
+        _core.Restore(rules, steps, stepStates);
+
+    /// <summary>Writes the parameters into the arena and uploads them.</summary>
+    void IOptimizerStateStore.WriteParameters(ReadOnlySpan<byte> bytes)
+    {
+        MemoryMarshal.Cast<byte, float>(bytes).CopyTo(_arena.Params.Span);
+        UploadParameters();
+    }
+
+    void IOptimizerStateStore.WriteState(int index, StateStorage storage, ReadOnlySpan<byte> bytes)
+    {
+        if (storage != StateStorage.Float32)
+        {
+            throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported on the device.");
+        }
+
+        if (_states[index] is null)
+        {
+            _states[index] = Allocate(_arena.Length, $"state '{Descriptor.States[index].Name}'");
+            RefreshViews();
+        }
+
+        var floats = MemoryMarshal.Cast<byte, float>(bytes);
+        if (floats.Length > 0)
+        {
+            _states[index]!.View.SubView(0, floats.Length).CopyFromCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(floats), floats.Length);
+            _accelerator.DefaultStream.Synchronize();
+        }
+    }
+
+    void IOptimizerStateStore.ResetState(int index)
+    {
+        if (_states[index] is { } buffer)
+        {
+            Fill(buffer, index);
+        }
+    }
+
+    /// <summary>Fills a device state group by group with its initial value.</summary>
+    private void Fill(MemoryBuffer1D<float, Stride1D.Dense> buffer, int index)
+    {
+        buffer.MemSetToZero();
+        for (int g = 0; g < _core.GroupCount; g++)
+        {
+            var group = _arena.Groups[g];
+            float initial = _core.InitialValue(index, g);
+            if (initial != 0 && group.Length > 0)
+            {
+                _fill(checked((int)group.Length), buffer.View.SubView(group.Start, group.Length), initial);
+            }
+        }
+    }
+
+    private IOptimizerRule[] Rules() => [.. Enumerable.Range(0, GroupCount).Select(_core.PublishRule)];
+
+    private double[][] StepStatesOfGroups() => [.. Enumerable.Range(0, GroupCount).Select(_core.StepStates)];
 
     private MemoryBuffer1D<float, Stride1D.Dense> Allocate(long length, string what)
     {
@@ -465,9 +501,6 @@ public sealed class DeviceOptimizer : IDisposable
                 nameof(host));
         }
     }
-
-    private Optimizer CreateHostMirror() =>
-        new(_arena, _rules, new OptimizerOptions { SkipNonFinite = Options.SkipNonFinite, MaxGradNorm = Options.MaxGradNorm, Sweep = Options.Sweep });
 
     private void DisposeBuffers()
     {

@@ -1,10 +1,10 @@
 using System;
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.IO;
 using System.IO.Hashing;
 using System.Linq;
-using System.Runtime.InteropServices;
 using System.Text;
 using FusedOpt.IO;
 using FusedOpt.Memory;
@@ -50,7 +50,22 @@ public static class StateFile
     private static readonly byte[] Magic = "FOPTSTAT"u8.ToArray();
 
     /// <summary>Writes <paramref name="optimizer"/>'s state to <paramref name="path"/> atomically.</summary>
-    public static void Save(Optimizer optimizer, string path, bool includeParameters = true)
+    public static void Save(Optimizer optimizer, string path, bool includeParameters = true) => Save((IOptimizerStateStore)optimizer, path, includeParameters);
+
+    /// <summary>Writes the state to <paramref name="stream"/> (the same bytes <see cref="Save(Optimizer, string, bool)"/> puts in a file).</summary>
+    public static void Write(Optimizer optimizer, Stream stream, bool includeParameters = true) => Write((IOptimizerStateStore)optimizer, stream, includeParameters);
+
+    /// <summary>
+    /// Loads a state written by <see cref="Save(Optimizer, string, bool)"/> into <paramref name="optimizer"/>. Everything is read and checked
+    /// (checksum, version, optimizer, hyperparameter names and ranges, tensor table) before anything is changed.
+    /// </summary>
+    public static void Load(Optimizer optimizer, string path) => Load((IOptimizerStateStore)optimizer, path);
+
+    /// <summary>Loads a state from bytes; <paramref name="source"/> names them in error messages.</summary>
+    public static void Load(Optimizer optimizer, ReadOnlySpan<byte> bytes, string source) => Load((IOptimizerStateStore)optimizer, bytes, source);
+
+    /// <summary>Writes the state of any optimizer (CPU or device) to <paramref name="path"/> atomically.</summary>
+    internal static void Save(IOptimizerStateStore optimizer, string path, bool includeParameters = true)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -59,8 +74,8 @@ public static class StateFile
         AtomicFile.Write(full, file => Write(optimizer, file, includeParameters), 1 << 20);
     }
 
-    /// <summary>Writes the state to <paramref name="stream"/> (the same bytes <see cref="Save"/> puts in a file).</summary>
-    public static void Write(Optimizer optimizer, Stream stream, bool includeParameters = true)
+    /// <summary>Writes the state of any optimizer to <paramref name="stream"/>.</summary>
+    internal static void Write(IOptimizerStateStore optimizer, Stream stream, bool includeParameters = true)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(stream);
@@ -68,17 +83,26 @@ public static class StateFile
         var header = new MemoryStream();
         WriteHeader(new BinaryWriter(header, Encoding.UTF8, leaveOpen: true), optimizer, includeParameters);
         Emit(stream, hash, header.GetBuffer().AsSpan(0, (int)header.Length));
+        long length = optimizer.Arena.Length;
         if (includeParameters)
         {
-            EmitFloats(stream, hash, optimizer.Arena.Params.Span);
+            EmitChunks(stream, hash, checked(length * sizeof(float)), optimizer.ReadParameters);
         }
 
-        foreach (var state in optimizer.States)
+        for (int s = 0; s < optimizer.Descriptor.States.Count; s++)
         {
-            Emit(stream, hash, [state is null ? (byte)0 : (byte)1]);
-            if (state is not null)
+            // Version 1 knows two storages: absent (0) and float32 (1); the presence byte is the storage kind.
+            var storage = optimizer.GetStateStorage(s);
+            if (storage is not (StateStorage.None or StateStorage.Float32))
             {
-                EmitFloats(stream, hash, state.Span);
+                throw new NotSupportedException($"State '{optimizer.Descriptor.States[s].Name}' is stored as {storage}, which format version {Version} cannot hold.");
+            }
+
+            Emit(stream, hash, [(byte)storage]);
+            if (storage != StateStorage.None)
+            {
+                int state = s;
+                EmitChunks(stream, hash, StateStorageSize.Of(storage, length), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
             }
         }
 
@@ -87,11 +111,8 @@ public static class StateFile
         stream.Write(digest);
     }
 
-    /// <summary>
-    /// Loads a state written by <see cref="Save"/> into <paramref name="optimizer"/>. Everything is read and checked
-    /// (checksum, version, optimizer, hyperparameter names and ranges, tensor table) before anything is changed.
-    /// </summary>
-    public static void Load(Optimizer optimizer, string path)
+    /// <summary>Loads a state file into any optimizer (CPU or device), checking everything first.</summary>
+    internal static void Load(IOptimizerStateStore optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         if (!File.Exists(path))
@@ -103,9 +124,10 @@ public static class StateFile
         Load(optimizer, bytes, path);
     }
 
-    /// <summary>Loads a state from bytes; <paramref name="source"/> names them in error messages.</summary>
-    public static void Load(Optimizer optimizer, ReadOnlySpan<byte> bytes, string source)
+    /// <summary>Loads a state from bytes into any optimizer; <paramref name="source"/> names them in error messages.</summary>
+    internal static void Load(IOptimizerStateStore optimizer, ReadOnlySpan<byte> bytes, string source)
     {
+        ArgumentNullException.ThrowIfNull(optimizer);
         if (bytes.Length < Magic.Length + 4 + 8 || !bytes[..Magic.Length].SequenceEqual(Magic))
         {
             throw new StateFileException($"{source}: not a FusedOpt state file (bad magic or too short: {bytes.Length} bytes).");
@@ -174,15 +196,14 @@ public static class StateFile
         optimizer.Restore(parsed.Rules, parsed.Steps, parsed.StepStates);
         if (parsed.HasParameters)
         {
-            MemoryMarshal.Cast<byte, float>(parameters).CopyTo(optimizer.Arena.Params.Span);
+            optimizer.WriteParameters(parameters);
         }
 
         for (int s = 0; s < stateCount; s++)
         {
             if (slices[s].Offset >= 0)
             {
-                var data = MemoryMarshal.Cast<byte, float>(body.Slice(slices[s].Offset, slices[s].Length));
-                data.CopyTo(optimizer.EnsureState(s).Span);
+                optimizer.WriteState(s, StateStorage.Float32, body.Slice(slices[s].Offset, slices[s].Length));
             }
             else
             {
@@ -193,7 +214,7 @@ public static class StateFile
         }
     }
 
-    private static void WriteHeader(BinaryWriter w, Optimizer optimizer, bool includeParameters)
+    private static void WriteHeader(BinaryWriter w, IOptimizerStateStore optimizer, bool includeParameters)
     {
         var d = optimizer.Descriptor;
         w.Write(Magic);
@@ -221,13 +242,13 @@ public static class StateFile
         w.Write((uint)optimizer.GroupCount);
         for (int g = 0; g < optimizer.GroupCount; g++)
         {
-            w.Write(optimizer.Steps[g]);
-            foreach (double v in optimizer.Rules[g].GetHyperparameters())
+            w.Write(optimizer.GetStepCount(g));
+            foreach (double v in optimizer.GetHyperparameterValues(g))
             {
                 w.Write(v);
             }
 
-            foreach (double v in optimizer.StepStates[g])
+            foreach (double v in optimizer.GetStepStates(g))
             {
                 w.Write(v);
             }
@@ -253,7 +274,7 @@ public static class StateFile
 
     private sealed record Parsed(IOptimizerRule[] Rules, long[] Steps, double[][] StepStates, bool HasParameters);
 
-    private static Parsed ReadHeader(ref Reader r, Optimizer optimizer, string source)
+    private static Parsed ReadHeader(ref Reader r, IOptimizerStateStore optimizer, string source)
     {
         var d = optimizer.Descriptor;
         string name = r.String("optimizer name");
@@ -388,19 +409,32 @@ public static class StateFile
         s.Write(data);
     }
 
-    private static void EmitFloats(Stream s, XxHash3 hash, ReadOnlySpan<float> data)
+    /// <summary>Emits <paramref name="length"/> bytes read a chunk at a time (a 4 MiB pooled buffer) by <paramref name="read"/>.</summary>
+    private static void EmitChunks(Stream s, XxHash3 hash, long length, ChunkReader read)
     {
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("State files are little-endian; big-endian machines are not supported.");
         }
 
-        const int Chunk = 1 << 20;
-        for (int i = 0; i < data.Length; i += Chunk)
+        const int Chunk = 4 << 20;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(Chunk, Math.Max(1, length)));
+        try
         {
-            Emit(s, hash, MemoryMarshal.AsBytes(data.Slice(i, Math.Min(Chunk, data.Length - i))));
+            for (long offset = 0; offset < length; offset += Chunk)
+            {
+                var chunk = buffer.AsSpan(0, (int)Math.Min(Chunk, length - offset));
+                read(offset, chunk);
+                Emit(s, hash, chunk);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    private delegate void ChunkReader(long byteOffset, Span<byte> destination);
 
     private ref struct Reader
     {

@@ -17,8 +17,10 @@ namespace FusedOpt.Vulkan;
 /// </remarks>
 public sealed unsafe class VulkanDevice : IDisposable
 {
-    /// <summary>Largest staging copy in bytes; longer uploads and downloads go in pieces of this size.</summary>
-    internal const long StagingBytes = 64L << 20;
+    /// <summary>Default size of the staging buffer in bytes; longer uploads and downloads go in pieces of this size.</summary>
+    internal const long DefaultStagingBytes = 64L << 20;
+
+    private readonly long _stagingBytes;
 
     private readonly VulkanInstance _instance;
     private readonly PhysicalDeviceMemoryProperties _memory;
@@ -28,8 +30,9 @@ public sealed unsafe class VulkanDevice : IDisposable
     private VulkanBuffer? _staging;
     private bool _disposed;
 
-    private VulkanDevice(VulkanInstance instance, PhysicalDevice physical, VulkanDeviceInfo info, int family)
+    private VulkanDevice(VulkanInstance instance, PhysicalDevice physical, VulkanDeviceInfo info, int family, bool forceStaging, long stagingBytes)
     {
+        _stagingBytes = stagingBytes;
         _instance = instance;
         Physical = physical;
         Info = info;
@@ -37,7 +40,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         Vk.GetPhysicalDeviceProperties(physical, out var props);
         Limits = props.Limits;
         Vk.GetPhysicalDeviceMemoryProperties(physical, out _memory);
-        UsesStaging = info.Type == PhysicalDeviceType.DiscreteGpu;
+        UsesStaging = forceStaging || info.Type == PhysicalDeviceType.DiscreteGpu;
     }
 
     internal Vk Vk => _instance.Vk;
@@ -92,11 +95,13 @@ public sealed unsafe class VulkanDevice : IDisposable
     internal static VulkanDevice Open(int index, string loader) => Open(index, loader, requireQueue: null);
 
     /// <summary>
-    /// <see cref="Open(int, string)"/>; <paramref name="requireQueue"/> (tests) replaces the compute capability looked
-    /// for, to reach the error path of a device without such a queue.
+    /// <see cref="Open(int, string)"/> with test hooks: <paramref name="requireQueue"/> replaces the compute capability
+    /// looked for (to reach the error of a device without such a queue); <paramref name="forceStaging"/> takes the
+    /// discrete-GPU path (device-local buffers, staging copies of <paramref name="stagingBytes"/>) on any device.
     /// </summary>
-    internal static VulkanDevice Open(int index, string loader, QueueFlags? requireQueue)
+    internal static VulkanDevice Open(int index, string loader, QueueFlags? requireQueue, bool forceStaging = false, long stagingBytes = DefaultStagingBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stagingBytes, 4);
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         var instance = VulkanInstance.Create(loader);
         try
@@ -120,7 +125,7 @@ public sealed unsafe class VulkanDevice : IDisposable
                 throw new DeviceUnavailableException($"Vulkan device {info} has no queue family with {(requireQueue ?? QueueFlags.ComputeBit)}: it cannot run compute shaders.");
             }
 
-            var device = new VulkanDevice(instance, physical[index], info, family);
+            var device = new VulkanDevice(instance, physical[index], info, family, forceStaging, stagingBytes / 4 * 4);
             try
             {
                 device.CreateLogicalDevice();
@@ -291,7 +296,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         var staging = Staging();
         for (long done = 0; done < source.Length;)
         {
-            int count = (int)Math.Min(source.Length - done, StagingBytes / sizeof(float));
+            int count = (int)Math.Min(source.Length - done, _stagingBytes / sizeof(float));
             source.Slice((int)done, count).CopyTo(new Span<float>(staging.Mapped, count));
             Copy(staging, 0, destination, (offset + done) * sizeof(float), count * sizeof(float));
             done += count;
@@ -311,7 +316,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         var staging = Staging();
         for (long done = 0; done < destination.Length;)
         {
-            int count = (int)Math.Min(destination.Length - done, StagingBytes / sizeof(float));
+            int count = (int)Math.Min(destination.Length - done, _stagingBytes / sizeof(float));
             Copy(source, (offset + done) * sizeof(float), staging, 0, count * sizeof(float));
             new ReadOnlySpan<float>(staging.Mapped, count).CopyTo(destination.Slice((int)done, count));
             done += count;
@@ -353,8 +358,8 @@ public sealed unsafe class VulkanDevice : IDisposable
     }
 
     private VulkanBuffer Staging() =>
-        _staging ??= CreateBuffer(StagingBytes, BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
-            MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit, StagingBytes / sizeof(float));
+        _staging ??= CreateBuffer(_stagingBytes, BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
+            MemoryPropertyFlags.HostVisibleBit | MemoryPropertyFlags.HostCoherentBit, _stagingBytes / sizeof(float));
 
     private void Copy(VulkanBuffer from, long fromOffset, VulkanBuffer to, long toOffset, long bytes)
     {

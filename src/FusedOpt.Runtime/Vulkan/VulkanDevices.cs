@@ -16,7 +16,11 @@ namespace FusedOpt.Vulkan;
 /// <param name="Driver">The driver's name and version text, e.g. <c>llvmpipe, Mesa 22.3.6 (LLVM 15.0.6)</c>.</param>
 /// <param name="DeviceLocalBytes">The largest device-local memory heap, in bytes.</param>
 /// <param name="HasComputeQueue">True when some queue family supports compute.</param>
-public sealed record VulkanDeviceInfo(int Index, string Name, PhysicalDeviceType Type, string ApiVersion, string Driver, long DeviceLocalBytes, bool HasComputeQueue)
+/// <param name="SubgroupSize">Threads per subgroup (a warp or wavefront); 0 when the driver does not say (Vulkan 1.0).</param>
+/// <param name="MaxThreadsPerGroup">Most threads in one work group (<c>maxComputeWorkGroupInvocations</c>).</param>
+/// <param name="Float64">True when shaders may use float64 (<c>shaderFloat64</c>).</param>
+public sealed record VulkanDeviceInfo(int Index, string Name, PhysicalDeviceType Type, string ApiVersion, string Driver, long DeviceLocalBytes, bool HasComputeQueue,
+    int SubgroupSize, int MaxThreadsPerGroup, bool Float64)
 {
     /// <summary>The type in a word: discrete GPU, integrated GPU, virtual GPU, CPU, other.</summary>
     public string TypeName => Type switch
@@ -27,6 +31,11 @@ public sealed record VulkanDeviceInfo(int Index, string Name, PhysicalDeviceType
         PhysicalDeviceType.Cpu => "CPU",
         _ => "other",
     };
+
+    /// <summary>The row <c>fusedopt devices</c> shows beside the ILGPU devices (no compute-unit count: Vulkan does not give one).</summary>
+    public GpuDeviceInfo ToDeviceInfo() =>
+        new(new DeviceSpec(DeviceKind.Vulkan, Index), Name, DeviceLocalBytes, 0, SubgroupSize, MaxThreadsPerGroup, Float64,
+            $"Vulkan {ApiVersion}, {TypeName}, {Driver}{(HasComputeQueue ? "" : ", no compute queue")}");
 
     /// <inheritdoc />
     public override string ToString() => $"vulkan:{Index} ({Name}, {TypeName})";
@@ -206,16 +215,26 @@ internal sealed unsafe class VulkanInstance : IDisposable
         string name = SilkMarshal.PtrToString((nint)props.DeviceName) ?? "(unnamed)";
         string api = Version(props.ApiVersion);
         string driver = $"driver version {props.DriverVersion.ToString(CultureInfo.InvariantCulture)}";
-        if (Minor(props.ApiVersion) >= 2 || Major(props.ApiVersion) > 1)
+        int subgroup = 0;
+        if (Minor(props.ApiVersion) >= 1 || Major(props.ApiVersion) > 1)
         {
-            // Vulkan 1.2 names the driver (VkPhysicalDeviceDriverProperties); older drivers give only a number.
+            // Vulkan 1.1 gives the subgroup size; 1.2 names the driver (VkPhysicalDeviceDriverProperties), where older
+            // drivers give only a number.
+            bool named = Minor(props.ApiVersion) >= 2 || Major(props.ApiVersion) > 1;
             var driverProps = new PhysicalDeviceDriverProperties { SType = StructureType.PhysicalDeviceDriverProperties };
-            var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &driverProps };
+            var subgroupProps = new PhysicalDeviceSubgroupProperties { SType = StructureType.PhysicalDeviceSubgroupProperties, PNext = named ? &driverProps : null };
+            var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &subgroupProps };
             Vk.GetPhysicalDeviceProperties2(device, &props2);
-            string driverName = SilkMarshal.PtrToString((nint)driverProps.DriverName) ?? "";
-            string driverInfo = SilkMarshal.PtrToString((nint)driverProps.DriverInfo) ?? "";
-            driver = driverInfo.Length > 0 ? $"{driverName}, {driverInfo}" : driverName;
+            subgroup = (int)subgroupProps.SubgroupSize;
+            if (named)
+            {
+                string driverName = SilkMarshal.PtrToString((nint)driverProps.DriverName) ?? "";
+                string driverInfo = SilkMarshal.PtrToString((nint)driverProps.DriverInfo) ?? "";
+                driver = driverInfo.Length > 0 ? $"{driverName}, {driverInfo}" : driverName;
+            }
         }
+
+        Vk.GetPhysicalDeviceFeatures(device, out var features);
 
         Vk.GetPhysicalDeviceMemoryProperties(device, out var memory);
         long local = 0;
@@ -228,7 +247,8 @@ internal sealed unsafe class VulkanInstance : IDisposable
             }
         }
 
-        return new VulkanDeviceInfo(index, name, props.DeviceType, api, driver, local, ComputeFamily(device) >= 0);
+        return new VulkanDeviceInfo(index, name, props.DeviceType, api, driver, local, ComputeFamily(device) >= 0,
+            subgroup, (int)Math.Min(props.Limits.MaxComputeWorkGroupInvocations, int.MaxValue), features.ShaderFloat64);
     }
 
     public static string Version(uint v) => string.Create(CultureInfo.InvariantCulture, $"{Major(v)}.{Minor(v)}.{v & 0xFFF}");

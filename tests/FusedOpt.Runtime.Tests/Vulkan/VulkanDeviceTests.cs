@@ -34,6 +34,28 @@ public sealed class VulkanDeviceTests(VulkanFixture fixture)
     }
 
     [Fact]
+    public void DevicesRow_IsTheVulkanKind_WithTheDevicesFacts()
+    {
+        var info = fixture.Device.Info;
+        var row = info.ToDeviceInfo();
+
+        Assert.Equal(new DeviceSpec(DeviceKind.Vulkan, 0), row.Device);
+        Assert.Equal("vulkan", row.Device.ToString());
+        Assert.Equal(info.Name, row.Name);
+        Assert.Equal(info.DeviceLocalBytes, row.MemoryBytes);
+        Assert.True(row.MaxThreadsPerGroup >= VulkanStepKernel.ThreadsPerGroup, "Vulkan guarantees at least 128 invocations; the kernels need 256");
+        Assert.StartsWith($"Vulkan {info.ApiVersion}, {info.TypeName}, ", row.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void VulkanKind_IsNotAnIlgpuDevice_NorYetADeviceOption()
+    {
+        Assert.Contains("open it with FusedOpt.Vulkan.VulkanDevice.Open",
+            Assert.Throws<ArgumentException>(() => GpuDevices.Open(new DeviceSpec(DeviceKind.Vulkan))).Message, StringComparison.Ordinal);
+        Assert.Throws<FormatException>(() => DeviceSpec.Parse("vulkan"));
+    }
+
+    [Fact]
     public void Discover_WithoutLoader_ReportsANoteNamingIt()
     {
         var report = VulkanDevices.Discover(MissingLoader);

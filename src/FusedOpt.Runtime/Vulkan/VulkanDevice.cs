@@ -371,7 +371,14 @@ public sealed unsafe class VulkanDevice : IDisposable
     {
         var begin = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo, Flags = CommandBufferUsageFlags.OneTimeSubmitBit };
         VulkanInstance.Check(Vk.BeginCommandBuffer(_transfer, in begin), "vkBeginCommandBuffer");
+
+        // Earlier work (a step's shader writes, the host's writes to the staging buffer) before this copy or fill; then
+        // the copy's writes visible to the host: a fence alone orders device accesses only, not the host's reads.
+        var before = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.MemoryWriteBit | AccessFlags.HostWriteBit, AccessFlags.TransferReadBit | AccessFlags.TransferWriteBit);
+        Vk.CmdPipelineBarrier(_transfer, PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit | PipelineStageFlags.HostBit, PipelineStageFlags.TransferBit, 0, 1, in before, 0, null, 0, null);
         commands(_transfer);
+        var after = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.TransferWriteBit, AccessFlags.HostReadBit | AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit);
+        Vk.CmdPipelineBarrier(_transfer, PipelineStageFlags.TransferBit, PipelineStageFlags.HostBit | PipelineStageFlags.ComputeShaderBit, 0, 1, in after, 0, null, 0, null);
         VulkanInstance.Check(Vk.EndCommandBuffer(_transfer), "vkEndCommandBuffer");
         SubmitAndWait(_transfer);
     }

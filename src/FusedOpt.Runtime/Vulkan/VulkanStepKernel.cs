@@ -335,7 +335,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
 
         // Earlier submissions (uploads, the previous step) and the host's writes happen before this step's reads.
         var before = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.MemoryWriteBit | AccessFlags.HostWriteBit, AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit);
-        vk.CmdPipelineBarrier(_commands, PipelineStageFlags.AllCommandsBit | PipelineStageFlags.HostBit, PipelineStageFlags.ComputeShaderBit, 0, 1, in before, 0, null, 0, null);
+        vk.CmdPipelineBarrier(_commands, PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit | PipelineStageFlags.HostBit, PipelineStageFlags.ComputeShaderBit, 0, 1, in before, 0, null, 0, null);
         vk.CmdBindPipeline(_commands, PipelineBindPoint.Compute, _pipeline);
         for (int c = 0; c < chunks.Length; c++)
         {

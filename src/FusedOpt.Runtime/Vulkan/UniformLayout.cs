@@ -125,6 +125,35 @@ public sealed class UniformLayout
     public void Set(Span<byte> block, string name, double value) =>
         BinaryPrimitives.WriteDoubleLittleEndian(Slot(block, name, UniformType.Double), value);
 
+    /// <summary>
+    /// Writes <paramref name="values"/> into the members after <c>n</c>, in declaration order: the float scalars a rule's
+    /// <c>Prepare</c> computes (the ILGPU path's <c>GpuArgs.S0…</c>), when the shader declares them in that order.
+    /// Throws when there are more values than members after <c>n</c> or one of those members is not a <c>float</c>.
+    /// </summary>
+    public void SetScalars(Span<byte> block, ReadOnlySpan<float> values)
+    {
+        if (block.Length < Size)
+        {
+            throw new ArgumentException($"The block has {block.Length} bytes; the constant buffer needs {Size}.", nameof(block));
+        }
+
+        if (values.Length > Fields.Length - 1)
+        {
+            throw new ArgumentException($"{values.Length} scalars do not fit the {Fields.Length - 1} members after '{CountName}'.", nameof(values));
+        }
+
+        for (int i = 0; i < values.Length; i++)
+        {
+            var field = Fields[i + 1];
+            if (field.Type != UniformType.Float)
+            {
+                throw new ArgumentException($"Scalar {i} would go to '{field.Name}', which is {Keyword(field.Type)}, not float.", nameof(values));
+            }
+
+            BinaryPrimitives.WriteSingleLittleEndian(block.Slice(field.Offset, 4), values[i]);
+        }
+    }
+
     private Span<byte> Slot(Span<byte> block, string name, UniformType type)
     {
         if (block.Length < Size)

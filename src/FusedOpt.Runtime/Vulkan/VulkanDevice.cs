@@ -28,6 +28,7 @@ public sealed unsafe class VulkanDevice : IDisposable
     private CommandBuffer _transfer;
     private Fence _fence;
     private VulkanBuffer? _staging;
+    private VulkanTimestamps? _timestamps;
     private bool _disposed;
 
     private VulkanDevice(VulkanInstance instance, PhysicalDevice physical, VulkanDeviceInfo info, int family, bool forceStaging, long stagingBytes)
@@ -41,6 +42,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         Limits = props.Limits;
         Vk.GetPhysicalDeviceMemoryProperties(physical, out _memory);
         UsesStaging = forceStaging || info.Type == PhysicalDeviceType.DiscreteGpu;
+        TimestampValidBits = (int)instance.QueueFamilies(physical)[family].TimestampValidBits;
     }
 
     internal Vk Vk => _instance.Vk;
@@ -61,6 +63,12 @@ public sealed unsafe class VulkanDevice : IDisposable
 
     /// <summary>True when buffers live in device-local memory and the host copies through a staging buffer (a discrete GPU).</summary>
     public bool UsesStaging { get; }
+
+    /// <summary>Bits of the compute queue's timestamps; 0 when it has none.</summary>
+    internal int TimestampValidBits { get; }
+
+    /// <summary>True when the compute queue writes timestamps, so dispatches and copies can be timed on the device's clock.</summary>
+    public bool HasTimestamps => TimestampValidBits > 0 && Limits.TimestampPeriod > 0;
 
     /// <summary>Most storage buffers one shader stage may bind (<c>maxPerStageDescriptorStorageBuffers</c>).</summary>
     public int MaxStorageBuffers => (int)Math.Min(Limits.MaxPerStageDescriptorStorageBuffers, int.MaxValue);
@@ -367,7 +375,27 @@ public sealed unsafe class VulkanDevice : IDisposable
         Record(cb => Vk.CmdCopyBuffer(cb, from.Handle, to.Handle, 1, in region));
     }
 
-    private void Record(Action<CommandBuffer> commands)
+    /// <summary>
+    /// Copies the first <paramref name="floats"/> elements of <paramref name="from"/> into <paramref name="to"/> on the
+    /// device (<c>vkCmdCopyBuffer</c>) and returns how long the copy took on the device's clock; null when the queue has no
+    /// timestamps. The copy-bandwidth reference a step is measured against: it reads and writes 4 × floats bytes.
+    /// </summary>
+    public TimeSpan? TimeCopy(VulkanBuffer from, VulkanBuffer to, long floats)
+    {
+        CheckRange(from, 0, floats);
+        CheckRange(to, 0, floats);
+        if (floats == 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        _timestamps ??= VulkanTimestamps.Create(this);
+        var region = new BufferCopy(0, 0, (ulong)(floats * sizeof(float)));
+        Record(cb => Vk.CmdCopyBuffer(cb, from.Handle, to.Handle, 1, in region), _timestamps);
+        return _timestamps?.Read();
+    }
+
+    private void Record(Action<CommandBuffer> commands, VulkanTimestamps? timestamps = null)
     {
         var begin = new CommandBufferBeginInfo { SType = StructureType.CommandBufferBeginInfo, Flags = CommandBufferUsageFlags.OneTimeSubmitBit };
         VulkanInstance.Check(Vk.BeginCommandBuffer(_transfer, in begin), "vkBeginCommandBuffer");
@@ -376,7 +404,9 @@ public sealed unsafe class VulkanDevice : IDisposable
         // the copy's writes visible to the host: a fence alone orders device accesses only, not the host's reads.
         var before = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.MemoryWriteBit | AccessFlags.HostWriteBit, AccessFlags.TransferReadBit | AccessFlags.TransferWriteBit);
         Vk.CmdPipelineBarrier(_transfer, PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit | PipelineStageFlags.HostBit, PipelineStageFlags.TransferBit, 0, 1, in before, 0, null, 0, null);
+        timestamps?.Begin(_transfer);
         commands(_transfer);
+        timestamps?.End(_transfer);
         var after = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.TransferWriteBit, AccessFlags.HostReadBit | AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit);
         Vk.CmdPipelineBarrier(_transfer, PipelineStageFlags.TransferBit, PipelineStageFlags.HostBit | PipelineStageFlags.ComputeShaderBit, 0, 1, in after, 0, null, 0, null);
         VulkanInstance.Check(Vk.EndCommandBuffer(_transfer), "vkEndCommandBuffer");
@@ -409,6 +439,7 @@ public sealed unsafe class VulkanDevice : IDisposable
         {
             Vk.DeviceWaitIdle(Handle);
             _staging?.Dispose();
+            _timestamps?.Dispose();
             _disposed = true;
             if (_fence.Handle != 0)
             {

@@ -42,6 +42,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
     private CommandBuffer _commands;
     private DescriptorPool _pool;
     private VulkanBuffer? _uniforms;
+    private VulkanTimestamps? _timestamps;
     private long _uniformStride;
     private (VulkanBuffer Buffer, long Length)[] _boundBuffers = [];
     private Chunk[] _chunks = [];
@@ -82,6 +83,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
         {
             CreatePipeline(spirv);
             _commands = device.AllocateCommandBuffer();
+            _timestamps = VulkanTimestamps.Create(device);
         }
         catch
         {
@@ -101,6 +103,12 @@ public sealed unsafe class VulkanStepKernel : IDisposable
 
     /// <summary>The number of dispatches the last <see cref="Dispatch"/> recorded.</summary>
     public int LastDispatchCount => _chunks.Length;
+
+    /// <summary>
+    /// How long the last <see cref="Dispatch"/> ran on the device's clock (timestamps around its dispatches, without the
+    /// submission and the host's wait); null before the first and on a device without timestamps.
+    /// </summary>
+    public TimeSpan? LastGpuTime { get; private set; }
 
     /// <summary>
     /// The longest chunk the device allows: within <c>maxStorageBufferRange</c> and <c>maxComputeWorkGroupCount[0]</c>
@@ -250,6 +258,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
         }
 
         _device.SubmitAndWait(_commands);
+        LastGpuTime = _timestamps?.Read();
     }
 
     private bool SameBuffers(IReadOnlyList<VulkanBuffer> buffers) =>
@@ -336,6 +345,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
         // Earlier submissions (uploads, the previous step) and the host's writes happen before this step's reads.
         var before = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.MemoryWriteBit | AccessFlags.HostWriteBit, AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit);
         vk.CmdPipelineBarrier(_commands, PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit | PipelineStageFlags.HostBit, PipelineStageFlags.ComputeShaderBit, 0, 1, in before, 0, null, 0, null);
+        _timestamps?.Begin(_commands);
         vk.CmdBindPipeline(_commands, PipelineBindPoint.Compute, _pipeline);
         for (int c = 0; c < chunks.Length; c++)
         {
@@ -343,6 +353,8 @@ public sealed unsafe class VulkanStepKernel : IDisposable
             vk.CmdBindDescriptorSets(_commands, PipelineBindPoint.Compute, _pipelineLayout, 0, 1, in set, 0, null);
             vk.CmdDispatch(_commands, (uint)((chunks[c].Length + ThreadsPerGroup - 1) / ThreadsPerGroup), 1, 1);
         }
+
+        _timestamps?.End(_commands);
 
         // The shader's writes are visible to the host (mapped reads) and to later transfers (staging downloads).
         var after = new MemoryBarrier(StructureType.MemoryBarrier, null, AccessFlags.ShaderWriteBit, AccessFlags.HostReadBit | AccessFlags.TransferReadBit | AccessFlags.ShaderReadBit);
@@ -378,6 +390,7 @@ public sealed unsafe class VulkanStepKernel : IDisposable
         }
 
         _uniforms?.Dispose();
+        _timestamps?.Dispose();
         if (_pipeline.Handle != 0)
         {
             vk.DestroyPipeline(device, _pipeline, null);

@@ -106,6 +106,22 @@ public sealed partial class UniformLayoutTests
     }
 
     [Fact]
+    public void SetScalars_WritesTheMembersAfterN_InOrder()
+    {
+        var layout = UniformLayout.Create(("s0", UniformType.Float), ("s1", UniformType.Float), ("flag", UniformType.UInt));
+        var block = new byte[layout.Size];
+        layout.SetScalars(block, [1.5f, -2f]);
+
+        Assert.Equal(0u, BitConverter.ToUInt32(block, 0));
+        Assert.Equal(1.5f, BitConverter.ToSingle(block, 4));
+        Assert.Equal(-2f, BitConverter.ToSingle(block, 8));
+        Assert.Contains("'flag', which is uint, not float",
+            Assert.Throws<ArgumentException>(() => layout.SetScalars(block, [1f, 2f, 3f])).Message, StringComparison.Ordinal);
+        Assert.Contains("4 scalars do not fit the 3 members",
+            Assert.Throws<ArgumentException>(() => layout.SetScalars(block, [1f, 2f, 3f, 4f])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Set_WritesLittleEndianAtTheOffset_AndChecksTheType()
     {
         var layout = UniformLayout.Create(("lr", UniformType.Float), ("t", UniformType.Double));

@@ -111,6 +111,26 @@ public sealed class VulkanDeviceTests(VulkanFixture fixture)
         Assert.Throws<ArgumentOutOfRangeException>(() => device.Upload(buffer, data, offset: 1000));
     }
 
+    /// <summary>The copy that bandwidth is measured against copies, and is timed on the device's clock when it has one.</summary>
+    [Fact]
+    public void TimeCopy_CopiesTheElements_AndTimesThemWhenTheQueueHasTimestamps()
+    {
+        var device = fixture.Device;
+        using var from = device.CreateStorageBuffer(4099);
+        using var to = device.CreateStorageBuffer(4099);
+        var data = Enumerable.Range(0, 4099).Select(static i => (float)i).ToArray();
+        device.Upload(from, data);
+
+        var time = device.TimeCopy(from, to, 4000);
+
+        var copied = new float[4099];
+        device.Download(to, copied);
+        Assert.Equal(data[..4000], copied[..4000]);
+        Assert.All(copied[4000..], static e => Assert.Equal(0f, e));
+        Assert.Equal(device.HasTimestamps, time.HasValue);
+        Assert.True(time is null || time.Value >= TimeSpan.Zero, $"a negative device time: {time}");
+    }
+
     [Fact]
     public void Kernel_WrongNumThreads_IsRefusedNamingIt()
     {

@@ -192,8 +192,10 @@ public sealed class VulkanStepKernelTests(VulkanFixture fixture)
         var g = Random(n, 4, 1);
         device.Upload(pBuffer, initial);
         device.Upload(gBuffer, g);
+        Assert.Null(kernel.LastGpuTime);
         kernel.Dispatch([pBuffer, gBuffer, mBuffer, vBuffer], [new VulkanRange(0, n)], AdamUniforms(h, 1));
         Assert.Equal((n + 511) / 512, kernel.LastDispatchCount);
+        Assert.Equal(device.HasTimestamps, kernel.LastGpuTime.HasValue);
 
         double[] p = [.. initial.Select(static f => (double)f)], m = new double[n], v = new double[n];
         AdamOracle(h, 1, p, g, m, v);

@@ -24,7 +24,10 @@ public enum SpirvBindingKind
 /// <param name="Set">The descriptor set.</param>
 /// <param name="Binding">The binding number within the set.</param>
 /// <param name="Kind">What it holds.</param>
-public readonly record struct SpirvBinding(int Set, int Binding, SpirvBindingKind Kind);
+/// <param name="BlockBytes">
+/// For a uniform buffer whose members are all scalars, the bytes they span (last member's offset + size); else 0.
+/// </param>
+public readonly record struct SpirvBinding(int Set, int Binding, SpirvBindingKind Kind, int BlockBytes = 0);
 
 /// <summary>
 /// The facts about a SPIR-V compute module the host needs to check before building a pipeline: its entry points, the
@@ -36,8 +39,9 @@ public sealed class SpirvModule
     /// <summary>The first word of every SPIR-V module.</summary>
     public const uint Magic = 0x07230203;
 
-    private const int OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32, OpVariable = 59, OpDecorate = 71;
-    private const int ModeLocalSize = 17, DecorationBlock = 2, DecorationBufferBlock = 3, DecorationBinding = 33, DecorationDescriptorSet = 34;
+    private const int OpEntryPoint = 15, OpExecutionMode = 16, OpTypeInt = 21, OpTypeFloat = 22, OpTypeStruct = 30, OpTypePointer = 32, OpVariable = 59;
+    private const int OpDecorate = 71, OpMemberDecorate = 72;
+    private const int ModeLocalSize = 17, DecorationBlock = 2, DecorationBufferBlock = 3, DecorationBinding = 33, DecorationDescriptorSet = 34, DecorationOffset = 35;
     private const int StorageUniform = 2, StorageStorageBuffer = 12, ModelGLCompute = 5;
 
     private SpirvModule(ImmutableArray<string> entryPoints, (int X, int Y, int Z)? localSize, ImmutableArray<SpirvBinding> bindings)
@@ -89,6 +93,9 @@ public sealed class SpirvModule
         var blocks = new Dictionary<uint, int>();
         var pointers = new Dictionary<uint, (int Storage, uint Pointee)>();
         var variables = new List<(uint Id, uint Type, int Storage)>();
+        var scalarBytes = new Dictionary<uint, int>();
+        var structs = new Dictionary<uint, uint[]>();
+        var memberOffsets = new Dictionary<(uint Struct, int Member), int>();
         for (int i = 5; i < words;)
         {
             uint first = Word(i);
@@ -123,7 +130,14 @@ public sealed class SpirvModule
                 case OpVariable when count >= 4:
                     variables.Add((Word(i + 2), Word(i + 1), (int)Word(i + 3)));
                     break;
-                case OpTypeStruct:
+                case OpTypeInt or OpTypeFloat when count >= 3:
+                    scalarBytes[Word(i + 1)] = (int)Word(i + 2) / 8;
+                    break;
+                case OpTypeStruct when count >= 2:
+                    structs[Word(i + 1)] = [.. Enumerable.Range(i + 2, count - 2).Select(Word)];
+                    break;
+                case OpMemberDecorate when count >= 5 && Word(i + 3) == DecorationOffset:
+                    memberOffsets[(Word(i + 1), (int)Word(i + 2))] = (int)Word(i + 4);
                     break;
             }
 
@@ -139,6 +153,7 @@ public sealed class SpirvModule
             }
 
             var kind = SpirvBindingKind.Other;
+            int blockBytes = 0;
             if (storage == StorageStorageBuffer)
             {
                 kind = SpirvBindingKind.StorageBuffer;
@@ -149,13 +164,34 @@ public sealed class SpirvModule
                 kind = blocks.TryGetValue(pointer.Pointee, out int block)
                     ? block == DecorationBufferBlock ? SpirvBindingKind.StorageBuffer : SpirvBindingKind.UniformBuffer
                     : SpirvBindingKind.Other;
+                if (kind == SpirvBindingKind.UniformBuffer && structs.TryGetValue(pointer.Pointee, out var members))
+                {
+                    blockBytes = ScalarBlockBytes(pointer.Pointee, members, scalarBytes, memberOffsets);
+                }
             }
 
-            found.Add(new SpirvBinding(sets.GetValueOrDefault(id), binding, kind));
+            found.Add(new SpirvBinding(sets.GetValueOrDefault(id), binding, kind, blockBytes));
         }
 
         (int, int, int)? size = entryPoints.Count > 0 && localSizes.TryGetValue(entryPoints[0].Id, out var s) ? s : null;
         return new SpirvModule([.. entryPoints.Select(static e => e.Name)], size, [.. found.OrderBy(static b => b.Set).ThenBy(static b => b.Binding)]);
+    }
+
+    /// <summary>The bytes a struct of scalars spans: the largest member offset + size; 0 when a member is not a scalar.</summary>
+    private static int ScalarBlockBytes(uint id, uint[] members, Dictionary<uint, int> scalarBytes, Dictionary<(uint, int), int> offsets)
+    {
+        int end = 0;
+        for (int m = 0; m < members.Length; m++)
+        {
+            if (!scalarBytes.TryGetValue(members[m], out int size) || !offsets.TryGetValue((id, m), out int offset))
+            {
+                return 0;
+            }
+
+            end = Math.Max(end, offset + size);
+        }
+
+        return end;
     }
 
     private static string ReadString(ReadOnlySpan<byte> bytes)

@@ -52,9 +52,10 @@ public sealed unsafe class VulkanStepKernel : IDisposable
 
     /// <summary>
     /// Builds the pipeline for <paramref name="spirv"/> with <paramref name="bufferCount"/> storage buffers and a constant
-    /// buffer of <paramref name="uniformBytes"/> bytes. Throws <see cref="ArgumentException"/> when the module is not
-    /// SPIR-V, has no compute entry point <c>main</c>, is not <c>[numthreads(256, 1, 1)]</c>, or declares a binding the
-    /// layout above does not have; <see cref="Gpu.DeviceUnavailableException"/> when the device allows fewer storage
+    /// buffer of <paramref name="uniformBytes"/> bytes. Throws <see cref="FormatException"/> when the bytes are not
+    /// SPIR-V; <see cref="ArgumentException"/> when the module has no compute entry point <c>main</c>, is not
+    /// <c>[numthreads(256, 1, 1)]</c>, declares a binding the layout above does not have, or a constant buffer larger than
+    /// <paramref name="uniformBytes"/>; <see cref="Gpu.DeviceUnavailableException"/> when the device allows fewer storage
     /// buffers per stage.
     /// </summary>
     public VulkanStepKernel(VulkanDevice device, ReadOnlySpan<byte> spirv, int bufferCount, int uniformBytes)
@@ -144,9 +145,13 @@ public sealed unsafe class VulkanStepKernel : IDisposable
                     $"and {bufferCount} storage buffers (registers u0…u{bufferCount - 1}) at bindings 1…{bufferCount}. Compile with {string.Join(' ', ShaderCompiler.Flags)} " +
                     "and check the buffer count.", "spirv");
             }
-        }
 
-        _ = uniformBytes;
+            if (b.BlockBytes > uniformBytes)
+            {
+                throw new ArgumentException(
+                    $"The shader's constant buffer (register b0) spans {b.BlockBytes} bytes; the kernel was given {uniformBytes}. Use the layout's Size (UniformLayout) for the same members.", "spirv");
+            }
+        }
     }
 
     private void CreatePipeline(ReadOnlySpan<byte> spirv)

@@ -52,7 +52,7 @@ public sealed class ShaderCompilerTests : IDisposable
         Assert.Equal((256, 1, 1), module.LocalSize);
         Assert.Equal(
             [
-                new SpirvBinding(0, 0, SpirvBindingKind.UniformBuffer), // register(b0)
+                new SpirvBinding(0, 0, SpirvBindingKind.UniformBuffer, BlockBytes: 36), // register(b0): uint n + 8 floats
                 new SpirvBinding(0, 1, SpirvBindingKind.StorageBuffer), // register(u0): p
                 new SpirvBinding(0, 2, SpirvBindingKind.StorageBuffer), // u1: g
                 new SpirvBinding(0, 3, SpirvBindingKind.StorageBuffer), // u2: m

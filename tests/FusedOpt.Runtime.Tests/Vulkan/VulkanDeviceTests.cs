@@ -154,6 +154,16 @@ public sealed class VulkanDeviceTests(VulkanFixture fixture)
     }
 
     [Fact]
+    public void Kernel_ConstantBufferSmallerThanTheShaders_IsRefusedNamingBoth()
+    {
+        var device = fixture.Device;
+        var spirv = fixture.Spirv("adam.hlsl");
+
+        var e = Assert.Throws<ArgumentException>(() => new VulkanStepKernel(device, spirv, bufferCount: 4, uniformBytes: 32));
+        Assert.Contains("spans 36 bytes; the kernel was given 32", e.Message, StringComparison.Ordinal); // n + 8 floats
+    }
+
+    [Fact]
     public void Kernel_NotSpirv_ThrowsFormatException()
     {
         var device = fixture.Device;

@@ -2,13 +2,15 @@ using System.CommandLine;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Gpu;
+using FusedOpt.Vulkan;
 using Spectre.Console;
 
 namespace FusedOpt.Cli.Commands;
 
 /// <summary>
-/// <c>fusedopt devices</c>: where a step can run — the host CPU path, ILGPU's CPU accelerator, and every CUDA and
-/// OpenCL device ILGPU sees — with the name <c>--device</c> takes, memory and compute units.
+/// <c>fusedopt devices</c>: where a step can run — the host CPU path, ILGPU's CPU accelerator, every CUDA and OpenCL
+/// device ILGPU sees, and every Vulkan device the Vulkan loader sees — with the name <c>--device</c> takes, memory and
+/// compute units.
 /// </summary>
 internal static class DevicesCommand
 {
@@ -18,7 +20,11 @@ internal static class DevicesCommand
         var command = new Command("devices", "List the devices a step can run on (--device of replay and bench step).") { json };
         command.SetAction(parse => context.Guard(() =>
         {
-            var report = GpuDevices.Discover();
+            var ilgpu = GpuDevices.Discover();
+            var vulkan = VulkanDevices.Discover();
+            var report = new DeviceReport(
+                [.. ilgpu.Devices, .. vulkan.Devices.Select(static d => d.ToDeviceInfo())],
+                [.. ilgpu.Notes, .. vulkan.Notes.Select(static n => "Vulkan: " + n)]);
             if (parse.GetValue(json))
             {
                 context.WriteRaw(Json.Serialize(new
@@ -53,7 +59,7 @@ internal static class DevicesCommand
                     new Text(d.Device.ToString()),
                     new Text(d.Name),
                     new Text((d.MemoryBytes / (double)(1L << 30)).ToString("0.0", CultureInfo.InvariantCulture) + " GiB"),
-                    new Text(d.Multiprocessors.ToString(CultureInfo.InvariantCulture)),
+                    new Text(d.Multiprocessors > 0 ? d.Multiprocessors.ToString(CultureInfo.InvariantCulture) : "—"),
                     new Text(d.Float64 ? "yes" : "no"),
                     new Text(d.Details));
             }
@@ -67,6 +73,11 @@ internal static class DevicesCommand
             if (!report.Devices.Any(static d => d.Device.Kind is DeviceKind.Cuda or DeviceKind.OpenCL))
             {
                 context.Console.MarkupLine("[grey]No CUDA or OpenCL device found: CUDA needs an NVIDIA GPU and its driver (libcuda.so.1), OpenCL an ICD for the device.[/]");
+            }
+
+            if (vulkan.Devices.Count > 0)
+            {
+                context.Console.MarkupLine("[grey]Vulkan devices run HLSL step shaders (SPIR-V) through FusedOpt.Vulkan; replay and bench step do not take --device vulkan yet.[/]");
             }
 
             return 0;

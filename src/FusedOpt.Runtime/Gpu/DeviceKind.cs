@@ -16,6 +16,14 @@ public enum DeviceKind
 
     /// <summary>ILGPU's CPU accelerator: runs the GPU kernels on the host, for tests and debugging (slow).</summary>
     IlgpuCpu,
+
+    /// <summary>
+    /// A Vulkan device (needs the loader <c>libvulkan.so.1</c> and a driver; Mesa's lavapipe runs on the CPU): HLSL step
+    /// shaders compiled to SPIR-V, run by <see cref="FusedOpt.Vulkan.VulkanStepKernel"/>, not through ILGPU.
+    /// <c>fusedopt devices</c> lists these; <see cref="DeviceSpec.Parse"/> does not accept <c>vulkan</c> until an
+    /// optimizer executor runs steps there.
+    /// </summary>
+    Vulkan,
 }
 
 /// <summary>A device chosen on the command line: a kind and, for kinds with several devices, an index (<c>cuda:1</c>).</summary>
@@ -39,6 +47,7 @@ public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
         DeviceKind.Cuda => "cuda",
         DeviceKind.OpenCL => "opencl",
         DeviceKind.IlgpuCpu => "ilgpu-cpu",
+        DeviceKind.Vulkan => "vulkan",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown device kind."),
     };
 
@@ -49,6 +58,7 @@ public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
         DeviceKind.Cuda => "CUDA",
         DeviceKind.OpenCL => "OpenCL",
         DeviceKind.IlgpuCpu => "ILGPU CPU accelerator",
+        DeviceKind.Vulkan => "Vulkan",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown device kind."),
     };
 

@@ -85,6 +85,11 @@ public static class GpuDevices
             throw new ArgumentException("--device cpu is the host fused path (Optimizer); it has no ILGPU accelerator to open. Use cuda, opencl or ilgpu-cpu.", nameof(device));
         }
 
+        if (device.Kind == DeviceKind.Vulkan)
+        {
+            throw new ArgumentException($"{device} is a Vulkan device: open it with FusedOpt.Vulkan.VulkanDevice.Open, not through ILGPU.", nameof(device));
+        }
+
         var notes = new List<string>();
         var context = CreateContext(notes);
         try

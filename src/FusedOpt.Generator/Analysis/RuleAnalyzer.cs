@@ -33,7 +33,7 @@ internal sealed class RuleAnalyzer
     public const int MaxFlags = 8;
 
     private readonly string _ruleName;
-    private readonly IReadOnlyList<Location> _locations;
+    private readonly IReadOnlyList<LocationInfo> _locations;
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly Dictionary<string, Variability> _locals = new();
     private readonly Dictionary<string, int> _assignCounts = new();
@@ -46,7 +46,7 @@ internal sealed class RuleAnalyzer
     private readonly Dictionary<string, (NameKind Kind, int Index, List<List<FlagLiteral>> Loads, List<List<FlagLiteral>> Stores)> _buffers = new();
     private string? _scalarReason;
 
-    private RuleAnalyzer(string ruleName, IReadOnlyList<Location> locations, List<DiagnosticInfo> diagnostics)
+    private RuleAnalyzer(string ruleName, IReadOnlyList<LocationInfo> locations, List<DiagnosticInfo> diagnostics)
     {
         _ruleName = ruleName;
         _locations = locations;
@@ -54,7 +54,7 @@ internal sealed class RuleAnalyzer
     }
 
     public static KernelPlan? Analyze(string ruleName, EquatableArray<Stmt> body, IReadOnlyList<StateModel> states,
-        IReadOnlyList<Location> locations, Location ruleLocation, List<DiagnosticInfo> diagnostics)
+        IReadOnlyList<LocationInfo> locations, LocationInfo? ruleLocation, List<DiagnosticInfo> diagnostics)
     {
         var a = new RuleAnalyzer(ruleName, locations, diagnostics);
         int errors = diagnostics.Count;

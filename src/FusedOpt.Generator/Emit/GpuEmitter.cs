@@ -13,9 +13,6 @@ namespace FusedOpt.Generator.Emit;
 /// </summary>
 internal sealed class GpuEmitter
 {
-    /// <summary>Step scalars a <c>GpuArgs</c> can carry (S0 … S31).</summary>
-    public const int MaxScalars = 32;
-
     private readonly RuleModel _model;
     private readonly KernelNames _names;
 
@@ -28,9 +25,9 @@ internal sealed class GpuEmitter
     public void Emit(CodeWriter w)
     {
         var plan = _model.Plan;
-        if (plan.Hoists.Count > MaxScalars)
+        if (!_model.Supports(Backends.Ilgpu))
         {
-            w.Line($"// No GPU kernel: the rule has {plan.Hoists.Count} step scalars and GpuArgs carries {MaxScalars} (FOPT021).");
+            w.Line($"// No GPU kernel: the rule has {plan.Hoists.Count} step scalars and GpuArgs carries {Backends.Ilgpu.MaxScalars} (FOPT021).");
             w.Line("GpuKernelMethod? IOptimizerRule.GpuKernel => null;");
             return;
         }

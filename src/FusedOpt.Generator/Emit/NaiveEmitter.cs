@@ -27,12 +27,17 @@ internal sealed class NaiveEmitter
     private string _n = "n";
     private string _flags = "flags";
 
+    /// <summary>Lowers the rule to tensor operations at once, so the counts are ready and <see cref="Emit"/> only writes.</summary>
     public NaiveEmitter(RuleModel model, KernelNames names)
     {
         _model = model;
         _names = names;
         _plan = model.Plan;
+        Build();
     }
+
+    /// <summary>The lowering of <paramref name="model"/> with its own names: what the analysis stage counts.</summary>
+    public static NaiveEmitter Lower(RuleModel model) => new(model, new KernelNames(model));
 
     /// <summary>Temporaries the step needs.</summary>
     public int Temporaries => _temps;
@@ -40,8 +45,7 @@ internal sealed class NaiveEmitter
     /// <summary>Tensor operations (memory passes) with every switch on.</summary>
     public int Passes { get; private set; }
 
-    /// <summary>Generates the body; call before <see cref="Emit"/> and before reading the counts.</summary>
-    public void Build()
+    private void Build()
     {
         _n = _names.Get("n");
         _flags = _names.Get("flags");

@@ -17,7 +17,6 @@ internal static class SourceEmitter
     {
         var names = new KernelNames(m);
         var naive = new NaiveEmitter(m, names);
-        naive.Build();
         var fused = new FusedEmitter(m, names);
         var prologue = new PrologueEmitter(m, names);
         var plan = m.Plan;
@@ -43,7 +42,7 @@ internal static class SourceEmitter
             }
         }
 
-        w.Line($"// Naive baseline: {naive.Passes} tensor operations (memory passes) with every switch on, {naive.Temporaries} temporaries.");
+        w.Line($"// Naive baseline: {m.Facts.NaivePasses} tensor operations (memory passes) with every switch on, {m.Facts.NaiveTemporaries} temporaries.");
         if (!plan.Vectorizable)
         {
             w.Line($"// Not vectorised: the rule uses {plan.ScalarReason}; every width runs the scalar loop (FOPT010).");
@@ -74,7 +73,7 @@ internal static class SourceEmitter
 
         using (w.Block($"partial record {KernelNames.Id(m.TypeName)} : IOptimizerRule"))
         {
-            EmitDescriptor(w, m, naive);
+            EmitDescriptor(w, m);
             w.Line();
             EmitValidate(w, m);
             w.Line();
@@ -106,7 +105,7 @@ internal static class SourceEmitter
         return w.ToString();
     }
 
-    private static void EmitDescriptor(CodeWriter w, RuleModel m, NaiveEmitter naive)
+    private static void EmitDescriptor(CodeWriter w, RuleModel m)
     {
         var args = m.Hypers.Select((h, i) => h.Type switch
         {
@@ -147,11 +146,11 @@ internal static class SourceEmitter
             w.Line($"StepStates = [{string.Join(", ", m.StepStates.Select(static s => $"new({Str(s.Name)}, {Num(s.InitialValue)})"))}],");
             w.Line($"ScalarCount = {plan.Hoists.Count},");
             w.Line($"Switches = [{string.Join(", ", plan.Flags.Select(static f => Str(f.Text)))}],");
-            w.Line($"NaiveTemporaries = {naive.Temporaries},");
-            w.Line($"NaivePasses = {naive.Passes},");
+            w.Line($"NaiveTemporaries = {m.Facts.NaiveTemporaries},");
+            w.Line($"NaivePasses = {m.Facts.NaivePasses},");
             w.Line($"ReadsParameter = {Bool(plan.Buffers.Any(static b => b.Kind == NameKind.Param && b.IsLoaded))},");
             w.Line($"IsVectorized = {Bool(plan.Vectorizable)},");
-            var ops = Analysis.OperationCounter.Count(plan, l => plan.ElementLocals.Contains(l));
+            var ops = m.Facts.ElementOperations;
             w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
             w.Line("Create = static v => FusedOptCreate(v),");
         }

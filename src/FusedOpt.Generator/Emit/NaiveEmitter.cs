@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
@@ -79,12 +80,7 @@ internal sealed class NaiveEmitter
             foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
             {
                 string name = KernelNames.Id(b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name });
-                string source = b.Kind switch
-                {
-                    NameKind.Param => $"{f}.P",
-                    NameKind.Grad => $"{f}.G",
-                    _ => $"{f}.State({b.Index.ToString(CultureInfo.InvariantCulture)})",
-                };
+                string source = Fp32Access.Instance.Source(b, f);
                 string span = $"MemoryMarshal.CreateSpan(ref Unsafe.Add(ref {source}, {start}), {_n})";
                 if (b.Kind == NameKind.State)
                 {

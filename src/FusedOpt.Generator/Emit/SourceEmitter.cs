@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using FusedOpt.Generator.Parse;
 using ValueType = FusedOpt.Generator.Model.ValueType;
@@ -17,7 +18,6 @@ internal static class SourceEmitter
     {
         var names = new KernelNames(m);
         var naive = new NaiveEmitter(m, names);
-        var fused = new FusedEmitter(m, names);
         var prologue = new PrologueEmitter(m, names);
         var plan = m.Plan;
         var w = new CodeWriter();
@@ -82,28 +82,43 @@ internal static class SourceEmitter
             EmitStateNeeded(w, m);
             w.Line();
             prologue.Emit(w);
-            w.Line();
-            fused.EmitDispatch(w);
-            if (plan.Vectorizable)
+            foreach (var backend in KernelBackends(m, names, naive))
             {
                 w.Line();
-                fused.EmitVector(w, 512);
-                w.Line();
-                fused.EmitVector(w, 256);
+                backend.Emit(w);
             }
-
-            w.Line();
-            fused.EmitScalar(w);
-            w.Line();
-            naive.Emit(w);
-            w.Line();
-            new GpuEmitter(m, names).Emit(w);
-            w.Line();
-            new ReferenceEmitter(m, names).Emit(w);
         }
 
         return w.ToString();
     }
+
+    /// <summary>
+    /// The kernels of one declaration, in file order, each written from the same model: the fused dispatch, the fused
+    /// loops per target (Vector512 and Vector256 when the rule vectorises, scalar always), the naive multi-pass step,
+    /// the ILGPU kernel and the reference path. A new backend (an HLSL shader) is one more entry here.
+    /// </summary>
+    private static IEnumerable<KernelBackend> KernelBackends(RuleModel m, KernelNames names, NaiveEmitter naive)
+    {
+        var fused = new FusedEmitter(m, names);
+        yield return new KernelBackend("dispatch", fused.EmitDispatch);
+        if (m.Plan.Vectorizable)
+        {
+            foreach (var target in new[] { VectorTarget.V512, VectorTarget.V256 })
+            {
+                yield return new KernelBackend(target.Name, w => fused.EmitVector(w, target));
+            }
+        }
+
+        yield return new KernelBackend(ScalarTarget.Instance.Name, fused.EmitScalar);
+        yield return new KernelBackend("naive", naive.Emit);
+        yield return new KernelBackend(IlgpuTarget.Instance.Name, new GpuEmitter(m, names).Emit);
+        yield return new KernelBackend("reference", new ReferenceEmitter(m, names).Emit);
+    }
+
+    /// <summary>One kernel (or kernel family) the generated file contains.</summary>
+    /// <param name="Name">What it is, for readers of this list.</param>
+    /// <param name="Emit">Writes it.</param>
+    private sealed record KernelBackend(string Name, System.Action<CodeWriter> Emit);
 
     private static void EmitDescriptor(CodeWriter w, RuleModel m)
     {

@@ -48,7 +48,11 @@ internal static class RuleAnalysis
 
     private static RuleModel? AnalyseCore(ParsedRule rule, List<DiagnosticInfo> diagnostics)
     {
-        var plan = RuleAnalyzer.Analyze(rule.TypeName, rule.Body, rule.States, rule.StatementLocations, rule.UpdateLocation, diagnostics);
+        var ruleNames = rule.Hypers.Select(static h => h.Name)
+            .Concat(rule.States.Select(static s => s.Name))
+            .Concat(rule.StepStates.Select(static s => s.Name))
+            .Concat([rule.ParamName, rule.GradName, rule.StepName ?? ""]);
+        var plan = RuleAnalyzer.Analyze(rule.TypeName, rule.Body, rule.States, ruleNames, rule.StatementLocations, rule.UpdateLocation, diagnostics);
         if (plan is null)
         {
             return null;

@@ -210,6 +210,30 @@ internal sealed class FusedEmitter
     /// <summary>The CPU loops' <c>ref float</c> variable holding a buffer's first element.</summary>
     private string CpuReference(BufferUse b) => _names.BufferRef(RawBufferName(b));
 
+    /// <summary>
+    /// The comment for a line whose expression has strength-reduced divisions: each division as the rule wrote it, so
+    /// the reader can see where <c>x * invBiasCorrection2</c> came from. Empty when there is none.
+    /// </summary>
+    private static string ReductionNote(Expr e)
+    {
+        var divisions = new List<string>();
+        Collect(e);
+        return divisions.Count == 0 ? "" : " // strength-reduced: " + string.Join("; ", divisions.Distinct());
+
+        void Collect(Expr x)
+        {
+            if (x is BinaryExpr { ReducedFrom: { } source })
+            {
+                divisions.Add(source);
+            }
+
+            foreach (var child in x.Children())
+            {
+                Collect(child);
+            }
+        }
+    }
+
     /// <summary>A disjunction of switch conjunctions as a C# condition over the type parameters.</summary>
     private string Guard(IEnumerable<GuardPath> paths)
     {
@@ -253,18 +277,19 @@ internal sealed class FusedEmitter
             {
                 case AssignStmt a:
                     string value = ExprEmitter.Element(a.Value, target, _names, _flag);
+                    string note = ReductionNote(a.Value);
                     if (a.Declares)
                     {
                         string type = target.DeclaredType(a.TargetType == ValueType.Bool ? ValueType.Bool : ValueType.Float);
-                        w.Line($"{type} {KernelNames.Id(a.Target)} = {value};");
+                        w.Line($"{type} {KernelNames.Id(a.Target)} = {value};{note}");
                     }
                     else if (mask is null || !target.IsVector)
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {value};");
+                        w.Line($"{KernelNames.Id(a.Target)} = {value};{note}");
                     }
                     else
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {target.Select(mask, value, KernelNames.Id(a.Target))};");
+                        w.Line($"{KernelNames.Id(a.Target)} = {target.Select(mask, value, KernelNames.Id(a.Target))};{note}");
                     }
 
                     break;
@@ -272,14 +297,14 @@ internal sealed class FusedEmitter
                     EmitIfElse(w, $"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}", i, target, mask);
                     break;
                 case IfStmt i when !target.IsVector:
-                    EmitIfElse(w, $"if ({ExprEmitter.Element(i.Cond, target, _names, _flag)})", i, target, null);
+                    EmitIfElse(w, $"if ({ExprEmitter.Element(i.Cond, target, _names, _flag)}){ReductionNote(i.Cond)}", i, target, null);
                     break;
                 case IfStmt i:
                     int k = _maskCounter++;
                     string cond = _names.Get("cond" + k.ToString(CultureInfo.InvariantCulture));
                     string thenMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture));
                     w.Line($"// if ({Printer.Print(i.Cond)}): both branches run, lanes are selected by mask");
-                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, target, _names, _flag)};");
+                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, target, _names, _flag)};{ReductionNote(i.Cond)}");
                     w.Line($"var {thenMask} = {(mask is null ? cond : mask + " & " + cond)};");
                     w.Line("{");
                     w.Indent();

@@ -91,7 +91,7 @@ internal static class Backends
 internal sealed record UpdateArgument(NameKind Kind, int Index);
 
 /// <summary>A step-invariant scalar: computed once per step by the prologue and broadcast to the element loop.</summary>
-/// <param name="Name">Variable name in the kernels, e.g. <c>c0</c> or a rule local's name.</param>
+/// <param name="Name">Variable name in the kernels, after what it is (<c>oneMinusBeta1</c>, <c>stepSize</c>; see <see cref="Analysis.HoistNames"/>) or a rule local's own name.</param>
 /// <param name="Value">The expression, evaluated in float64 and rounded once to float32.</param>
 /// <param name="Text">The expression as the rule wrote it, for the comment beside it.</param>
 internal sealed record HoistModel(string Name, Expr Value, string Text);

@@ -59,44 +59,36 @@ internal static partial class RuleParser
             int ranges = 0;
             foreach (var a in p.GetAttributes())
             {
-                switch (a.AttributeClass?.ToDisplayString())
+                string? attributeName = a.AttributeClass?.ToDisplayString();
+                if (HyperparameterRanges.RangeOfAttribute(attributeName, out var fixedMin, out var fixedMax, out var fixedMinOpen, out var fixedMaxOpen))
                 {
-                    case "FusedOpt.NonNegativeAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, false, true);
-                        ranges++;
-                        break;
-                    case "FusedOpt.PositiveAttribute":
-                        (min, max, minOpen, maxOpen) = (0, double.PositiveInfinity, true, true);
-                        ranges++;
-                        break;
-                    case "FusedOpt.UnitAttribute":
-                        (min, max, minOpen, maxOpen) = (0, 1, false, true);
-                        ranges++;
-                        break;
-                    case "FusedOpt.IntervalAttribute":
-                        min = ToDouble(a.ConstructorArguments[0].Value);
-                        max = ToDouble(a.ConstructorArguments[1].Value);
-                        minOpen = maxOpen = false;
-                        foreach (var n in a.NamedArguments)
+                    (min, max, minOpen, maxOpen) = (fixedMin, fixedMax, fixedMinOpen, fixedMaxOpen);
+                    ranges++;
+                }
+                else if (attributeName == HyperparameterRanges.IntervalAttribute)
+                {
+                    min = ToDouble(a.ConstructorArguments[0].Value);
+                    max = ToDouble(a.ConstructorArguments[1].Value);
+                    minOpen = maxOpen = false;
+                    foreach (var n in a.NamedArguments)
+                    {
+                        if (n.Key == "MinOpen")
                         {
-                            if (n.Key == "MinOpen")
-                            {
-                                minOpen = n.Value.Value is true;
-                            }
-                            else if (n.Key == "MaxOpen")
-                            {
-                                maxOpen = n.Value.Value is true;
-                            }
+                            minOpen = n.Value.Value is true;
                         }
-
-                        if (!(min <= max))
+                        else if (n.Key == "MaxOpen")
                         {
-                            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InvalidHyperparameter, location, p.Name,
-                                $"the interval [{Format(min)}, {Format(max)}] is empty"));
+                            maxOpen = n.Value.Value is true;
                         }
+                    }
 
-                        ranges++;
-                        break;
+                    if (!(min <= max))
+                    {
+                        diagnostics.Add(DiagnosticInfo.Create(Diagnostics.InvalidHyperparameter, location, p.Name,
+                            $"the interval [{Format(min)}, {Format(max)}] is empty"));
+                    }
+
+                    ranges++;
                 }
             }
 

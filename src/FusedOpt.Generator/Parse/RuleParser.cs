@@ -85,14 +85,11 @@ internal static partial class RuleParser
             LocationInfo.From(signature.Location), LocationInfo.From(attribute.Location));
     }
 
-    public static bool InRange(HyperModel h, double v) =>
-        !double.IsNaN(v) && (h.MinOpen ? v > h.Min : v >= h.Min) && (h.MaxOpen ? v < h.Max : v <= h.Max);
+    public static bool InRange(HyperModel h, double v) => HyperparameterRanges.Contains(h.Min, h.Max, h.MinOpen, h.MaxOpen, v);
 
-    public static string RangeText(HyperModel h) =>
-        (h.MinOpen ? "(" : "[") + Format(h.Min) + ", " + Format(h.Max) + (h.MaxOpen ? ")" : "]");
+    public static string RangeText(HyperModel h) => HyperparameterRanges.Text(h.Min, h.Max, h.MinOpen, h.MaxOpen);
 
-    public static string Format(double v) =>
-        double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "-∞" : v.ToString("R", CultureInfo.InvariantCulture);
+    public static string Format(double v) => HyperparameterRanges.Format(v);
 
     /// <summary>A constant attribute argument as a double (0 when it is not a number).</summary>
     private static double ToDouble(object? value) => value is IConvertible c ? c.ToDouble(CultureInfo.InvariantCulture) : 0;

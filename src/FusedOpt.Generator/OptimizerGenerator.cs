@@ -45,10 +45,30 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
             .Select(static (entries, _) => entries.OrderBy(static e => e.TypeName, System.StringComparer.Ordinal).ToEquatableArray())
             .WithTrackingName(TrackingNames.Names);
 
+        var files = models
+            .Select(static (model, ct) => EmittedFile.Create(model))
+            .WithTrackingName(TrackingNames.Emit);
+        context.RegisterSourceOutput(files, static (spc, file) =>
+        {
+            if (file.Source is not null)
+            {
+                spc.AddSource(file.HintName, file.Source);
+            }
+        });
+
+        // An emitter failure (a bug) is reported with the declaration's other diagnostics, so that it has the
+        // declaration's location although the model it came from has none. Empty, and so cached, when nothing fails.
+        var emitFailures = files
+            .Where(static f => f.Source is null)
+            .Select(static (f, _) => new EmitFailure(f.QualifiedTypeName, f.Error))
+            .Collect()
+            .Select(static (failures, _) => failures.ToEquatableArray());
+
         // Diagnostics travel on their own, so a new warning never regenerates source and vice versa.
         var diagnostics = analysed
             .Combine(names)
-            .Select(static (pair, _) => WithDuplicateName(pair.Left, pair.Right))
+            .Combine(emitFailures)
+            .Select(static (pair, _) => AllDiagnostics(pair.Left.Left, pair.Left.Right, pair.Right))
             .WithTrackingName(TrackingNames.Diagnostics);
         context.RegisterSourceOutput(diagnostics, static (spc, list) =>
         {
@@ -57,21 +77,21 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
                 spc.ReportDiagnostic(d.ToDiagnostic());
             }
         });
+    }
 
-        var files = models
-            .Select(static (model, ct) => EmittedFile.Create(model))
-            .WithTrackingName(TrackingNames.Emit);
-        context.RegisterSourceOutput(files, static (spc, file) =>
+    /// <summary>The declaration's parse and analysis diagnostics, FOPT018 if its name is taken, FOPT000 if emitting it failed.</summary>
+    private static EquatableArray<DiagnosticInfo> AllDiagnostics(AnalysedRule rule, EquatableArray<NameEntry> names, EquatableArray<EmitFailure> failures)
+    {
+        var result = WithDuplicateName(rule, names);
+        foreach (var failure in failures)
         {
-            if (file.Source is null)
+            if (rule.Model is not null && failure.QualifiedTypeName == rule.QualifiedTypeName)
             {
-                // The generator never throws: an emitter bug is FOPT000 on the declaration, and no file is added.
-                spc.ReportDiagnostic(Diagnostic.Create(Diagnostics.InternalError, Location.None, file.TypeName, file.Error));
-                return;
+                result = result.Concat([DiagnosticInfo.Create(Diagnostics.InternalError, rule.AttributeLocation, rule.Model.TypeName, failure.Error)]).ToEquatableArray();
             }
+        }
 
-            spc.AddSource(file.HintName, file.Source);
-        });
+        return result;
     }
 
     private static EquatableArray<DiagnosticInfo> WithDuplicateName(AnalysedRule rule, EquatableArray<NameEntry> names)
@@ -92,24 +112,26 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
     }
 
     private sealed record NameEntry(string Name, string TypeName);
+
+    private sealed record EmitFailure(string QualifiedTypeName, string Error);
 }
 
 /// <summary>The emit stage's output: a file, or why there is none.</summary>
 /// <param name="HintName">The generated file's name.</param>
-/// <param name="TypeName">The declaration, for the error.</param>
+/// <param name="QualifiedTypeName">The declaration, for the error.</param>
 /// <param name="Source">The file's text, or null when emitting failed.</param>
 /// <param name="Error">What failed (an emitter bug), or empty.</param>
-internal sealed record EmittedFile(string HintName, string TypeName, string? Source, string Error)
+internal sealed record EmittedFile(string HintName, string QualifiedTypeName, string? Source, string Error)
 {
     public static EmittedFile Create(RuleModel model)
     {
         try
         {
-            return new EmittedFile(SourceEmitter.HintName(model), model.TypeName, SourceEmitter.Emit(model), "");
+            return new EmittedFile(SourceEmitter.HintName(model), model.QualifiedTypeName, SourceEmitter.Emit(model), "");
         }
         catch (System.Exception e) when (e is not System.OperationCanceledException)
         {
-            return new EmittedFile(SourceEmitter.HintName(model), model.TypeName, null, e.GetType().Name + ": " + e.Message);
+            return new EmittedFile(SourceEmitter.HintName(model), model.QualifiedTypeName, null, e.GetType().Name + ": " + e.Message);
         }
     }
 }

@@ -149,7 +149,7 @@ internal sealed class FusedEmitter
             var h = _plan.Hoists[k];
             bool isBool = h.Value.Type == ValueType.Bool;
             string type = target.DeclaredType(isBool ? ValueType.Bool : ValueType.Float);
-            w.Line($"{type} {KernelNames.Id(h.Name)} = {target.Broadcast(slot(k), isBool)}; // {h.Text}{(isBool ? boolNote : "")}");
+            w.Line($"{type} {target.Escape(h.Name)} = {target.Broadcast(slot(k), isBool)}; // {h.Text}{(isBool ? boolNote : "")}");
         }
     }
 
@@ -162,7 +162,7 @@ internal sealed class FusedEmitter
     {
         foreach (var b in _plan.Buffers)
         {
-            string name = BufferVar(b);
+            string name = target.Escape(RawBufferName(b));
             if (!b.IsLoaded)
             {
                 if (b.IsStored)
@@ -185,20 +185,18 @@ internal sealed class FusedEmitter
 
         if (_plan.NeedsUnloadedGrad())
         {
-            w.Line($"{target.ValueTypeName} {KernelNames.Id(_model.GradName)} = {target.Zero}; // assigned, never read from the buffer");
+            w.Line($"{target.ValueTypeName} {target.Escape(_model.GradName)} = {target.Zero}; // assigned, never read from the buffer");
         }
 
         _maskCounter = 0;
         EmitBlock(w, _plan.Body, target, null);
         foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
         {
-            string statement = _access(b).Store(target, reference(b), index, BufferVar(b));
+            string statement = _access(b).Store(target, reference(b), index, target.Escape(RawBufferName(b)));
             string guard = Guard(b.Stores);
             w.Line(guard == "true" ? statement : $"if ({guard}) {statement}");
         }
     }
-
-    public string BufferVar(BufferUse b) => KernelNames.Id(RawBufferName(b));
 
     private string RawBufferName(BufferUse b) => b.Kind switch
     {
@@ -277,19 +275,19 @@ internal sealed class FusedEmitter
             {
                 case AssignStmt a:
                     string value = ExprEmitter.Element(a.Value, target, _names, _flag);
-                    string note = ReductionNote(a.Value);
+                    string note = ReductionNote(a.Value), variable = target.Escape(a.Target);
                     if (a.Declares)
                     {
                         string type = target.DeclaredType(a.TargetType == ValueType.Bool ? ValueType.Bool : ValueType.Float);
-                        w.Line($"{type} {KernelNames.Id(a.Target)} = {value};{note}");
+                        w.Line($"{type} {variable} = {value};{note}");
                     }
                     else if (mask is null || !target.IsVector)
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {value};{note}");
+                        w.Line($"{variable} = {value};{note}");
                     }
                     else
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {target.Select(mask, value, KernelNames.Id(a.Target))};{note}");
+                        w.Line($"{variable} = {target.Select(mask, value, variable)};{note}");
                     }
 
                     break;

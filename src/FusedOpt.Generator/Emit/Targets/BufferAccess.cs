@@ -14,6 +14,9 @@ namespace FusedOpt.Generator.Emit.Targets;
 /// <item>blockwise 8-bit: <see cref="BlockSize"/> 256, <see cref="BlockPrologue"/> reads the block's absmax,
 /// <see cref="Load"/> dequantises through the code map, <see cref="BlockEpilogue"/> requantises the block.</item>
 /// </list>
+/// The loops do not call the block hooks yet: every storage today has <see cref="BlockSize"/> 0. A blocked storage
+/// makes <c>FusedEmitter.EmitLoop</c> iterate per block (prologue, the element loop within the block, its scalar
+/// tail, epilogue) — that one method is where it goes.
 /// </summary>
 internal abstract class BufferAccess
 {

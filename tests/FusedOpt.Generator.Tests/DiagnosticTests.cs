@@ -160,6 +160,11 @@ public sealed class DiagnosticTests
 
         var diagnostic = Assert.Single(run.GeneratorDiagnostics, static d => d.Id == "FOPT018");
         Assert.Equal("Optimizer name 'same' is declared by both 'A' and 'B'", diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+        // On the second type's [Optimizer] attribute, so that the IDE can take the reader there.
+        var where = diagnostic.Location.GetLineSpan();
+        Assert.Equal("Rule1.cs", where.Path);
+        Assert.Equal(2, where.StartLinePosition.Line);
+        Assert.Equal("Optimizer(\"same\")", b.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
     }
 
     [Fact]

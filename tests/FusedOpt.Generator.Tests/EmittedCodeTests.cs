@@ -43,7 +43,7 @@ public sealed class EmittedCodeTests
     public void Adam_HoistsBiasCorrections_OutOfTheElementLoop()
     {
         var source = GeneratorHarness.Generate(Adam).Sources.Values.Single();
-        string loop = Between(source, "for (; i <= end - 16; i += 16)", "Scalar<");
+        string loop = WithoutComments(Between(source, "for (; i <= end - 16; i += 16)", "Scalar<"));
 
         Assert.DoesNotContain("Pow", loop, System.StringComparison.Ordinal);
         Assert.Contains("scalars[", source, System.StringComparison.Ordinal);
@@ -54,7 +54,7 @@ public sealed class EmittedCodeTests
     public void Switches_BecomeTypeParameters_NotRuntimeBranches()
     {
         var source = GeneratorHarness.Generate(Adam).Sources.Values.Single();
-        string loop = Between(source, "private static void Fused512", "Scalar<");
+        string loop = WithoutComments(Between(source, "private static void Fused512", "Scalar<"));
 
         Assert.Contains("TAmsgrad.IsOn", loop, System.StringComparison.Ordinal);
         Assert.DoesNotContain("Amsgrad ?", loop, System.StringComparison.Ordinal);
@@ -151,6 +151,65 @@ public sealed class EmittedCodeTests
         var second = GeneratorHarness.Generate(Adam).Sources.Values.Single();
 
         Assert.Equal(first, second);
+    }
+
+    /// <summary>The code of <paramref name="text"/> without its line comments (which quote the rule as written).</summary>
+    internal static string WithoutComments(string text) =>
+        string.Join("\n", text.Split('\n').Select(static l => l.IndexOf("//", System.StringComparison.Ordinal) is int k and >= 0 ? l[..k] : l));
+
+    [Fact]
+    public void Adam_StrengthReduction_QuotesTheDivisionOnTheLineThatUsesIt()
+    {
+        var source = GeneratorHarness.Generate(Adam).Sources.Values.Single();
+        string loop = Between(source, "for (; i <= end - 16; i += 16)", "Scalar<");
+
+        // The division by the step-invariant 1 - β2^t is a multiplication by its hoisted reciprocal, named after it.
+        string line = Assert.Single(loop.Split('\n'), static l => l.TrimStart().StartsWith("p = ", System.StringComparison.Ordinal));
+        Assert.Contains("* invBiasCorrection2", line, System.StringComparison.Ordinal);
+        Assert.EndsWith("// strength-reduced: (Amsgrad ? vMax : v) / (1 - MathF.Pow(Beta2, t))", line, System.StringComparison.Ordinal);
+        Assert.Contains("//   invBiasCorrection2 = 1.0 / (1 - MathF.Pow(Beta2, t))", source, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Adam_HoistedScalars_AreNamedAfterWhatTheyAre()
+    {
+        var source = GeneratorHarness.Generate(Adam).Sources.Values.Single();
+
+        Assert.Contains("//   oneMinusBeta1 = 1 - Beta1", source, System.StringComparison.Ordinal);
+        Assert.Contains("//   stepSize = Lr / (1 - MathF.Pow(Beta1, t))", source, System.StringComparison.Ordinal);
+        Assert.Contains("//   bit 1  TWeightDecay: WeightDecay != 0", source, System.StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\bc\d+\b", source);
+    }
+
+    [Fact]
+    public void HoistedNames_AvoidRuleNamesAndKeywords_AndCompile()
+    {
+        const string source = """
+            using System;
+            using FusedOpt;
+
+            namespace User;
+
+            [Optimizer("clash")]
+            public partial record Clash([NonNegative] float Lr = 0.1f, [Unit] float M = 0.9f, [NonNegative] float Base = 1f)
+            {
+                void Update(ref float p, float g, ref float m, int t)
+                {
+                    float stepSize = Lr / (1 + t);
+                    m = M * m + (1 - M) * g;
+                    p -= stepSize * m + Base * g;
+                }
+            }
+            """;
+
+        var run = GeneratorHarness.Generate(source);
+
+        Assert.True(run.AllProblems.Count == 0, run.Describe());
+        string text = run.Sources.Values.Single();
+        Assert.Contains("//   m2 = M", text, System.StringComparison.Ordinal);            // the state m has the name
+        Assert.Contains("//   oneMinusM = 1 - M", text, System.StringComparison.Ordinal);
+        Assert.Contains("//   stepSize = stepSize", text, System.StringComparison.Ordinal); // a step-invariant local keeps its own
+        Assert.Contains("//   baseValue = Base", text, System.StringComparison.Ordinal);    // 'base' is a keyword
     }
 
     internal static string Between(string text, string start, string end)

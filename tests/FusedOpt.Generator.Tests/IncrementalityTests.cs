@@ -62,6 +62,34 @@ public sealed class IncrementalityTests
     }
 
     [Fact]
+    public void UnrelatedEdit_ParseAnalyseAndEmitAreCached()
+    {
+        const string helper = "namespace User; public static class Helper { public static int Two => 2; }";
+        var (driver, compilation) = Start(First, helper);
+
+        var edited = Replace(compilation, 1, helper.Replace("Two => 2", "Three => 3", System.StringComparison.Ordinal));
+        var result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        AssertReasons(result, TrackingNames.Parse, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, TrackingNames.Analyse, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, TrackingNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void AddedComment_ReparsesButDoesNotReEmit()
+    {
+        var (driver, compilation) = Start(First);
+
+        var edited = Replace(compilation, 0, "// moves every location down a line\n" + First);
+        var result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
+
+        // The parsed rule holds its locations as values, so it changes; the model does not, so nothing is emitted again.
+        AssertReasons(result, TrackingNames.Parse, IncrementalStepRunReason.Modified);
+        AssertReasons(result, TrackingNames.Model, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, TrackingNames.Emit, IncrementalStepRunReason.Cached);
+    }
+
+    [Fact]
     public void ChangedRuleBody_Regenerates()
     {
         var (driver, compilation) = Start(First);
@@ -70,6 +98,7 @@ public sealed class IncrementalityTests
         var result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
         AssertReasons(result, TrackingNames.Model, IncrementalStepRunReason.Modified);
+        AssertReasons(result, TrackingNames.Emit, IncrementalStepRunReason.Modified);
     }
 
     private static (GeneratorDriver Driver, CSharpCompilation Compilation) Start(params string[] sources)

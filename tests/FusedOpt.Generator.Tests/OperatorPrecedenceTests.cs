@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
 using FusedOpt.Generator.Emit;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Helpers;
 using FusedOpt.Generator.Model;
 using Microsoft.CodeAnalysis;
@@ -27,7 +28,7 @@ public sealed class OperatorPrecedenceTests
     private static readonly Expr B = new RefExpr("b", NameKind.Local, ValueType.Float);
     private static readonly Expr C = new RefExpr("c", NameKind.Local, ValueType.Float);
 
-    public static IEnumerable<TheoryDataRow<string>> Emitters() => [new("prologue"), new("scalar"), new("Vector512"), new("printer")];
+    public static IEnumerable<TheoryDataRow<string>> Emitters() => [new("prologue"), new("scalar"), new("ILGPU"), new("Vector512"), new("printer")];
 
     private static IEnumerable<Expr> Trees()
     {
@@ -77,8 +78,9 @@ public sealed class OperatorPrecedenceTests
             {
                 "prologue" => ExprEmitter.Prologue(tree),
                 "printer" => Printer.Print(tree),
-                "scalar" => ExprEmitter.Element(tree, null, null!, static i => "F" + i),
-                _ => ExprEmitter.Element(tree, emitter, null!, static i => "F" + i),
+                "scalar" => ExprEmitter.Element(tree, ScalarTarget.Instance, null!, static i => "F" + i),
+                "ILGPU" => ExprEmitter.Element(tree, IlgpuTarget.Instance, null!, static i => "F" + i),
+                _ => ExprEmitter.Element(tree, VectorTarget.V512, null!, static i => "F" + i),
             };
             var parsed = SyntaxFactory.ParseExpression(text);
             string expected = Shape(tree, vector: emitter == "Vector512"), actual = parsed.ContainsDiagnostics ? "<does not parse>" : Shape(parsed);

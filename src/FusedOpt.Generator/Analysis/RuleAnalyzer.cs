@@ -33,7 +33,7 @@ internal sealed class RuleAnalyzer
     public const int MaxFlags = 8;
 
     private readonly string _ruleName;
-    private readonly IReadOnlyList<Location> _locations;
+    private readonly IReadOnlyList<LocationInfo> _locations;
     private readonly List<DiagnosticInfo> _diagnostics;
     private readonly Dictionary<string, Variability> _locals = new();
     private readonly Dictionary<string, int> _assignCounts = new();
@@ -43,20 +43,29 @@ internal sealed class RuleAnalyzer
     private readonly List<FlagModel> _flags = [];
     private readonly Dictionary<string, int> _pureFlags = new();
     private readonly HashSet<string> _usedNames = new();
+    private readonly HashSet<string> _hoistedLocals = new();
     private readonly Dictionary<string, (NameKind Kind, int Index, List<List<FlagLiteral>> Loads, List<List<FlagLiteral>> Stores)> _buffers = new();
     private string? _scalarReason;
 
-    private RuleAnalyzer(string ruleName, IReadOnlyList<Location> locations, List<DiagnosticInfo> diagnostics)
+    private RuleAnalyzer(string ruleName, IReadOnlyList<LocationInfo> locations, List<DiagnosticInfo> diagnostics)
     {
         _ruleName = ruleName;
         _locations = locations;
         _diagnostics = diagnostics;
     }
 
-    public static KernelPlan? Analyze(string ruleName, EquatableArray<Stmt> body, IReadOnlyList<StateModel> states,
-        IReadOnlyList<Location> locations, Location ruleLocation, List<DiagnosticInfo> diagnostics)
+    /// <param name="ruleName">The record's name, for messages.</param>
+    /// <param name="body">The rule body.</param>
+    /// <param name="states">The per-element states.</param>
+    /// <param name="ruleNames">Every name the rule declares (hyperparameters, p, g, states, t): no hoisted scalar takes one.</param>
+    /// <param name="locations">Statement locations, indexed by <see cref="Stmt.Id"/>.</param>
+    /// <param name="ruleLocation">Where diagnostics about the whole rule go.</param>
+    /// <param name="diagnostics">Receives the analysis diagnostics.</param>
+    public static KernelPlan? Analyze(string ruleName, EquatableArray<Stmt> body, IReadOnlyList<StateModel> states, IEnumerable<string> ruleNames,
+        IReadOnlyList<LocationInfo> locations, LocationInfo? ruleLocation, List<DiagnosticInfo> diagnostics)
     {
         var a = new RuleAnalyzer(ruleName, locations, diagnostics);
+        a._usedNames.UnionWith(ruleNames);
         int errors = diagnostics.Count;
         a.CollectLocals(body, Variability.Const);
         a.InferLocals(body);
@@ -307,7 +316,8 @@ internal sealed class RuleAnalyzer
             case BinaryExpr { Op: BinaryOp.Div } b when VarOf(b.Right) != Variability.Element:
                 // Strength reduction: x / c → x · (1/c) with 1/c hoisted (float64, rounded once). A vector divide
                 // costs ~6 cycles against ~1 for a multiply; the result differs from x / c by at most an ulp.
-                return new BinaryExpr(BinaryOp.Mul, Hoist(b.Left), NewHoist(new BinaryExpr(BinaryOp.Div, new NumExpr(1, "1.0", ValueType.Double), b.Right, ValueType.Double)), b.Type);
+                return new BinaryExpr(BinaryOp.Mul, Hoist(b.Left), NewHoist(new BinaryExpr(BinaryOp.Div, new NumExpr(1, "1.0", ValueType.Double), b.Right, ValueType.Double)), b.Type,
+                    ReducedFrom: Printer.Print(b));
             case BinaryExpr b:
                 return b with { Left = Hoist(b.Left), Right = Hoist(b.Right) };
             case CallExpr c:
@@ -334,14 +344,11 @@ internal sealed class RuleAnalyzer
             return new RefExpr(_hoists[existing].Name, NameKind.Hoisted, type, existing);
         }
 
-        string name = e is RefExpr { Kind: NameKind.Local or NameKind.Hyper or NameKind.StepState } r ? "k" + Capitalize(r.Name) : "c" + _hoists.Count.ToString(CultureInfo.InvariantCulture);
-        string unique = name;
-        for (int k = 2; _usedNames.Contains(unique); k++)
-        {
-            unique = name + "_" + k.ToString(CultureInfo.InvariantCulture);
-        }
-
-        _usedNames.Add(unique);
+        // A step-invariant local keeps its own name (it is not declared in the element loops); anything else is named
+        // after what it is (oneMinusBeta1, stepSize), unique among the rule's names and the earlier scalars.
+        string unique = e is RefExpr { Kind: NameKind.Local } local && _hoistedLocals.Add(local.Name)
+            ? local.Name
+            : HoistNames.Unique(e, _hoists.Count, _usedNames);
         _hoists.Add(new HoistModel(unique, e, text));
         if (pure)
         {
@@ -350,8 +357,6 @@ internal sealed class RuleAnalyzer
 
         return new RefExpr(unique, NameKind.Hoisted, type, _hoists.Count - 1);
     }
-
-    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s.Substring(1);
 
     private int FlagFor(Expr condition)
     {

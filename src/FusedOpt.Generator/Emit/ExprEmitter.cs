@@ -1,14 +1,15 @@
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
 namespace FusedOpt.Generator.Emit;
 
 /// <summary>
-/// Writes IR expressions as C# for one of three targets: the float64 prologue, a vector width, or scalar float32.
-/// Vector and scalar code use the same operations in the same order (no FMA contraction), so every width computes
-/// the same bits.
+/// Writes IR expressions: the float64 prologue (C#), and element code through a <see cref="KernelTarget"/> (a vector
+/// width, scalar C#, the ILGPU kernel). Every target gets the same operations in the same order (no FMA
+/// contraction), so every width computes the same bits.
 /// </summary>
 internal static class ExprEmitter
 {
@@ -45,51 +46,43 @@ internal static class ExprEmitter
         return hasPoint ? text : text + ".0";
     }
 
-    public static string FloatLiteral(string text) => text + "f";
+    public static string FloatLiteral(string text) => KernelTarget.FloatLiteral(text);
 
-    // ---- Element code: a vector width ("Vector512", "Vector256") or scalar (width == null). ----
+    // ---- Element code: through a kernel target (a vector width, scalar C#, the ILGPU kernel). ----
 
     /// <summary>
-    /// Writes element code for a vector width (<c>Vector512</c>, <c>Vector256</c>) or scalar code (null). A switch is
-    /// written by <paramref name="flag"/> (default: the kernel's type parameter, <c>TAmsgrad.IsOn</c>).
+    /// Writes element code for <paramref name="target"/>. A switch is written by <paramref name="flag"/> (default: the
+    /// kernel's type parameter, <c>TAmsgrad.IsOn</c>).
     /// </summary>
-    public static string Element(Expr e, string? width, KernelNames names, System.Func<int, string>? flag = null) =>
-        Element(e, width, names, flag ?? (i => names.Flag(i) + ".IsOn"), 0);
+    public static string Element(Expr e, KernelTarget target, KernelNames names, System.Func<int, string>? flag = null) =>
+        Element(e, target, flag ?? (i => names.Flag(i) + ".IsOn"), 0);
 
     /// <summary>Writes <paramref name="e"/>, parenthesised only where C# precedence needs it.</summary>
-    private static string Element(Expr e, string? width, KernelNames names, System.Func<int, string> flag, int parent)
+    private static string Element(Expr e, KernelTarget target, System.Func<int, string> flag, int parent)
     {
-        string W = width ?? "";
-        bool scalar = width is null;
-        string E(Expr x, int p = 0) => Element(x, width, names, flag, p);
+        string E(Expr x, int p = 0) => Element(x, target, flag, p);
         switch (e)
         {
             case NumExpr n:
-                return scalar ? Wrap(FloatLiteral(n.Text), n.Text.StartsWith("-", System.StringComparison.Ordinal) ? 10 : 20, parent) : W + ".Create(" + FloatLiteral(n.Text) + ")";
+                return target.Constant(n.Text, parent);
             case BoolExpr b:
-                return scalar ? (b.Value ? "true" : "false") : W + "<float>." + (b.Value ? "AllBitsSet" : "Zero");
+                return target.Bool(b.Value);
             case RefExpr r:
-                return KernelNames.Variable(r);
+                return target.Escape(r.Name);
             case UnaryExpr u when u.Op == UnaryOp.Neg:
                 return Wrap("-" + Operand(E(u.Operand, 10)), 10, parent);
             case UnaryExpr u:
-                return Wrap((scalar ? "!" : "~") + Operand(E(u.Operand, 10)), 10, parent);
+                return Wrap(target.NotOperator + Operand(E(u.Operand, 10)), 10, parent);
             case BinaryExpr b:
-                return Binary(b, W, scalar, E, parent);
+                return Binary(b, target, E, parent);
             case CallExpr c:
-                var args = string.Join(", ", c.Args.Select(a => E(a)));
-                return c.Func switch
-                {
-                    Func.Sign => "SimdMath.Sign(" + args + ")",
-                    _ when scalar => "MathF." + c.Func + "(" + args + ")",
-                    _ => W + "." + c.Func + "(" + args + ")",
-                };
+                return target.Call(c.Func, string.Join(", ", c.Args.Select(a => E(a))));
             case CondExpr c when c.Flag >= 0:
                 return Wrap(flag(c.Flag) + " ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent);
             case CondExpr c:
-                return scalar
-                    ? Wrap(E(c.Cond, 2) + " ? " + E(c.WhenTrue, 2) + " : " + E(c.WhenFalse, 1), 1, parent)
-                    : W + ".ConditionalSelect(" + E(c.Cond) + ", " + E(c.WhenTrue) + ", " + E(c.WhenFalse) + ")";
+                return target.IsVector
+                    ? target.Select(E(c.Cond), E(c.WhenTrue), E(c.WhenFalse))
+                    : Wrap(target.Select(E(c.Cond, 2), E(c.WhenTrue, 2), E(c.WhenFalse, 1)), 1, parent);
             case CastExpr c:
                 return E(c.Operand, parent);
             default:
@@ -97,17 +90,16 @@ internal static class ExprEmitter
         }
     }
 
-    private static string Binary(BinaryExpr b, string W, bool scalar, System.Func<Expr, int, string> E, int parent)
+    private static string Binary(BinaryExpr b, KernelTarget target, System.Func<Expr, int, string> E, int parent)
     {
         bool arithmetic = b.Op is BinaryOp.Add or BinaryOp.Sub or BinaryOp.Mul or BinaryOp.Div;
-        if (scalar || arithmetic)
+        if (!target.IsVector || arithmetic)
         {
             // Left-associative: the right operand needs parentheses at equal precedence (a - (b - c)).
             int p = Printer.Precedence(b.Op);
             return Wrap(E(b.Left, p) + " " + Printer.Symbol(b.Op) + " " + E(b.Right, p + 1), p, parent);
         }
 
-        string l = E(b.Left, 0), r = E(b.Right, 0);
         if (b.Op is BinaryOp.Eq or BinaryOp.Ne && b.Left.Type == ValueType.Bool)
         {
             // Bools are lane masks (all bits set = true, a NaN as a float): compare them bitwise, never as floats.
@@ -117,14 +109,11 @@ internal static class ExprEmitter
 
         return b.Op switch
         {
-            BinaryOp.Lt => W + ".LessThan(" + l + ", " + r + ")",
-            BinaryOp.Le => W + ".LessThanOrEqual(" + l + ", " + r + ")",
-            BinaryOp.Gt => W + ".GreaterThan(" + l + ", " + r + ")",
-            BinaryOp.Ge => W + ".GreaterThanOrEqual(" + l + ", " + r + ")",
-            BinaryOp.Eq => W + ".Equals(" + l + ", " + r + ")",
-            BinaryOp.Ne => Wrap("~" + W + ".Equals(" + l + ", " + r + ")", 10, parent),
             BinaryOp.And => Wrap(E(b.Left, 5) + " & " + E(b.Right, 6), 5, parent),
-            _ => Wrap(E(b.Left, 4) + " | " + E(b.Right, 5), 4, parent),
+            BinaryOp.Or => Wrap(E(b.Left, 4) + " | " + E(b.Right, 5), 4, parent),
+            // a != b is the complement of a mask: a prefix operator's precedence.
+            BinaryOp.Ne => Wrap(target.Compare(b.Op, E(b.Left, 0), E(b.Right, 0)), 10, parent),
+            _ => target.Compare(b.Op, E(b.Left, 0), E(b.Right, 0)),
         };
     }
 

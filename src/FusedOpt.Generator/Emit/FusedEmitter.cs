@@ -2,15 +2,18 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
 namespace FusedOpt.Generator.Emit;
 
 /// <summary>
-/// Writes the fused kernels: one width-generic element body instantiated as a Vector512 loop, a Vector256 loop and
-/// a scalar loop (which also finishes the vector loops' tails), plus the dispatch chain that turns the switch bits
-/// into generic arguments once per call.
+/// Writes the fused kernels: one element body written through a <see cref="KernelTarget"/> (lanes, types, functions,
+/// masks) and a <see cref="BufferAccess"/> per buffer (load and convert, convert and store), instantiated as a
+/// Vector512 loop, a Vector256 loop and a scalar loop (which also finishes the vector loops' tails) — and by
+/// <see cref="GpuEmitter"/> as the ILGPU kernel's body — plus the dispatch chain that turns the switch bits into
+/// generic arguments once per call.
 /// </summary>
 internal sealed class FusedEmitter
 {
@@ -18,17 +21,20 @@ internal sealed class FusedEmitter
     private readonly KernelNames _names;
     private readonly KernelPlan _plan;
     private readonly System.Func<int, string> _flag;
+    private readonly System.Func<BufferUse, BufferAccess> _access;
     private int _maskCounter;
 
     /// <param name="model">The declaration.</param>
     /// <param name="names">Kernel names.</param>
     /// <param name="flag">How a switch is tested: by default the kernel's type parameter (<c>TAmsgrad.IsOn</c>).</param>
-    public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null)
+    /// <param name="access">How each buffer is stored and reached: float32 for every buffer by default.</param>
+    public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null, System.Func<BufferUse, BufferAccess>? access = null)
     {
         _model = model;
         _names = names;
         _plan = model.Plan;
         _flag = flag ?? (i => names.Flag(i) + ".IsOn");
+        _access = access ?? (static _ => Fp32Access.Instance);
     }
 
     private string TypeParams => string.Join(", ", _names.AllFlags);
@@ -91,26 +97,14 @@ internal sealed class FusedEmitter
         }
     }
 
-    public void EmitVector(CodeWriter w, int width)
+    public void EmitVector(CodeWriter w, VectorTarget target)
     {
-        string W = "Vector" + width.ToString(CultureInfo.InvariantCulture);
-        int lanes = width / 32;
         string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
-        w.Line($"/// <summary>The fused {W} loop: {lanes} elements per iteration, one load and one store per buffer; the tail goes to <see cref=\"Scalar\"/>.</summary>");
+        w.Line($"/// <summary>The fused {target.Name} loop: {target.Lanes} elements per iteration, one load and one store per buffer; the tail goes to <see cref=\"Scalar\"/>.</summary>");
         w.Line(Optimized);
-        using (w.Block($"private static void Fused{width}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
+        using (w.Block($"private static void Fused{target.Bits}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
         {
-            EmitBufferRefs(w, f);
-            w.Line($"var {_names.Get("gScale")} = {W}.Create({f}.GradScale);");
-            EmitHoists(w, f, W);
-            using (w.Block($"for (; {i} <= {end} - {lanes}; {i} += {lanes})"))
-            {
-                EmitLoads(w, i, W);
-                _maskCounter = 0;
-                EmitBlock(w, _plan.Body, W, null);
-                EmitStores(w, i, W);
-            }
-
+            EmitLoop(w, target, f, i, $"for (; {i} <= {end} - {target.Lanes}; {i} += {target.Lanes})");
             w.Line();
             w.Line($"Scalar<{TypeParams}>(in {f}, {i}, {end});");
         }
@@ -123,63 +117,86 @@ internal sealed class FusedEmitter
         w.Line(Optimized);
         using (w.Block($"private static void Scalar<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
         {
-            EmitBufferRefs(w, f);
-            w.Line($"float {_names.Get("gScale")} = {f}.GradScale;");
-            EmitHoists(w, f, null);
-            using (w.Block($"for (; {i} < {end}; {i}++)"))
-            {
-                EmitLoads(w, i, null);
-                _maskCounter = 0;
-                EmitBlock(w, _plan.Body, null, null);
-                EmitStores(w, i, null);
-            }
+            EmitLoop(w, ScalarTarget.Instance, f, i, $"for (; {i} < {end}; {i}++)");
+        }
+    }
+
+    /// <summary>A CPU loop on <paramref name="target"/>: buffer references, broadcast scalars, then loads, rule and stores per iteration.</summary>
+    private void EmitLoop(CodeWriter w, KernelTarget target, string f, string i, string header)
+    {
+        foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
+        {
+            w.Line(_access(b).DeclareReference(CpuReference(b), b, f));
+        }
+
+        string gScale = _names.Get("gScale");
+        w.Line($"{target.DeclaredType(ValueType.Float)} {gScale} = {target.Broadcast(f + ".GradScale", isBool: false)};");
+        EmitHoists(w, target, k => f + ".Scalar(" + k.ToString(CultureInfo.InvariantCulture) + ")", boolNote: "");
+        using (w.Block(header))
+        {
+            EmitElementBody(w, target, CpuReference, i, $"if ({_names.ScaleFlag}.IsOn) {{0}} *= {gScale};");
         }
     }
 
     /// <summary>
-    /// Writes the scalar element body for one element (loads, rule, stores) with custom load and store text: the GPU
-    /// kernel's body. <paramref name="load"/> maps a buffer to the expression reading element i; <paramref name="store"/>
-    /// to the statement writing it; <paramref name="scale"/> is the statement applying the gradient scale.
+    /// Writes the step-invariant scalars as element values of <paramref name="target"/>, each read from the slot
+    /// <paramref name="slot"/> gives for its index; <paramref name="boolNote"/> is appended to the comment of a bool.
     /// </summary>
-    public void EmitElementBody(CodeWriter w, System.Func<BufferUse, string> load, System.Func<BufferUse, string, string> store, string scale)
+    public void EmitHoists(CodeWriter w, KernelTarget target, System.Func<int, string> slot, string boolNote)
+    {
+        for (int k = 0; k < _plan.Hoists.Count; k++)
+        {
+            var h = _plan.Hoists[k];
+            bool isBool = h.Value.Type == ValueType.Bool;
+            string type = target.DeclaredType(isBool ? ValueType.Bool : ValueType.Float);
+            w.Line($"{type} {target.Escape(h.Name)} = {target.Broadcast(slot(k), isBool)}; // {h.Text}{(isBool ? boolNote : "")}");
+        }
+    }
+
+    /// <summary>
+    /// Writes one iteration of the element body on <paramref name="target"/>: every buffer loaded (through its
+    /// <see cref="BufferAccess"/>, from <paramref name="reference"/> at <paramref name="index"/>) under its guard, the
+    /// gradient scaled (<paramref name="scale"/>, a format with the gradient's name as {0}), the rule, and the stores.
+    /// </summary>
+    public void EmitElementBody(CodeWriter w, KernelTarget target, System.Func<BufferUse, string> reference, string index, string scale)
     {
         foreach (var b in _plan.Buffers)
         {
-            string name = BufferVar(b);
+            string name = target.Escape(RawBufferName(b));
             if (!b.IsLoaded)
             {
                 if (b.IsStored)
                 {
-                    w.Line($"float {name} = 0f;");
+                    w.Line($"{target.ValueTypeName} {name} = {target.Zero};");
                 }
 
                 continue;
             }
 
+            string load = _access(b).Load(target, reference(b), index);
+            string type = target.DeclaredType(ValueType.Float);
             string guard = Guard(b.Loads);
-            w.Line(guard == "true" ? $"float {name} = {load(b)};" : $"float {name} = {guard} ? {load(b)} : 0f;");
+            w.Line(guard == "true" ? $"{type} {name} = {load};" : $"{type} {name} = {guard} ? {load} : {target.Zero};");
             if (b.Kind == NameKind.Grad)
             {
-                w.Line(scale);
+                w.Line(string.Format(CultureInfo.InvariantCulture, scale, name));
             }
         }
 
         if (_plan.NeedsUnloadedGrad())
         {
-            w.Line($"float {KernelNames.Id(_model.GradName)} = 0f; // assigned, never read from the buffer");
+            w.Line($"{target.ValueTypeName} {target.Escape(_model.GradName)} = {target.Zero}; // assigned, never read from the buffer");
         }
 
         _maskCounter = 0;
-        EmitBlock(w, _plan.Body, null, null);
+        EmitBlock(w, _plan.Body, target, null);
         foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
         {
+            string statement = _access(b).Store(target, reference(b), index, target.Escape(RawBufferName(b)));
             string guard = Guard(b.Stores);
-            string statement = store(b, BufferVar(b));
             w.Line(guard == "true" ? statement : $"if ({guard}) {statement}");
         }
     }
-
-    public string BufferVar(BufferUse b) => KernelNames.Id(RawBufferName(b));
 
     private string RawBufferName(BufferUse b) => b.Kind switch
     {
@@ -188,79 +205,30 @@ internal sealed class FusedEmitter
         _ => b.Name,
     };
 
-    private void EmitBufferRefs(CodeWriter w, string f)
-    {
-        foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
-        {
-            string source = b.Kind switch
-            {
-                NameKind.Param => f + ".P",
-                NameKind.Grad => f + ".G",
-                _ => f + ".State(" + b.Index.ToString(CultureInfo.InvariantCulture) + ")",
-            };
-            w.Line($"ref float {_names.BufferRef(RawBufferName(b))} = ref {source};");
-        }
-    }
+    /// <summary>The CPU loops' <c>ref float</c> variable holding a buffer's first element.</summary>
+    private string CpuReference(BufferUse b) => _names.BufferRef(RawBufferName(b));
 
-    private void EmitHoists(CodeWriter w, string f, string? W)
+    /// <summary>
+    /// The comment for a line whose expression has strength-reduced divisions: each division as the rule wrote it, so
+    /// the reader can see where <c>x * invBiasCorrection2</c> came from. Empty when there is none.
+    /// </summary>
+    private static string ReductionNote(Expr e)
     {
-        for (int k = 0; k < _plan.Hoists.Count; k++)
-        {
-            var h = _plan.Hoists[k];
-            string slot = f + ".Scalar(" + k.ToString(CultureInfo.InvariantCulture) + ")";
-            bool isBool = h.Value.Type == ValueType.Bool;
-            string init = (W, isBool) switch
-            {
-                (null, false) => "float " + KernelNames.Id(h.Name) + " = " + slot + ";",
-                (null, true) => "bool " + KernelNames.Id(h.Name) + " = StepMath.IsSet(" + slot + ");",
-                _ => "var " + KernelNames.Id(h.Name) + " = " + W + ".Create(" + slot + ");",
-            };
-            w.Line(init + " // " + h.Text);
-        }
-    }
+        var divisions = new List<string>();
+        Collect(e);
+        return divisions.Count == 0 ? "" : " // strength-reduced: " + string.Join("; ", divisions.Distinct());
 
-    private void EmitLoads(CodeWriter w, string i, string? W)
-    {
-        foreach (var b in _plan.Buffers)
+        void Collect(Expr x)
         {
-            string name = BufferVar(b);
-            string r = _names.BufferRef(RawBufferName(b));
-            string load = W is null ? $"Unsafe.Add(ref {r}, {i})" : $"{W}.LoadUnsafe(ref {r}, (nuint){i})";
-            string zero = W is null ? "0f" : "default";
-            string type = W is null ? "float" : "var";
-            string guard = Guard(b.Loads);
-            if (!b.IsLoaded)
+            if (x is BinaryExpr { ReducedFrom: { } source })
             {
-                if (b.IsStored)
-                {
-                    w.Line($"{(W is null ? "float" : W + "<float>")} {name} = {zero};");
-                }
-
-                continue;
+                divisions.Add(source);
             }
 
-            w.Line(guard == "true" ? $"{type} {name} = {load};" : $"{type} {name} = {guard} ? {load} : {zero};");
-            if (b.Kind == NameKind.Grad)
+            foreach (var child in x.Children())
             {
-                w.Line($"if ({_names.ScaleFlag}.IsOn) {name} *= {_names.Get("gScale")};");
+                Collect(child);
             }
-        }
-
-        if (_plan.NeedsUnloadedGrad())
-        {
-            w.Line($"{(W is null ? "float" : W + "<float>")} {KernelNames.Id(_model.GradName)} = {(W is null ? "0f" : "default")}; // assigned, never read from the buffer");
-        }
-    }
-
-    private void EmitStores(CodeWriter w, string i, string? W)
-    {
-        foreach (var b in _plan.Buffers.Where(static b => b.IsStored))
-        {
-            string name = BufferVar(b);
-            string r = _names.BufferRef(RawBufferName(b));
-            string store = W is null ? $"Unsafe.Add(ref {r}, {i}) = {name};" : $"{name}.StoreUnsafe(ref {r}, (nuint){i});";
-            string guard = Guard(b.Stores);
-            w.Line(guard == "true" ? store : $"if ({guard}) {store}");
         }
     }
 
@@ -282,71 +250,72 @@ internal sealed class FusedEmitter
     }
 
     /// <summary>A real if/else around element statements (switches everywhere; per-element conditions in scalar code).</summary>
-    private void EmitIfElse(CodeWriter w, string header, IfStmt i, string? W, string? mask)
+    private void EmitIfElse(CodeWriter w, string header, IfStmt i, KernelTarget target, string? mask)
     {
         using (w.Block(header))
         {
-            EmitBlock(w, i.Then, W, mask);
+            EmitBlock(w, i.Then, target, mask);
         }
 
         if (i.Else.Any(_plan.IsElement))
         {
             using (w.Block("else"))
             {
-                EmitBlock(w, i.Else, W, mask);
+                EmitBlock(w, i.Else, target, mask);
             }
         }
     }
 
     /// <summary>Element statements; in vector code a per-element if becomes masks and selects.</summary>
-    private void EmitBlock(CodeWriter w, IEnumerable<Stmt> block, string? W, string? mask)
+    private void EmitBlock(CodeWriter w, IEnumerable<Stmt> block, KernelTarget target, string? mask)
     {
         foreach (var s in block.Where(_plan.IsElement))
         {
             switch (s)
             {
                 case AssignStmt a:
-                    string value = ExprEmitter.Element(a.Value, W, _names, _flag);
+                    string value = ExprEmitter.Element(a.Value, target, _names, _flag);
+                    string note = ReductionNote(a.Value), variable = target.Escape(a.Target);
                     if (a.Declares)
                     {
-                        string type = W is null ? (a.TargetType == ValueType.Bool ? "bool" : "float") : "var";
-                        w.Line($"{type} {KernelNames.Id(a.Target)} = {value};");
+                        string type = target.DeclaredType(a.TargetType == ValueType.Bool ? ValueType.Bool : ValueType.Float);
+                        w.Line($"{type} {variable} = {value};{note}");
                     }
-                    else if (mask is null || W is null)
+                    else if (mask is null || !target.IsVector)
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {value};");
+                        w.Line($"{variable} = {value};{note}");
                     }
                     else
                     {
-                        w.Line($"{KernelNames.Id(a.Target)} = {W}.ConditionalSelect({mask}, {value}, {KernelNames.Id(a.Target)});");
+                        w.Line($"{variable} = {target.Select(mask, value, variable)};{note}");
                     }
 
                     break;
                 case IfStmt i when i.Flag >= 0:
-                    EmitIfElse(w, $"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}", i, W, mask);
+                    EmitIfElse(w, $"if ({_flag(i.Flag)}) // {_plan.Flags[i.Flag].Text}", i, target, mask);
                     break;
-                case IfStmt i when W is null:
-                    EmitIfElse(w, $"if ({ExprEmitter.Element(i.Cond, W, _names, _flag)})", i, W, null);
+                case IfStmt i when !target.IsVector:
+                    EmitIfElse(w, $"if ({ExprEmitter.Element(i.Cond, target, _names, _flag)}){ReductionNote(i.Cond)}", i, target, null);
                     break;
                 case IfStmt i:
                     int k = _maskCounter++;
                     string cond = _names.Get("cond" + k.ToString(CultureInfo.InvariantCulture));
                     string thenMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture));
                     w.Line($"// if ({Printer.Print(i.Cond)}): both branches run, lanes are selected by mask");
-                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, W, _names, _flag)};");
+                    w.Line($"var {cond} = {ExprEmitter.Element(i.Cond, target, _names, _flag)};{ReductionNote(i.Cond)}");
                     w.Line($"var {thenMask} = {(mask is null ? cond : mask + " & " + cond)};");
                     w.Line("{");
                     w.Indent();
-                    EmitBlock(w, i.Then, W, thenMask);
+                    EmitBlock(w, i.Then, target, thenMask);
                     w.Outdent();
                     w.Line("}");
                     if (i.Else.Any(_plan.IsElement))
                     {
                         string elseMask = _names.Get("mask" + k.ToString(CultureInfo.InvariantCulture) + "Else");
-                        w.Line($"var {elseMask} = {(mask is null ? "~" + cond : W + ".AndNot(" + mask + ", " + cond + ")")};");
+                        w.Line($"var {elseMask} = {(mask is null ? target.NotOperator + cond : target.AndNot(mask, cond))};");
                         w.Line("{");
                         w.Indent();
-                        EmitBlock(w, i.Else, W, elseMask);
+                        EmitBlock(w, i.Else, target, elseMask);
                         w.Outdent();
                         w.Line("}");
                     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Linq;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
@@ -13,9 +14,6 @@ namespace FusedOpt.Generator.Emit;
 /// </summary>
 internal sealed class GpuEmitter
 {
-    /// <summary>Step scalars a <c>GpuArgs</c> can carry (S0 … S31).</summary>
-    public const int MaxScalars = 32;
-
     private readonly RuleModel _model;
     private readonly KernelNames _names;
 
@@ -28,9 +26,9 @@ internal sealed class GpuEmitter
     public void Emit(CodeWriter w)
     {
         var plan = _model.Plan;
-        if (plan.Hoists.Count > MaxScalars)
+        if (!_model.Supports(Backends.Ilgpu))
         {
-            w.Line($"// No GPU kernel: the rule has {plan.Hoists.Count} step scalars and GpuArgs carries {MaxScalars} (FOPT021).");
+            w.Line($"// No GPU kernel: the rule has {plan.Hoists.Count} step scalars and GpuArgs carries {Backends.Ilgpu.MaxScalars} (FOPT021).");
             w.Line("GpuKernelMethod? IOptimizerRule.GpuKernel => null;");
             return;
         }
@@ -53,19 +51,9 @@ internal sealed class GpuEmitter
                        + string.Join(", ", states.Select(static s => "ILGPU.ArrayView<float> " + s)) + $", FusedOpt.Gpu.GpuArgs {args})"))
         {
             w.Line($"long {i} = {index} + {args}.Offset;");
-            for (int k = 0; k < plan.Hoists.Count; k++)
-            {
-                var h = plan.Hoists[k];
-                string field = $"{args}.S{k.ToString(CultureInfo.InvariantCulture)}";
-                w.Line(h.Value.Type == ValueType.Bool ? $"bool {KernelNames.Id(h.Name)} = {field} != 0f; // {h.Text} (mask bits)" : $"float {KernelNames.Id(h.Name)} = {field}; // {h.Text}");
-            }
-
             var body = new FusedEmitter(_model, _names, flag => $"(({args}.Flags & {(1 << (flag + 1)).ToString(CultureInfo.InvariantCulture)}) != 0)");
-            body.EmitElementBody(
-                w,
-                load: b => $"{View(b)}[{i}]",
-                store: (b, value) => $"{View(b)}[{i}] = {value};",
-                scale: $"if (({args}.Flags & 1) != 0) {KernelNames.Id(_model.GradName)} *= {args}.GradScale;");
+            body.EmitHoists(w, IlgpuTarget.Instance, k => $"{args}.S{k.ToString(CultureInfo.InvariantCulture)}", boolNote: " (mask bits)");
+            body.EmitElementBody(w, IlgpuTarget.Instance, View, i, $"if (({args}.Flags & 1) != 0) {{0}} *= {args}.GradScale;");
         }
 
         w.Line();

@@ -52,11 +52,15 @@ internal sealed class KernelNames
 
         CollectLocals(model.Plan.Body);
         _flags = new string[model.Plan.Flags.Count];
+        var candidates = new HashSet<string>(System.StringComparer.Ordinal);
         for (int i = 0; i < _flags.Length; i++)
         {
-            string candidate = model.Plan.Flags[i].Condition is RefExpr { Kind: NameKind.Hyper } r
-                ? "T" + r.Name
-                : "T" + (i + 1).ToString(CultureInfo.InvariantCulture);
+            string wanted = SwitchName(model.Plan.Flags[i].Condition, i), candidate = wanted;
+            for (int k = 2; !candidates.Add(candidate); k++)
+            {
+                candidate = wanted + k.ToString(CultureInfo.InvariantCulture);
+            }
+
             _flags[i] = Get(candidate);
         }
 
@@ -118,6 +122,38 @@ internal sealed class KernelNames
         _taken.Add(name);
         _generated[wanted] = name;
         return name;
+    }
+
+    /// <summary>
+    /// The type parameter of a switch, after what its condition tests: <c>Amsgrad</c> → <c>TAmsgrad</c>,
+    /// <c>WeightDecay != 0</c> → <c>TWeightDecay</c>, <c>t == 1</c> → <c>TStep</c>, <c>!Rectify</c> → <c>TNotRectify</c>,
+    /// <c>Nesterov &amp;&amp; Momentum &gt; 0</c> → <c>TNesterovMomentum</c>; <c>TSwitch</c> + bit when it tests no name.
+    /// </summary>
+    private static string SwitchName(Expr condition, int index)
+    {
+        string prefix = condition is UnaryExpr { Op: UnaryOp.Not } ? "Not" : "";
+        var tested = new List<string>();
+        Collect(condition);
+        return tested.Count == 0
+            ? "TSwitch" + (index + 1).ToString(CultureInfo.InvariantCulture)
+            : "T" + prefix + string.Concat(tested.Take(2));
+
+        void Collect(Expr e)
+        {
+            if (e is RefExpr { Kind: NameKind.Hyper or NameKind.StepState or NameKind.Local or NameKind.Step } r)
+            {
+                string part = r.Kind == NameKind.Step ? "Step" : char.ToUpperInvariant(r.Name[0]) + r.Name.Substring(1);
+                if (!tested.Contains(part))
+                {
+                    tested.Add(part);
+                }
+            }
+
+            foreach (var child in e.Children())
+            {
+                Collect(child);
+            }
+        }
     }
 
     /// <summary>The kernel variable for a rule reference.</summary>

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using ValueType = FusedOpt.Generator.Model.ValueType;
 
@@ -27,12 +28,17 @@ internal sealed class NaiveEmitter
     private string _n = "n";
     private string _flags = "flags";
 
+    /// <summary>Lowers the rule to tensor operations at once, so the counts are ready and <see cref="Emit"/> only writes.</summary>
     public NaiveEmitter(RuleModel model, KernelNames names)
     {
         _model = model;
         _names = names;
         _plan = model.Plan;
+        Build();
     }
+
+    /// <summary>The lowering of <paramref name="model"/> with its own names: what the analysis stage counts.</summary>
+    public static NaiveEmitter Lower(RuleModel model) => new(model, new KernelNames(model));
 
     /// <summary>Temporaries the step needs.</summary>
     public int Temporaries => _temps;
@@ -40,8 +46,7 @@ internal sealed class NaiveEmitter
     /// <summary>Tensor operations (memory passes) with every switch on.</summary>
     public int Passes { get; private set; }
 
-    /// <summary>Generates the body; call before <see cref="Emit"/> and before reading the counts.</summary>
-    public void Build()
+    private void Build()
     {
         _n = _names.Get("n");
         _flags = _names.Get("flags");
@@ -75,12 +80,7 @@ internal sealed class NaiveEmitter
             foreach (var b in _plan.Buffers.Where(static b => b.IsLoaded || b.IsStored))
             {
                 string name = KernelNames.Id(b.Kind switch { NameKind.Param => _model.ParamName, NameKind.Grad => _model.GradName, _ => b.Name });
-                string source = b.Kind switch
-                {
-                    NameKind.Param => $"{f}.P",
-                    NameKind.Grad => $"{f}.G",
-                    _ => $"{f}.State({b.Index.ToString(CultureInfo.InvariantCulture)})",
-                };
+                string source = Fp32Access.Instance.Source(b, f);
                 string span = $"MemoryMarshal.CreateSpan(ref Unsafe.Add(ref {source}, {start}), {_n})";
                 if (b.Kind == NameKind.State)
                 {

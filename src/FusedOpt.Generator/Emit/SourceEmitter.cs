@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using FusedOpt.Generator.Analysis;
+using FusedOpt.Generator.Emit.Targets;
 using FusedOpt.Generator.Model;
 using FusedOpt.Generator.Parse;
 using ValueType = FusedOpt.Generator.Model.ValueType;
@@ -17,8 +18,6 @@ internal static class SourceEmitter
     {
         var names = new KernelNames(m);
         var naive = new NaiveEmitter(m, names);
-        naive.Build();
-        var fused = new FusedEmitter(m, names);
         var prologue = new PrologueEmitter(m, names);
         var plan = m.Plan;
         var w = new CodeWriter();
@@ -43,7 +42,7 @@ internal static class SourceEmitter
             }
         }
 
-        w.Line($"// Naive baseline: {naive.Passes} tensor operations (memory passes) with every switch on, {naive.Temporaries} temporaries.");
+        w.Line($"// Naive baseline: {m.Facts.NaivePasses} tensor operations (memory passes) with every switch on, {m.Facts.NaiveTemporaries} temporaries.");
         if (!plan.Vectorizable)
         {
             w.Line($"// Not vectorised: the rule uses {plan.ScalarReason}; every width runs the scalar loop (FOPT010).");
@@ -74,7 +73,7 @@ internal static class SourceEmitter
 
         using (w.Block($"partial record {KernelNames.Id(m.TypeName)} : IOptimizerRule"))
         {
-            EmitDescriptor(w, m, naive);
+            EmitDescriptor(w, m);
             w.Line();
             EmitValidate(w, m);
             w.Line();
@@ -83,30 +82,45 @@ internal static class SourceEmitter
             EmitStateNeeded(w, m);
             w.Line();
             prologue.Emit(w);
-            w.Line();
-            fused.EmitDispatch(w);
-            if (plan.Vectorizable)
+            foreach (var backend in KernelBackends(m, names, naive))
             {
                 w.Line();
-                fused.EmitVector(w, 512);
-                w.Line();
-                fused.EmitVector(w, 256);
+                backend.Emit(w);
             }
-
-            w.Line();
-            fused.EmitScalar(w);
-            w.Line();
-            naive.Emit(w);
-            w.Line();
-            new GpuEmitter(m, names).Emit(w);
-            w.Line();
-            new ReferenceEmitter(m, names).Emit(w);
         }
 
         return w.ToString();
     }
 
-    private static void EmitDescriptor(CodeWriter w, RuleModel m, NaiveEmitter naive)
+    /// <summary>
+    /// The kernels of one declaration, in file order, each written from the same model: the fused dispatch, the fused
+    /// loops per target (Vector512 and Vector256 when the rule vectorises, scalar always), the naive multi-pass step,
+    /// the ILGPU kernel and the reference path. A new backend (an HLSL shader) is one more entry here.
+    /// </summary>
+    private static IEnumerable<KernelBackend> KernelBackends(RuleModel m, KernelNames names, NaiveEmitter naive)
+    {
+        var fused = new FusedEmitter(m, names);
+        yield return new KernelBackend("dispatch", fused.EmitDispatch);
+        if (m.Plan.Vectorizable)
+        {
+            foreach (var target in new[] { VectorTarget.V512, VectorTarget.V256 })
+            {
+                yield return new KernelBackend(target.Name, w => fused.EmitVector(w, target));
+            }
+        }
+
+        yield return new KernelBackend(ScalarTarget.Instance.Name, fused.EmitScalar);
+        yield return new KernelBackend("naive", naive.Emit);
+        yield return new KernelBackend(IlgpuTarget.Instance.Name, new GpuEmitter(m, names).Emit);
+        yield return new KernelBackend("reference", new ReferenceEmitter(m, names).Emit);
+    }
+
+    /// <summary>One kernel (or kernel family) the generated file contains.</summary>
+    /// <param name="Name">What it is, for readers of this list.</param>
+    /// <param name="Emit">Writes it.</param>
+    private sealed record KernelBackend(string Name, System.Action<CodeWriter> Emit);
+
+    private static void EmitDescriptor(CodeWriter w, RuleModel m)
     {
         var args = m.Hypers.Select((h, i) => h.Type switch
         {
@@ -147,11 +161,11 @@ internal static class SourceEmitter
             w.Line($"StepStates = [{string.Join(", ", m.StepStates.Select(static s => $"new({Str(s.Name)}, {Num(s.InitialValue)})"))}],");
             w.Line($"ScalarCount = {plan.Hoists.Count},");
             w.Line($"Switches = [{string.Join(", ", plan.Flags.Select(static f => Str(f.Text)))}],");
-            w.Line($"NaiveTemporaries = {naive.Temporaries},");
-            w.Line($"NaivePasses = {naive.Passes},");
+            w.Line($"NaiveTemporaries = {m.Facts.NaiveTemporaries},");
+            w.Line($"NaivePasses = {m.Facts.NaivePasses},");
             w.Line($"ReadsParameter = {Bool(plan.Buffers.Any(static b => b.Kind == NameKind.Param && b.IsLoaded))},");
             w.Line($"IsVectorized = {Bool(plan.Vectorizable)},");
-            var ops = Analysis.OperationCounter.Count(plan, l => plan.ElementLocals.Contains(l));
+            var ops = m.Facts.ElementOperations;
             w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
             w.Line("Create = static v => FusedOptCreate(v),");
         }

@@ -88,7 +88,12 @@ internal sealed record RefExpr(string Name, NameKind Kind, ValueType Type, int S
 
 internal sealed record UnaryExpr(UnaryOp Op, Expr Operand, ValueType Type) : Expr(Type);
 
-internal sealed record BinaryExpr(BinaryOp Op, Expr Left, Expr Right, ValueType Type) : Expr(Type);
+/// <summary>
+/// <c>Left Op Right</c>. <paramref name="ReducedFrom"/> is set on a multiplication the analysis made from a division
+/// by a step-invariant value (<c>x / c</c> → <c>x * (1 / c)</c>): the division as the rule wrote it, which the
+/// emitters print as a comment on the line that uses it.
+/// </summary>
+internal sealed record BinaryExpr(BinaryOp Op, Expr Left, Expr Right, ValueType Type, string? ReducedFrom = null) : Expr(Type);
 
 internal sealed record CallExpr(Func Func, EquatableArray<Expr> Args, ValueType Type) : Expr(Type);
 

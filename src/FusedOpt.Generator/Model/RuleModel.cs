@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+using System.Linq;
 using FusedOpt.Generator.Helpers;
 
 namespace FusedOpt.Generator.Model;
@@ -29,7 +31,8 @@ internal sealed record ConstraintModel(string Condition, string Message);
 /// <summary>
 /// Everything the emitters need about one declaration: strings, numbers and equatable arrays only, so that an
 /// unchanged declaration compares equal and its output is not regenerated. No locations: a comment added above
-/// the record changes nothing here.
+/// the record changes nothing here. Built by the analysis stage from a <see cref="ParsedRule"/>; the emitters only
+/// read it (every fact they print, such as the naive pass count, is computed here, not while emitting).
 /// </summary>
 internal sealed record RuleModel(
     string Namespace,
@@ -47,7 +50,39 @@ internal sealed record RuleModel(
     string? StepName,
     EquatableArray<ConstraintModel> Constraints,
     KernelPlan Plan,
-    EquatableArray<UpdateArgument> Arguments);
+    EquatableArray<UpdateArgument> Arguments,
+    KernelFacts Facts,
+    EquatableArray<BackendSupport> Backends)
+{
+    /// <summary>The namespace-qualified type name, e.g. <c>FusedOpt.Optimizers.Adam</c>.</summary>
+    public string QualifiedTypeName => (Namespace.Length > 0 ? Namespace + "." : "") + TypeName;
+
+    /// <summary>True when <paramref name="backend"/> gets a kernel (its limits hold for this rule).</summary>
+    public bool Supports(BackendLimits backend) => Backends.All(b => b.Limits != backend || b.Supported);
+}
+
+/// <summary>Facts about the kernels that the descriptor and the file header print, computed by the analysis stage.</summary>
+/// <param name="NaivePasses">Tensor operations (memory passes) of the naive step with every switch on.</param>
+/// <param name="NaiveTemporaries">Temporary buffers the naive step needs.</param>
+/// <param name="ElementOperations">Operations per element of the fused loop with every switch on.</param>
+internal sealed record KernelFacts(int NaivePasses, int NaiveTemporaries, Analysis.OperationCounts ElementOperations);
+
+/// <summary>What a kernel backend can carry; the analysis checks every rule against each backend in <see cref="Backends"/>.</summary>
+/// <param name="Name">The backend, for messages.</param>
+/// <param name="MaxScalars">Step-invariant scalars its kernel arguments carry.</param>
+internal sealed record BackendLimits(string Name, int MaxScalars);
+
+/// <summary>Whether the rule fits a backend's limits; a backend it does not fit gets no kernel (and a FOPT021 warning).</summary>
+internal sealed record BackendSupport(BackendLimits Limits, bool Supported);
+
+/// <summary>The backends with limits a rule may exceed. The CPU kernels (Vector512, Vector256, scalar, naive) have none.</summary>
+internal static class Backends
+{
+    /// <summary>The ILGPU kernel: scalars travel in <c>GpuArgs</c> (S0 … S31).</summary>
+    public static readonly BackendLimits Ilgpu = new("ILGPU", MaxScalars: 32);
+
+    public static readonly IReadOnlyList<BackendLimits> Limited = [Ilgpu];
+}
 
 /// <summary>
 /// One parameter of <c>Update</c> in declaration order, for the reference path that calls it: <paramref name="Kind"/> is
@@ -56,7 +91,7 @@ internal sealed record RuleModel(
 internal sealed record UpdateArgument(NameKind Kind, int Index);
 
 /// <summary>A step-invariant scalar: computed once per step by the prologue and broadcast to the element loop.</summary>
-/// <param name="Name">Variable name in the kernels, e.g. <c>c0</c> or a rule local's name.</param>
+/// <param name="Name">Variable name in the kernels, after what it is (<c>oneMinusBeta1</c>, <c>stepSize</c>; see <see cref="Analysis.HoistNames"/>) or a rule local's own name.</param>
 /// <param name="Value">The expression, evaluated in float64 and rounded once to float32.</param>
 /// <param name="Text">The expression as the rule wrote it, for the comment beside it.</param>
 internal sealed record HoistModel(string Name, Expr Value, string Text);

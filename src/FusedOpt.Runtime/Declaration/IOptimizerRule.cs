@@ -96,12 +96,10 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
 
     /// <summary>The range as text, e.g. <c>[0, 1)</c>, or empty when unbounded.</summary>
     public string RangeText =>
-        double.IsNegativeInfinity(Min) && double.IsPositiveInfinity(Max) ? ""
-        : $"{(MinOpen ? "(" : "[")}{Format(Min)}, {Format(Max)}{(MaxOpen ? ")" : "]")}";
+        double.IsNegativeInfinity(Min) && double.IsPositiveInfinity(Max) ? "" : HyperparameterRanges.Text(Min, Max, MinOpen, MaxOpen);
 
     /// <summary>True when <paramref name="value"/> is inside the range (NaN never is).</summary>
-    public bool Contains(double value) =>
-        !double.IsNaN(value) && (MinOpen ? value > Min : value >= Min) && (MaxOpen ? value < Max : value <= Max);
+    public bool Contains(double value) => HyperparameterRanges.Contains(Min, Max, MinOpen, MaxOpen, value);
 
     /// <summary>Formats a value of this hyperparameter for messages and tables.</summary>
     public string FormatValue(double value) => double.IsInfinity(value) ? Format(value) : Kind switch
@@ -112,8 +110,7 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
         _ => Format(value),
     };
 
-    private static string Format(double v) =>
-        double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "-∞" : v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+    private static string Format(double v) => HyperparameterRanges.Format(v);
 }
 
 /// <summary>A per-element state buffer of a declaration.</summary>

@@ -31,9 +31,9 @@ namespace FusedOpt.Storage;
 /// </code>
 /// <para>So decade i holds 2^i (signed) or 2^(i+1) (unsigned) midpoints of an even split of [0.1, 1], scaled by 10^(i−6):
 /// signed 1+2+…+64 = 127 positive codes, their negatives, 0 and 1.0 (the map is not symmetric: its most negative code is
-/// −0.99296875, rounded to float32); unsigned 2+4+…+128 = 254 codes, 0 and 1.0. Every step is float32, as in PyTorch:
-/// <c>torch.linspace</c> on the CPU computes start + step·k for the first half and end − step·(n − 1 − k) for the second,
-/// step = (end − start)/(n − 1); the scale 10^(i−6) is a Python float that PyTorch rounds to float32 before multiplying.</para>
+/// −0.99296875, rounded to float32); unsigned 2+4+…+128 = 254 codes, 0 and 1.0. Every step is float32, as in PyTorch (see
+/// <see cref="Linspace"/> for the last bit of <c>torch.linspace</c>); the scale 10^(i−6) is a Python float that PyTorch
+/// rounds to float32 before multiplying.</para>
 /// </remarks>
 public sealed class DynamicMap
 {
@@ -111,15 +111,37 @@ public sealed class DynamicMap
         return [.. data];
     }
 
-    /// <summary><c>torch.linspace(start, end, steps)</c> in float32, as PyTorch's CPU kernel computes it.</summary>
+    /// <summary>
+    /// <c>torch.linspace(start, end, steps)</c> in float32, bit for bit as PyTorch's CPU kernel computes it (checked against
+    /// PyTorch 1.13). Element k is start + step·k in the first half and end − step·(steps − 1 − k) in the second, step =
+    /// (end − start)/(steps − 1); but the last bit depends on how the kernel runs: its scalar lambda is compiled to a fused
+    /// multiply-add, and its vector lambda (AVX2, 8 floats, called twice per 16-element iteration) computes only the
+    /// first element of each 8 that way and the other seven as first + i·step (a rounded product, then a rounded sum). An
+    /// AVX-512 build of PyTorch would round up to 34 of the 255 means differently in the last bit.
+    /// </summary>
     internal static float[] Linspace(float start, float end, int steps)
     {
         var result = new float[steps];
         float step = (end - start) / (steps - 1);
         int halfway = steps / 2;
-        for (int k = 0; k < steps; k++)
+        float At(int k) => k < halfway ? MathF.FusedMultiplyAdd(step, k, start) : MathF.FusedMultiplyAdd(-step, steps - k - 1, end);
+        int idx = 0;
+        for (; idx + 16 <= steps; idx += 16)
         {
-            result[k] = k < halfway ? start + (step * k) : end - (step * (steps - k - 1));
+            for (int half = 0; half < 16; half += 8)
+            {
+                float first = At(idx + half);
+                result[idx + half] = first;
+                for (int i = 1; i < 8; i++)
+                {
+                    result[idx + half + i] = first + (i * step);
+                }
+            }
+        }
+
+        for (; idx < steps; idx++)
+        {
+            result[idx] = At(idx);
         }
 
         return result;

@@ -25,6 +25,7 @@ public sealed unsafe class StateBuffer : IDisposable
             StateStorage.Bf16 => 2 * length,
             _ => length,
         };
+        ElementByteCount = codeBytes;
         AbsMaxOffset = (codeBytes + 63) & ~63L;
         ByteCount = StateStorages.ByteCount(storage, length);
         long allocated = AbsMaxOffset + (storage == StateStorage.Q8 ? 4 * Q8.BlockCount(length) : 0);
@@ -47,6 +48,12 @@ public sealed unsafe class StateBuffer : IDisposable
 
     /// <summary>Bytes the state occupies (<see cref="StateStorages.ByteCount"/>; alignment padding not counted).</summary>
     public long ByteCount { get; }
+
+    /// <summary>Bytes of the elements alone (the floats, words or codes; not the absmax values).</summary>
+    public long ElementByteCount { get; }
+
+    /// <summary>The elements' bytes as stored (floats, bf16 words or q8 codes), for checks and serialisation.</summary>
+    public Span<byte> ElementBytes => new(Data, checked((int)ElementByteCount));
 
     /// <summary>Byte offset of the absmax array (q8) from <see cref="Data"/>.</summary>
     private long AbsMaxOffset { get; }

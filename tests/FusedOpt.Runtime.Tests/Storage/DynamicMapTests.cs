@@ -12,8 +12,24 @@ namespace FusedOpt.Tests.Storage;
 public sealed class DynamicMapTests
 {
     // The float32 bit patterns of create_dynamic_map(signed, max_exponent_bits=7, total_bits=8), ascending, as PyTorch
-    // 1.13 (CPU) computes them from bitsandbytes/functional.py's formula (quoted in DynamicMap's remarks):
-    //   t = create_dynamic_map(signed); [struct.unpack('<I', struct.pack('<f', float(x)))[0] for x in t]
+    // 1.13 (CPU) computes them from bitsandbytes/functional.py's formula, run outside this repository:
+    //
+    //   def create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8):
+    //       data = []
+    //       non_sign_bits = total_bits - 1
+    //       for i in range(max_exponent_bits):
+    //           fraction_items = int(2 ** (i + non_sign_bits - max_exponent_bits) + 1 if signed
+    //                                else 2 ** (i + non_sign_bits - max_exponent_bits + 1) + 1)
+    //           boundaries = torch.linspace(0.1, 1, fraction_items)
+    //           means = (boundaries[:-1] + boundaries[1:]) / 2.0
+    //           data += (10 ** (-(max_exponent_bits - 1) + i) * means).tolist()
+    //           if signed:
+    //               data += (-10 ** (-(max_exponent_bits - 1) + i) * means).tolist()
+    //       data.append(0); data.append(1.0)
+    //       data.sort()
+    //       return torch.tensor(data)
+    //
+    //   [struct.unpack('<I', struct.pack('<f', float(x)))[0] for x in create_dynamic_map(signed)]
     private static readonly uint[] SignedBits =
     [
         0xBF7E3333, 0xBF7A9999, 0xBF770000, 0xBF736666, 0xBF6FCCCC, 0xBF6C3333, 0xBF68999A, 0xBF650000,

@@ -138,6 +138,36 @@ public sealed unsafe class StorageProbes : IParallelWork, IDisposable
         }
     }
 
+    /// <summary>
+    /// Quantizes with the eight-level search over permuted bound tables (<see cref="Q8.Encode512Search"/>),
+    /// single-threaded: the alternative to <see cref="Q8.Quantize"/>'s bucket lookup, kept to measure one against the other.
+    /// </summary>
+    public static void QuantizeWithSearch(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map)
+    {
+        var t = Q8.TablesOf(map);
+        fixed (float* s = source)
+        fixed (byte* c = codes)
+        {
+            for (int b = 0; b < absmax.Length; b++)
+            {
+                int start = b * Q8.BlockSize, n = Math.Min(Q8.BlockSize, source.Length - start);
+                float a = Q8.AbsMax(source.Slice(start, n), Kernels.Isa.Avx512);
+                absmax[b] = a;
+                var inv = Vector512.Create(Q8.InverseScale(a));
+                int i = 0;
+                for (; i + 16 <= n; i += 16)
+                {
+                    Q8.StoreCodes512(Q8.Encode512Search(Vector512.Load(s + start + i) * inv, t), ref c[start + i]);
+                }
+
+                for (; i < n; i++)
+                {
+                    c[start + i] = Q8.Encode(s[start + i] * inv.ToScalar(), map);
+                }
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _pool.Dispose();
 }

@@ -15,10 +15,12 @@ namespace FusedOpt.Storage;
 /// <remarks>
 /// <para><b>Quantize.</b> y = x · (1 / absmax) (a reciprocal then a multiply, as bitsandbytes' kernels do), then
 /// q = the number of the map's <see cref="DynamicMap.Bounds"/> strictly below y: the nearest code, a tie going to the
-/// lower code. bitsandbytes finds the code by a binary search with a midpoint test; here the search is branch-free,
-/// eight compare-and-add steps (idx += s where y &gt; Bounds[idx + s], s = 128, 64, …, 1). The Vector512 path looks the
-/// candidate bounds up with in-register permutes (the bounds of search level L form a table of 2^L entries); the
-/// Vector256 path gathers them. All paths compare the same float32 values and give the same codes.</para>
+/// lower code. bitsandbytes finds the code by a binary search with a midpoint test; the scalar path here is a
+/// branch-free search, eight compare-and-add steps (idx += s where y &gt; Bounds[idx + s], s = 128, 64, …, 1). The vector
+/// paths get the same count from a bucket table on the top 16 bits of |y| (<see cref="Encode256"/>): two gathers and
+/// one comparison instead of eight dependent levels. <see cref="Encode512Search"/> (the search with in-register permuted
+/// bound tables) and <see cref="Encode256Search"/> (with gathered bounds) are kept for measurement. All give the same
+/// codes.</para>
 /// <para><b>Dequantize.</b> Codes[q] × absmax: a 256-entry table lookup (eight two-table permutes and seven selects on
 /// AVX-512, or a gather), then one multiply.</para>
 /// <para><b>absmax.</b> The maximum of |x| computed on the bit patterns (exact, order-free, so every path agrees). An all-zero
@@ -215,9 +217,17 @@ public static unsafe class Q8
         Unsafe.WriteUnaligned(ref destination, Vector128.Narrow(words, words).AsUInt64().ToScalar());
     }
 
-    /// <summary>The codes of 16 scaled values: the branch-free binary search with permuted bound tables (AVX-512F).</summary>
+    /// <summary>
+    /// The codes of 16 scaled values: a bucket lookup on the top 16 bits of |y| (two gathers) and one comparison with the
+    /// single bound the bucket may hold; see <see cref="Tables"/>. Gives the search's codes exactly (tested).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> Encode512(Vector512<float> y, Tables t)
+    public static Vector512<int> Encode512(Vector512<float> y, Tables t) =>
+        Vector512.Create(Encode256(y.GetLower(), t), Encode256(y.GetUpper(), t));
+
+    /// <summary>The codes of 16 scaled values by the branch-free binary search with permuted bound tables (AVX-512F), kept to measure against <see cref="Encode512"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Encode512Search(Vector512<float> y, Tables t)
     {
         float* l = t.Levels;
         var idx = Vector512.GreaterThan(y, Vector512.Create(t.Bounds[128])).AsInt32() & Vector512.Create(128);
@@ -253,9 +263,35 @@ public static unsafe class Q8
     public static Vector512<float> Decode512Gather(Vector512<int> q, Tables t) =>
         Vector512.Create(Avx2.GatherVector256(t.Codes, q.GetLower(), 4), Avx2.GatherVector256(t.Codes, q.GetUpper(), 4));
 
-    /// <summary>The codes of 8 scaled values: the branch-free binary search with gathered bounds (AVX2).</summary>
+    /// <summary>
+    /// The codes of 8 scaled values (AVX2): with a = |y| and its bucket k (the top 16 bits of a, clamped to the range
+    /// where bounds lie), lt = Start[k] + (a &gt; Bound[k]) counts the positive bounds below a and le = Start[k] +
+    /// (a ≥ Bound[k]) those at or below it. Unsigned map: y &gt; 0 ? lt : 0. Signed map (the bounds below 0 mirror those
+    /// above it, but for the one between 0.99297 and 1): y &gt; 0 ? 127 + lt : y &lt; 0 ? 127 − min(le, 127) : 127, and 0 for NaN.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Encode256(Vector256<float> y, Tables t)
+    {
+        var a = (y.AsUInt32() & Vector256.Create(0x7FFF_FFFFu)).AsSingle();
+        var key = Vector256.Min(Vector256.Max((a.AsInt32() >> 15) - Vector256.Create(Tables.FirstKey - 1), Vector256<int>.Zero), Vector256.Create(Tables.BucketCount - 1));
+        var start = Avx2.GatherVector256(t.BucketStart, key, 4);
+        var bound = Avx2.GatherVector256(t.BucketBound, key, 4);
+        var lt = start - Vector256.GreaterThan(a, bound).AsInt32();            // a compare is −1 where true
+        var positive = Vector256.GreaterThan(y, Vector256<float>.Zero).AsInt32();
+        if (!t.IsSigned)
+        {
+            return lt & positive;
+        }
+
+        var le = Vector256.Min(start - Vector256.GreaterThanOrEqual(a, bound).AsInt32(), Vector256.Create(127));
+        var negative = Vector256.LessThan(y, Vector256<float>.Zero).AsInt32();
+        var zeroOrNaN = Vector256.ConditionalSelect(Vector256.Equals(y, y).AsInt32(), Vector256.Create(127), Vector256<int>.Zero);
+        return Vector256.ConditionalSelect(positive, Vector256.Create(127) + lt, Vector256.ConditionalSelect(negative, Vector256.Create(127) - le, zeroOrNaN));
+    }
+
+    /// <summary>The codes of 8 scaled values by the branch-free binary search with gathered bounds (AVX2), kept to measure against <see cref="Encode256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Encode256Search(Vector256<float> y, Tables t)
     {
         float* b = t.Bounds;
         var idx = Vector256<int>.Zero;
@@ -331,6 +367,8 @@ public static unsafe class Q8
                 Bounds[k] = map.Bounds[k];
             }
 
+            IsSigned = map.IsSigned;
+            BuildBuckets(map);
             int[] offsets = [0, 0, 16, 32, 48, 64, 96, 160];
             for (int level = 1; level <= 7; level++)
             {
@@ -350,5 +388,70 @@ public static unsafe class Q8
 
         /// <summary>The search-level tables (see the class summary).</summary>
         public float* Levels { get; }
+
+        /// <summary>True for the signed map's tables.</summary>
+        public bool IsSigned { get; }
+
+        /// <summary>
+        /// Per bucket, the number of positive bounds below the bucket's smallest value. Bucket 0 holds every |y| below
+        /// 2⁻²⁴ (below every bound), bucket k = 1 … 6144 the values whose top 16 bits are <see cref="FirstKey"/> + k − 1
+        /// (a relative width of at most 2⁻⁸, narrower than any gap between bounds, so a bucket holds at most one bound),
+        /// and the last bucket every |y| from 1 up (above every bound).
+        /// </summary>
+        public int* BucketStart { get; private set; }
+
+        /// <summary>Per bucket, the one bound inside it, or +∞ where it has none.</summary>
+        public float* BucketBound { get; private set; }
+
+        /// <summary>The top 16 bits of 2⁻²⁴, the first bucketed value.</summary>
+        public const int FirstKey = 103 << 8;
+
+        /// <summary>Buckets: one below, 24 binades of 256, one above.</summary>
+        public const int BucketCount = (24 * 256) + 2;
+
+        private void BuildBuckets(DynamicMap map)
+        {
+            _buckets = GC.AllocateArray<int>(2 * BucketCount, pinned: true);
+            BucketStart = (int*)Marshal.UnsafeAddrOfPinnedArrayElement(_buckets, 0);
+            BucketBound = (float*)(BucketStart + BucketCount);
+            int first = map.IsSigned ? 128 : 1;
+            var positive = new float[256 - first];
+            for (int k = first; k < 256; k++)
+            {
+                positive[k - first] = map.Bounds[k];
+            }
+
+            for (int b = 0; b < BucketCount; b++)
+            {
+                float lo = b == 0 ? 0f : BitConverter.UInt32BitsToSingle((uint)(FirstKey + b - 1) << 15);
+                float hi = b == 0 ? BitConverter.UInt32BitsToSingle((uint)FirstKey << 15)
+                    : b == BucketCount - 1 ? float.PositiveInfinity
+                    : BitConverter.UInt32BitsToSingle((uint)(FirstKey + b) << 15);
+                int below = 0, inside = 0;
+                float bound = float.PositiveInfinity;
+                foreach (float x in positive)
+                {
+                    if (x < lo)
+                    {
+                        below++;
+                    }
+                    else if (x < hi)
+                    {
+                        inside++;
+                        bound = x;
+                    }
+                }
+
+                if (inside > 1)
+                {
+                    throw new InvalidOperationException($"Bucket {b} [{lo:R}, {hi:R}) holds {inside} bounds; the q8 bucket lookup needs at most one.");
+                }
+
+                BucketStart[b] = below;
+                BucketBound[b] = bound;
+            }
+        }
+
+        private int[] _buckets = [];
     }
 }

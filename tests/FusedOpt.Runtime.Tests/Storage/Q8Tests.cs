@@ -80,6 +80,62 @@ public sealed class Q8Tests
     }
 
     [Fact]
+    public void VectorEncodes_GiveTheSearchsCode_OnEveryBoundItsNeighboursAndSpecials()
+    {
+        if (!IsaSupport.IsSupported(Isa.Avx2))
+        {
+            return;
+        }
+
+        foreach (var map in new[] { DynamicMap.Signed, DynamicMap.Unsigned })
+        {
+            var t = Q8.TablesOf(map);
+            var values = new System.Collections.Generic.List<float>
+            {
+                0f, -0f, 1f, -1f, 2f, -2f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon,
+                -float.Epsilon, 1e-30f, -1e-30f, MathF.Pow(2, -24), MathF.Pow(2, -25), 0.5f, MathF.BitDecrement(1f),
+            };
+            for (int k = 1; k < 256; k++)
+            {
+                foreach (float b in new[] { map.Bounds[k], map.Codes[k], map.Codes[k - 1] })
+                {
+                    values.AddRange([b, MathF.BitIncrement(b), MathF.BitDecrement(b), -b, MathF.BitIncrement(-b), MathF.BitDecrement(-b)]);
+                }
+            }
+
+            var rng = new Random(21);
+            for (int i = 0; i < 20_000; i++)
+            {
+                values.Add(BitConverter.UInt32BitsToSingle((uint)rng.NextInt64(0, 1L << 32)));
+                values.Add((float)((rng.NextDouble() * 2) - 1));
+            }
+
+            for (int i = 0; i + 8 <= values.Count; i += 8)
+            {
+                var y = System.Runtime.Intrinsics.Vector256.Create(values.GetRange(i, 8).ToArray());
+                var bucket = Q8.Encode256(y, t);
+                var search = Q8.Encode256Search(y, t);
+                for (int j = 0; j < 8; j++)
+                {
+                    int expected = Q8.Encode(y[j], map);
+                    Assert.True(expected == bucket[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y[j]:R} (0x{BitConverter.SingleToUInt32Bits(y[j]):X8}): search {expected}, bucket {bucket[j]}");
+                    Assert.Equal(expected, search[j]);
+                }
+
+                if (IsaSupport.IsSupported(Isa.Avx512) && i + 16 <= values.Count)
+                {
+                    var y16 = System.Runtime.Intrinsics.Vector512.Create(values.GetRange(i, 16).ToArray());
+                    var permuted = Q8.Encode512Search(y16, t);
+                    for (int j = 0; j < 16; j++)
+                    {
+                        Assert.Equal(Q8.Encode(y16[j], map), permuted[j]);
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Encode_SignedMinusOne_IsTheMostNegativeCode()
     {
         // The signed map ends at −0.99296875, not −1 (bitsandbytes' map is not symmetric).

@@ -152,8 +152,8 @@ public class AdamQ8States : AdamStates
 
 /// <summary>
 /// The q8 table lookups, one thread over 16M elements: dequantize with permutes (<see cref="Q8.Decode512"/>) or gathers
-/// (<see cref="Q8.Decode512Gather"/>); quantize with the bucket lookup (<see cref="Q8.Encode512"/>) or the eight-level
-/// search over permuted bound tables (<see cref="Q8.Encode512Search"/>).
+/// (<see cref="Q8.Decode512Gather"/>); quantize with the eight-level search over permuted bound tables
+/// (<see cref="Q8.Encode512"/>) or the bucket lookup (<see cref="Q8.Encode512Bucket"/>).
 /// <c>--filter '*Q8Lookups*'</c>.
 /// </summary>
 public class Q8Lookups : IDisposable
@@ -187,10 +187,13 @@ public class Q8Lookups : IDisposable
     public void DequantizeGather() => StorageProbes.DequantizeWithGather(_codes, _absmax, _back, DynamicMap.Signed);
 
     [Benchmark]
-    public void QuantizeBucket() => Q8.Quantize(_x, _codes, _absmax, DynamicMap.Signed, Isa.Avx512);
+    public void QuantizePermuteSearch() => Q8.Quantize(_x, _codes, _absmax, DynamicMap.Signed, Isa.Avx512);
 
     [Benchmark]
-    public void QuantizePermuteSearch() => StorageProbes.QuantizeWithSearch(_x, _codes, _absmax, DynamicMap.Signed);
+    public void QuantizeBucket() => StorageProbes.QuantizeWithBuckets(_x, _codes, _absmax, DynamicMap.Signed);
+
+    [Benchmark]
+    public void QuantizeBucketAvx2() => Q8.Quantize(_x, _codes, _absmax, DynamicMap.Signed, Isa.Avx2);
 
     public void Dispose() => GC.SuppressFinalize(this);
 }

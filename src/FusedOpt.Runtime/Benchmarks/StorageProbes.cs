@@ -139,10 +139,10 @@ public sealed unsafe class StorageProbes : IParallelWork, IDisposable
     }
 
     /// <summary>
-    /// Quantizes with the eight-level search over permuted bound tables (<see cref="Q8.Encode512Search"/>),
-    /// single-threaded: the alternative to <see cref="Q8.Quantize"/>'s bucket lookup, kept to measure one against the other.
+    /// Quantizes with the bucket lookup on both halves (<see cref="Q8.Encode512Bucket"/>), single-threaded: the
+    /// alternative to <see cref="Q8.Quantize"/>'s permuted search on AVX-512, kept to measure one against the other.
     /// </summary>
-    public static void QuantizeWithSearch(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map)
+    public static void QuantizeWithBuckets(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map)
     {
         var t = Q8.TablesOf(map);
         fixed (float* s = source)
@@ -157,7 +157,7 @@ public sealed unsafe class StorageProbes : IParallelWork, IDisposable
                 int i = 0;
                 for (; i + 16 <= n; i += 16)
                 {
-                    Q8.StoreCodes512(Q8.Encode512Search(Vector512.Load(s + start + i) * inv, t), ref c[start + i]);
+                    Q8.StoreCodes512(Q8.Encode512Bucket(Vector512.Load(s + start + i) * inv, t), ref c[start + i]);
                 }
 
                 for (; i < n; i++)

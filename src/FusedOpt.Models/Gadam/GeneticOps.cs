@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using FusedOpt.Kernels;
+using FusedOpt.Randomness;
 
 namespace FusedOpt.Models.Gadam;
 

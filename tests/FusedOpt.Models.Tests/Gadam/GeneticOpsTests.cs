@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using FusedOpt.Kernels;
 using FusedOpt.Models.Gadam;
+using FusedOpt.Randomness;
 using Xunit;
 
 namespace FusedOpt.Tests.Gadam;

@@ -3,13 +3,14 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace FusedOpt.Models.Gadam;
+namespace FusedOpt.Randomness;
 
 /// <summary>
 /// Philox4x32-10, the counter-based generator of Salmon, Moraes, Dror and Shaw ("Parallel random numbers: as easy as
 /// 1, 2, 3", SC 2011; Random123): a keyed bijection of a 128-bit counter. The random numbers for an element are a
 /// pure function of (key, counter), so a draw never depends on which thread, process or order computes it — what
-/// Gadam's crossover and mutation need to give the same bits standalone, in parallel and across MPI ranks.
+/// Gadam's crossover and mutation need to give the same bits standalone, in parallel and across MPI ranks, and what
+/// the stochastic-rounding bf16 store (<c>FusedOpt.Storage.Bf16</c>) needs to be the same for any thread count or width.
 /// </summary>
 /// <remarks>
 /// <para>One round, with multipliers M₀ = 0xD2511F53 and M₁ = 0xCD9E8D57 and hi/lo the halves of a 64-bit product:
@@ -58,7 +59,7 @@ public static class Philox
     }
 
     /// <summary>The key schedule: key word pairs of rounds 0…9, as 64-bit lanes ready to broadcast.</summary>
-    internal static RoundKeys Schedule((uint K0, uint K1) key)
+    public static RoundKeys Schedule((uint K0, uint K1) key)
     {
         var keys = new RoundKeys();
         uint k0 = key.K0, k1 = key.K1;
@@ -78,7 +79,7 @@ public static class Philox
     /// outputs likewise. Needs AVX-512F.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Block512(ref Vector512<ulong> c0, ref Vector512<ulong> c1, ref Vector512<ulong> c2, ref Vector512<ulong> c3, in RoundKeys keys)
+    public static void Block512(ref Vector512<ulong> c0, ref Vector512<ulong> c1, ref Vector512<ulong> c2, ref Vector512<ulong> c3, in RoundKeys keys)
     {
         var m0 = Vector512.Create((uint)M0);
         var m1 = Vector512.Create((uint)M1);
@@ -98,7 +99,7 @@ public static class Philox
 
     /// <summary>Four blocks at once, as <see cref="Block512"/>. Needs AVX2.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Block256(ref Vector256<ulong> c0, ref Vector256<ulong> c1, ref Vector256<ulong> c2, ref Vector256<ulong> c3, in RoundKeys keys)
+    public static void Block256(ref Vector256<ulong> c0, ref Vector256<ulong> c1, ref Vector256<ulong> c2, ref Vector256<ulong> c3, in RoundKeys keys)
     {
         var m0 = Vector256.Create((uint)M0);
         var m1 = Vector256.Create((uint)M1);
@@ -118,59 +119,8 @@ public static class Philox
 
     /// <summary>The 20 round-key words of <see cref="Schedule"/>.</summary>
     [InlineArray(2 * Rounds)]
-    internal struct RoundKeys
+    public struct RoundKeys
     {
         private uint _element;
     }
-}
-
-/// <summary>
-/// The purposes Gadam draws random numbers for. Each purpose gets its own Philox key derived from the run's seed,
-/// so the streams never overlap even where their counters coincide.
-/// </summary>
-public enum GadamStream : uint
-{
-    /// <summary>Per element of a child: the crossover draw, the mutation draw and the mutated value.</summary>
-    Genes = 1,
-
-    /// <summary>Per parent pair: the two categorical draws of eq. 45.</summary>
-    Parents = 2,
-
-    /// <summary>Seeds of the initial parameters of each member of generation 0.</summary>
-    Init = 3,
-
-    /// <summary>Seeds of each member's minibatch order and dropout masks in each training phase.</summary>
-    Batches = 4,
-
-    /// <summary>Seeds of the shared validation batches (fitness and selection).</summary>
-    Validation = 5,
-}
-
-/// <summary>Keys and counters of Gadam's counter-based draws: everything is a function of (seed, stream, counter).</summary>
-public static class GadamRandom
-{
-    /// <summary>The Philox key of <paramref name="stream"/> under <paramref name="seed"/>: SplitMix64(seed ⊕ stream·φ) split in two words.</summary>
-    public static (uint K0, uint K1) Key(ulong seed, GadamStream stream)
-    {
-        ulong x = seed ^ ((ulong)stream * 0x9E3779B97F4A7C15UL);
-        ulong k = Rng.SplitMix64(ref x);
-        return ((uint)k, (uint)(k >> 32));
-    }
-
-    /// <summary>The four words for counter (<paramref name="a"/>, <paramref name="b"/>, <paramref name="c"/>, <paramref name="d"/>) of a stream.</summary>
-    public static (uint X0, uint X1, uint X2, uint X3) Draw(ulong seed, GadamStream stream, uint a, uint b, uint c, uint d) =>
-        Philox.Block((a, b, c, d), Key(seed, stream));
-
-    /// <summary>A 64-bit seed for a sub-generator (xoshiro, for shuffles): the first two words of the block.</summary>
-    public static ulong Seed64(ulong seed, GadamStream stream, uint a, uint b, uint c = 0, uint d = 0)
-    {
-        var (x0, x1, _, _) = Draw(seed, stream, a, b, c, d);
-        return x0 | ((ulong)x1 << 32);
-    }
-
-    /// <summary>
-    /// A uniform double in (0, 1] from two words: (k + 1)·2⁻⁵³ with k the top 53 of their 64 bits. Never 0, so it can
-    /// stand for the seed's rand ∈ [0, 1] in comparisons "rand ≤ p" (p = 0 never passes, p = 1 always does).
-    /// </summary>
-    public static double Unit53(uint hi, uint lo) => (((((ulong)hi << 32) | lo) >> 11) + 1) * (1.0 / (1UL << 53));
 }

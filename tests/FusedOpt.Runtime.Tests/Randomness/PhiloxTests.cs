@@ -1,9 +1,9 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using FusedOpt.Models.Gadam;
+using FusedOpt.Randomness;
 using Xunit;
 
-namespace FusedOpt.Tests.Gadam;
+namespace FusedOpt.Tests.Randomness;
 
 /// <summary>Philox4x32-10 against Random123's known-answer vectors (kat_vectors), and its vector forms against the scalar one.</summary>
 public sealed class PhiloxTests
@@ -47,20 +47,5 @@ public sealed class PhiloxTests
                 Assert.Equal(expected, ((uint)a[j], (uint)b[j], (uint)c[j], (uint)d[j]));
             }
         }
-    }
-
-    [Fact]
-    public void Unit53_MapsTheExtremesInsideZeroToOne()
-    {
-        Assert.Equal(1.0 / (1UL << 53), GadamRandom.Unit53(0, 0));
-        Assert.Equal(1.0, GadamRandom.Unit53(uint.MaxValue, uint.MaxValue));
-        Assert.Equal(0.5 + (1.0 / (1UL << 53)), GadamRandom.Unit53(0x80000000u, 0));
-    }
-
-    [Fact]
-    public void Keys_DifferByStream_AndBySeed()
-    {
-        Assert.NotEqual(GadamRandom.Key(1, GadamStream.Genes), GadamRandom.Key(1, GadamStream.Parents));
-        Assert.NotEqual(GadamRandom.Key(1, GadamStream.Genes), GadamRandom.Key(2, GadamStream.Genes));
     }
 }

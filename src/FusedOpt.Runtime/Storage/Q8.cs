@@ -1,0 +1,459 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using FusedOpt.Kernels;
+
+namespace FusedOpt.Storage;
+
+/// <summary>
+/// Blockwise dynamic 8-bit state storage, as bitsandbytes' 8-bit optimizers keep their states: the elements are cut into
+/// blocks of <see cref="BlockSize"/> (the last may be shorter), each block stores one float32 absmax = max |x| and one
+/// byte per element, the code q of <see cref="DynamicMap"/> nearest to x / absmax. Dequantizing gives Codes[q] × absmax.
+/// </summary>
+/// <remarks>
+/// <para><b>Quantize.</b> y = x · (1 / absmax) (a reciprocal then a multiply, as bitsandbytes' kernels do), then
+/// q = the number of the map's <see cref="DynamicMap.Bounds"/> strictly below y: the nearest code, a tie going to the
+/// lower code. bitsandbytes finds the code by a binary search with a midpoint test; the scalar path here is a
+/// branch-free search, eight compare-and-add steps (idx += s where y &gt; Bounds[idx + s], s = 128, 64, …, 1). The
+/// Vector512 path runs the same search with the candidate bounds of each level looked up by in-register permutes (the
+/// bounds of level L form a table of 2^L entries; <see cref="Encode512"/>). The Vector256 path gets the same count from a
+/// bucket table on the top 16 bits of |y| (<see cref="Encode256"/>: two gathers and one comparison, where the search
+/// would need eight dependent gathers). <see cref="Encode512Bucket"/> and <see cref="Encode256Search"/> are the
+/// alternatives, kept for measurement. All give the same codes (tested).</para>
+/// <para><b>Dequantize.</b> Codes[q] × absmax: a 256-entry table lookup (eight two-table permutes and seven selects on
+/// AVX-512, or a gather), then one multiply.</para>
+/// <para><b>absmax.</b> The maximum of |x| computed on the bit patterns (exact, order-free, so every path agrees). An all-zero
+/// block has absmax 0 and stores the zero code everywhere. <b>Non-finite policy:</b> a block holding a NaN or ±∞ stores
+/// absmax = NaN, so every element of it dequantizes to NaN — a non-finite state is never silently replaced by a finite
+/// value. (The optimizer's skip-on-non-finite keeps such values out of states in the first place.)</para>
+/// </remarks>
+public static unsafe class Q8
+{
+    /// <summary>Elements per block, each block with its own absmax (bitsandbytes' blocksize for 8-bit optimizer states).</summary>
+    public const int BlockSize = 256;
+
+    private static readonly Tables SignedTables = new(DynamicMap.Signed);
+    private static readonly Tables UnsignedTables = new(DynamicMap.Unsigned);
+
+    /// <summary>Blocks holding <paramref name="elements"/> elements: ⌈n / 256⌉.</summary>
+    public static long BlockCount(long elements) => (elements + BlockSize - 1) / BlockSize;
+
+    /// <summary>The factor a block is scaled by before coding: 1 / absmax, or 0 for an all-zero or non-finite block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float InverseScale(float absmax) => absmax > 0f && absmax < float.PositiveInfinity ? 1f / absmax : 0f;
+
+    /// <summary>The code of the scaled value <paramref name="y"/> (see remarks): the number of bounds strictly below it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte Encode(float y, DynamicMap map)
+    {
+        float* bounds = TablesOf(map).Bounds;
+        int idx = 0;
+        for (int s = 128; s > 0; s >>= 1)
+        {
+            if (y > bounds[idx + s])
+            {
+                idx += s;
+            }
+        }
+
+        return (byte)idx;
+    }
+
+    /// <summary>The value code <paramref name="q"/> of a block with <paramref name="absmax"/> stands for.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Decode(byte q, float absmax, DynamicMap map) => TablesOf(map).Codes[q] * absmax;
+
+    /// <summary>max |x| over <paramref name="block"/>, or NaN if it holds a NaN or ±∞ (0 when empty).</summary>
+    public static float AbsMax(ReadOnlySpan<float> block, Isa isa = Isa.Scalar)
+    {
+        ref uint x = ref Unsafe.As<float, uint>(ref MemoryMarshal.GetReference(block));
+        nint n = block.Length, i = 0;
+        uint max = 0;
+        if (isa == Isa.Avx512)
+        {
+            var acc = Vector512<uint>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                acc = Vector512.Max(acc, Vector512.LoadUnsafe(ref x, (nuint)i) & Vector512.Create(0x7FFF_FFFFu));
+            }
+
+            max = MaxOf(Vector256.Max(acc.GetLower(), acc.GetUpper()));
+        }
+        else if (isa == Isa.Avx2)
+        {
+            var acc = Vector256<uint>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref x, (nuint)i) & Vector256.Create(0x7FFF_FFFFu));
+            }
+
+            max = MaxOf(acc);
+        }
+
+        for (; i < n; i++)
+        {
+            max = Math.Max(max, Unsafe.Add(ref x, i) & 0x7FFF_FFFFu);
+        }
+
+        return AbsMaxFromBits(max);
+    }
+
+    /// <summary>The absmax stored for a block whose largest |x| has the bit pattern <paramref name="bits"/>: NaN if not finite.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float AbsMaxFromBits(uint bits) => bits >= 0x7F80_0000u ? float.NaN : BitConverter.UInt32BitsToSingle(bits);
+
+    /// <summary>
+    /// Quantizes <paramref name="source"/> block by block (blocks start at element 0; the last may be short): one absmax per
+    /// block into <paramref name="absmax"/> and one code per element into <paramref name="codes"/>.
+    /// </summary>
+    public static void Quantize(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map, Isa isa = Isa.Scalar)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        CheckShapes(source.Length, codes.Length, absmax.Length);
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            int start = b * BlockSize, length = Math.Min(BlockSize, source.Length - start);
+            var block = source.Slice(start, length);
+            float a = AbsMax(block, isa);
+            absmax[b] = a;
+            EncodeBlock(block, codes.Slice(start, length), InverseScale(a), map, isa);
+        }
+    }
+
+    /// <summary>Dequantizes <paramref name="codes"/> with their blocks' <paramref name="absmax"/> into <paramref name="destination"/>.</summary>
+    public static void Dequantize(ReadOnlySpan<byte> codes, ReadOnlySpan<float> absmax, Span<float> destination, DynamicMap map, Isa isa = Isa.Scalar)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        CheckShapes(destination.Length, codes.Length, absmax.Length);
+        for (int b = 0; b < absmax.Length; b++)
+        {
+            int start = b * BlockSize, length = Math.Min(BlockSize, destination.Length - start);
+            DecodeBlock(codes.Slice(start, length), absmax[b], destination.Slice(start, length), map, isa);
+        }
+    }
+
+    /// <summary>codes[i] ← Encode(source[i] · <paramref name="inverseScale"/>).</summary>
+    public static void EncodeBlock(ReadOnlySpan<float> source, Span<byte> codes, float inverseScale, DynamicMap map, Isa isa = Isa.Scalar)
+    {
+        var t = TablesOf(map);
+        ref float s = ref MemoryMarshal.GetReference(source);
+        ref byte c = ref MemoryMarshal.GetReference(codes);
+        nint n = source.Length, i = 0;
+        if (isa == Isa.Avx512)
+        {
+            var inv = Vector512.Create(inverseScale);
+            for (; i <= n - 16; i += 16)
+            {
+                StoreCodes512(Encode512(Vector512.LoadUnsafe(ref s, (nuint)i) * inv, t), ref Unsafe.Add(ref c, i));
+            }
+        }
+        else if (isa == Isa.Avx2)
+        {
+            var inv = Vector256.Create(inverseScale);
+            for (; i <= n - 8; i += 8)
+            {
+                StoreCodes256(Encode256(Vector256.LoadUnsafe(ref s, (nuint)i) * inv, t), ref Unsafe.Add(ref c, i));
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref c, i) = Encode(Unsafe.Add(ref s, i) * inverseScale, map);
+        }
+    }
+
+    /// <summary>destination[i] ← Codes[codes[i]] × <paramref name="absmax"/>.</summary>
+    public static void DecodeBlock(ReadOnlySpan<byte> codes, float absmax, Span<float> destination, DynamicMap map, Isa isa = Isa.Scalar)
+    {
+        var t = TablesOf(map);
+        ref byte c = ref MemoryMarshal.GetReference(codes);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        nint n = codes.Length, i = 0;
+        if (isa == Isa.Avx512)
+        {
+            var a = Vector512.Create(absmax);
+            for (; i <= n - 16; i += 16)
+            {
+                (Decode512(LoadCodes512(ref Unsafe.Add(ref c, i)), t) * a).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+        else if (isa == Isa.Avx2)
+        {
+            var a = Vector256.Create(absmax);
+            for (; i <= n - 8; i += 8)
+            {
+                (Decode256(LoadCodes256(ref Unsafe.Add(ref c, i)), t) * a).StoreUnsafe(ref d, (nuint)i);
+            }
+        }
+
+        for (; i < n; i++)
+        {
+            Unsafe.Add(ref d, i) = t.Codes[Unsafe.Add(ref c, i)] * absmax;
+        }
+    }
+
+    /// <summary>The lookup tables of <paramref name="map"/> for the vector primitives.</summary>
+    public static Tables TablesOf(DynamicMap map) => map.IsSigned ? SignedTables : UnsignedTables;
+
+    /// <summary>16 codes at <paramref name="source"/>, zero-extended to int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> LoadCodes512(ref byte source) => Avx512F.ConvertToVector512Int32(Vector128.LoadUnsafe(ref source));
+
+    /// <summary>8 codes at <paramref name="source"/>, zero-extended to int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> LoadCodes256(ref byte source) =>
+        Avx2.ConvertToVector256Int32(Vector128.CreateScalar(Unsafe.ReadUnaligned<ulong>(ref source)).AsByte());
+
+    /// <summary>Stores 16 codes (int32 lanes 0…255) as bytes at <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreCodes512(Vector512<int> q, ref byte destination) => Avx512F.ConvertToVector128Byte(q).StoreUnsafe(ref destination);
+
+    /// <summary>Stores 8 codes (int32 lanes 0…255) as bytes at <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreCodes256(Vector256<int> q, ref byte destination)
+    {
+        var words = Vector128.Narrow(q.GetLower(), q.GetUpper());
+        Unsafe.WriteUnaligned(ref destination, Vector128.Narrow(words, words).AsUInt64().ToScalar());
+    }
+
+    /// <summary>
+    /// The codes of 16 scaled values by the bucket lookup of <see cref="Encode256"/> on both halves, kept to measure
+    /// against <see cref="Encode512"/>: as fast within noise on Zen 4, but with 49 KB of tables per map where the search
+    /// needs 1 KB.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Encode512Bucket(Vector512<float> y, Tables t) =>
+        Vector512.Create(Encode256(y.GetLower(), t), Encode256(y.GetUpper(), t));
+
+    /// <summary>The codes of 16 scaled values: the branch-free binary search with permuted bound tables (AVX-512F).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Encode512(Vector512<float> y, Tables t)
+    {
+        float* l = t.Levels;
+        var idx = Vector512.GreaterThan(y, Vector512.Create(t.Bounds[128])).AsInt32() & Vector512.Create(128);
+        idx += Vector512.GreaterThan(y, Avx512F.PermuteVar16x32(Vector512.Load(l), idx >> 7)).AsInt32() & Vector512.Create(64);
+        idx += Vector512.GreaterThan(y, Avx512F.PermuteVar16x32(Vector512.Load(l + 16), idx >> 6)).AsInt32() & Vector512.Create(32);
+        idx += Vector512.GreaterThan(y, Avx512F.PermuteVar16x32(Vector512.Load(l + 32), idx >> 5)).AsInt32() & Vector512.Create(16);
+        idx += Vector512.GreaterThan(y, Avx512F.PermuteVar16x32(Vector512.Load(l + 48), idx >> 4)).AsInt32() & Vector512.Create(8);
+        idx += Vector512.GreaterThan(y, Table32(l + 64, idx >> 3)).AsInt32() & Vector512.Create(4);
+        var node = idx >> 2;
+        var c6 = Select(node, 32, Table32(l + 96, node), Table32(l + 128, node));
+        idx += Vector512.GreaterThan(y, c6).AsInt32() & Vector512.Create(2);
+        node = idx >> 1;
+        var low = Select(node, 32, Table32(l + 160, node), Table32(l + 192, node));
+        var high = Select(node, 32, Table32(l + 224, node), Table32(l + 256, node));
+        idx += Vector512.GreaterThan(y, Select(node, 64, low, high)).AsInt32() & Vector512.Create(1);
+        return idx;
+    }
+
+    /// <summary>The code values of 16 codes (AVX-512F permutes over the 256-entry map; not yet × absmax).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Decode512(Vector512<int> q, Tables t)
+    {
+        float* c = t.Codes;
+        var b0 = Select(q, 32, Table32(c, q), Table32(c + 32, q));
+        var b1 = Select(q, 32, Table32(c + 64, q), Table32(c + 96, q));
+        var b2 = Select(q, 32, Table32(c + 128, q), Table32(c + 160, q));
+        var b3 = Select(q, 32, Table32(c + 192, q), Table32(c + 224, q));
+        return Select(q, 128, Select(q, 64, b0, b1), Select(q, 64, b2, b3));
+    }
+
+    /// <summary>The code values of 16 codes with two AVX2 gathers (the alternative to <see cref="Decode512"/>, measured against it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Decode512Gather(Vector512<int> q, Tables t) =>
+        Vector512.Create(Avx2.GatherVector256(t.Codes, q.GetLower(), 4), Avx2.GatherVector256(t.Codes, q.GetUpper(), 4));
+
+    /// <summary>
+    /// The codes of 8 scaled values (AVX2): with a = |y| and its bucket k (the top 16 bits of a, clamped to the range
+    /// where bounds lie), lt = Start[k] + (a &gt; Bound[k]) counts the positive bounds below a and le = Start[k] +
+    /// (a ≥ Bound[k]) those at or below it. Unsigned map: y &gt; 0 ? lt : 0. Signed map (the bounds below 0 mirror those
+    /// above it, but for the one between 0.99297 and 1): y &gt; 0 ? 127 + lt : y &lt; 0 ? 127 − min(le, 127) : 127, and 0 for NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Encode256(Vector256<float> y, Tables t)
+    {
+        var a = (y.AsUInt32() & Vector256.Create(0x7FFF_FFFFu)).AsSingle();
+        var key = Vector256.Min(Vector256.Max((a.AsInt32() >> 15) - Vector256.Create(Tables.FirstKey - 1), Vector256<int>.Zero), Vector256.Create(Tables.BucketCount - 1));
+        var start = Avx2.GatherVector256(t.BucketStart, key, 4);
+        var bound = Avx2.GatherVector256(t.BucketBound, key, 4);
+        var lt = start - Vector256.GreaterThan(a, bound).AsInt32();            // a compare is −1 where true
+        var positive = Vector256.GreaterThan(y, Vector256<float>.Zero).AsInt32();
+        if (!t.IsSigned)
+        {
+            return lt & positive;
+        }
+
+        var le = Vector256.Min(start - Vector256.GreaterThanOrEqual(a, bound).AsInt32(), Vector256.Create(127));
+        var negative = Vector256.LessThan(y, Vector256<float>.Zero).AsInt32();
+        var zeroOrNaN = Vector256.ConditionalSelect(Vector256.Equals(y, y).AsInt32(), Vector256.Create(127), Vector256<int>.Zero);
+        return Vector256.ConditionalSelect(positive, Vector256.Create(127) + lt, Vector256.ConditionalSelect(negative, Vector256.Create(127) - le, zeroOrNaN));
+    }
+
+    /// <summary>The codes of 8 scaled values by the branch-free binary search with gathered bounds (AVX2), kept to measure against <see cref="Encode256"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Encode256Search(Vector256<float> y, Tables t)
+    {
+        float* b = t.Bounds;
+        var idx = Vector256<int>.Zero;
+        for (int s = 128; s > 0; s >>= 1)
+        {
+            var candidate = Avx2.GatherVector256(b, idx + Vector256.Create(s), 4);
+            idx += Vector256.GreaterThan(y, candidate).AsInt32() & Vector256.Create(s);
+        }
+
+        return idx;
+    }
+
+    /// <summary>The code values of 8 codes (one AVX2 gather; not yet × absmax).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Decode256(Vector256<int> q, Tables t) => Avx2.GatherVector256(t.Codes, q, 4);
+
+    /// <summary>Entry index (low 5 bits) of the 32-entry table at <paramref name="table"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Table32(float* table, Vector512<int> index) =>
+        Avx512F.PermuteVar16x32x2(Vector512.Load(table), index, Vector512.Load(table + 16));
+
+    /// <summary>Where <paramref name="index"/> has <paramref name="bit"/> set, <paramref name="ifSet"/>, else <paramref name="ifClear"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Select(Vector512<int> index, int bit, Vector512<float> ifClear, Vector512<float> ifSet) =>
+        Vector512.ConditionalSelect(Vector512.Equals(index & Vector512.Create(bit), Vector512.Create(bit)).AsSingle(), ifSet, ifClear);
+
+    private static uint MaxOf(Vector256<uint> v)
+    {
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        uint r = 0;
+        for (int k = 0; k < 4; k++)
+        {
+            r = Math.Max(r, m.GetElement(k));
+        }
+
+        return r;
+    }
+
+    private static void CheckShapes(int elements, int codes, int blocks)
+    {
+        if (codes != elements)
+        {
+            throw new ArgumentException($"{elements} elements need {elements} codes, got {codes}.");
+        }
+
+        if (blocks != BlockCount(elements))
+        {
+            throw new ArgumentException($"{elements} elements in blocks of {BlockSize} need {BlockCount(elements)} absmax values, got {blocks}.");
+        }
+    }
+
+    /// <summary>
+    /// A map's tables in pinned, 64-byte-aligned memory for the vector primitives: the 256 codes, the 256 bounds, and the
+    /// search-level tables (level L, L = 1 … 7, holds Bounds[node · 2^(8−L) + 2^(7−L)] for its 2^L nodes; levels 1–4
+    /// padded to 16 entries).
+    /// </summary>
+    public sealed class Tables
+    {
+        private readonly float[] _memory;
+
+        internal Tables(DynamicMap map)
+        {
+            // 256 codes, 256 bounds, levels 1–4 (4 × 16), 5 (32), 6 (64), 7 (128), plus 16 floats of alignment slack.
+            _memory = GC.AllocateArray<float>(256 + 256 + 64 + 32 + 64 + 128 + 16, pinned: true);
+            float* baseAddress = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_memory, 0);
+            float* aligned = (float*)(((nuint)baseAddress + 63) & ~(nuint)63);
+            Codes = aligned;
+            Bounds = aligned + 256;
+            Levels = aligned + 512;
+            for (int k = 0; k < 256; k++)
+            {
+                Codes[k] = map.Codes[k];
+                Bounds[k] = map.Bounds[k];
+            }
+
+            IsSigned = map.IsSigned;
+            BuildBuckets(map);
+            int[] offsets = [0, 0, 16, 32, 48, 64, 96, 160];
+            for (int level = 1; level <= 7; level++)
+            {
+                int stride = 128 >> level;
+                for (int node = 0; node < (1 << level); node++)
+                {
+                    Levels[offsets[level] + node] = Bounds[(node * 2 * stride) + stride];
+                }
+            }
+        }
+
+        /// <summary>The 256 code values.</summary>
+        public float* Codes { get; }
+
+        /// <summary>The 256 decision bounds (<see cref="DynamicMap.Bounds"/>).</summary>
+        public float* Bounds { get; }
+
+        /// <summary>The search-level tables (see the class summary).</summary>
+        public float* Levels { get; }
+
+        /// <summary>True for the signed map's tables.</summary>
+        public bool IsSigned { get; }
+
+        /// <summary>
+        /// Per bucket, the number of positive bounds below the bucket's smallest value. Bucket 0 holds every |y| below
+        /// 2⁻²⁴ (below every bound), bucket k = 1 … 6144 the values whose top 16 bits are <see cref="FirstKey"/> + k − 1
+        /// (a relative width of at most 2⁻⁸, narrower than any gap between bounds, so a bucket holds at most one bound),
+        /// and the last bucket every |y| from 1 up (above every bound).
+        /// </summary>
+        public int* BucketStart { get; private set; }
+
+        /// <summary>Per bucket, the one bound inside it, or +∞ where it has none.</summary>
+        public float* BucketBound { get; private set; }
+
+        /// <summary>The top 16 bits of 2⁻²⁴, the first bucketed value.</summary>
+        public const int FirstKey = 103 << 8;
+
+        /// <summary>Buckets: one below, 24 binades of 256, one above.</summary>
+        public const int BucketCount = (24 * 256) + 2;
+
+        private void BuildBuckets(DynamicMap map)
+        {
+            _buckets = GC.AllocateArray<int>(2 * BucketCount, pinned: true);
+            BucketStart = (int*)Marshal.UnsafeAddrOfPinnedArrayElement(_buckets, 0);
+            BucketBound = (float*)(BucketStart + BucketCount);
+            int first = map.IsSigned ? 128 : 1;
+            var positive = new float[256 - first];
+            for (int k = first; k < 256; k++)
+            {
+                positive[k - first] = map.Bounds[k];
+            }
+
+            for (int b = 0; b < BucketCount; b++)
+            {
+                float lo = b == 0 ? 0f : BitConverter.UInt32BitsToSingle((uint)(FirstKey + b - 1) << 15);
+                float hi = b == 0 ? BitConverter.UInt32BitsToSingle((uint)FirstKey << 15)
+                    : b == BucketCount - 1 ? float.PositiveInfinity
+                    : BitConverter.UInt32BitsToSingle((uint)(FirstKey + b) << 15);
+                int below = 0, inside = 0;
+                float bound = float.PositiveInfinity;
+                foreach (float x in positive)
+                {
+                    if (x < lo)
+                    {
+                        below++;
+                    }
+                    else if (x < hi)
+                    {
+                        inside++;
+                        bound = x;
+                    }
+                }
+
+                if (inside > 1)
+                {
+                    throw new InvalidOperationException($"Bucket {b} [{lo:R}, {hi:R}) holds {inside} bounds; the q8 bucket lookup needs at most one.");
+                }
+
+                BucketStart[b] = below;
+                BucketBound[b] = bound;
+            }
+        }
+
+        private int[] _buckets = [];
+    }
+}

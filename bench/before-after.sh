@@ -50,18 +50,26 @@ for ((r = 1; r <= rounds; r++)); do
   fi
 done
 
-# Per metric: each build's median and best (the highest rate, the lowest time) over the rounds, and after ÷ before of
-# both. On a busy machine the best of several rounds is the steadier number: noise only ever makes a round slower.
+# Per metric: each build's median over the rounds and their ratio, the per-round ratios after ÷ before (median and
+# quartiles) and in how many rounds the after build did better. Several files (runs of this script) may be given to the
+# summary together: python3 - a.tsv b.tsv reads them all.
 python3 - "$out" <<'PY'
 import csv, statistics, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter='\t'))
-metrics = list(dict.fromkeys(r['metric'] for r in rows))
-print("| metric | before median | after median | after ÷ before (medians) | before best | after best | after ÷ before (bests) |")
+rows = [(f"{i}:{r['round']}", r['build'], r['metric'], float(r['value']))
+        for i, path in enumerate(sys.argv[1:]) for r in csv.DictReader(open(path), delimiter='\t')]
+metrics = list(dict.fromkeys(m for _, _, m, _ in rows))
+print("| metric | rounds | before median | after median | after ÷ before (medians) | per-round after ÷ before: median [quartiles] | rounds after better |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for m in metrics:
-    v = {b: [float(r['value']) for r in rows if r['metric'] == m and r['build'] == b] for b in ('before', 'after')}
-    best = min if m.endswith('ns/param') else max
-    mb, ma = statistics.median(v['before']), statistics.median(v['after'])
-    bb, ba = best(v['before']), best(v['after'])
-    print(f"| {m} | {mb:.3f} | {ma:.3f} | {ma / mb:.3f} | {bb:.3f} | {ba:.3f} | {ba / bb:.3f} |")
+    by_round = {}
+    for rnd, build, metric, value in rows:
+        if metric == m:
+            by_round.setdefault(rnd, {})[build] = value
+    pairs = [(v['before'], v['after']) for v in by_round.values() if len(v) == 2]
+    ratios = sorted(a / b for b, a in pairs)
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    lower_is_better = m.endswith('ns/param')
+    better = sum(1 for b, a in pairs if (a < b if lower_is_better else a > b))
+    mb, ma = statistics.median(b for b, _ in pairs), statistics.median(a for _, a in pairs)
+    print(f"| {m} | {len(pairs)} | {mb:.3f} | {ma:.3f} | {ma / mb:.3f} | {statistics.median(ratios):.3f} [{q[0]:.2f}–{q[2]:.2f}] | {better}/{len(pairs)} |")
 PY

@@ -138,20 +138,7 @@ internal static class BenchStepCommand
         console.MarkupLineInterpolated(
             $"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {r.Launches} launch(es) per step, on [bold]{d.Device.ToString()}[/]: {d.Name} ({d.MemoryBytes / (double)(1L << 30):0.0} GiB; {d.Details})");
         console.MarkupLineInterpolated($"host: {r.Host.Cpu} ({r.Host.Runtime})");
-        var table = new Table().Border(TableBorder.Rounded);
-        table.AddColumn("variant");
-        table.AddColumn(new TableColumn("B/param").RightAligned());
-        table.AddColumn(new TableColumn("best ms").RightAligned());
-        table.AddColumn(new TableColumn("median ms").RightAligned());
-        table.AddColumn(new TableColumn("ns/param").RightAligned());
-        table.AddColumn(new TableColumn("GB/s").RightAligned());
-        foreach (var v in new[] { r.Step, r.Copy })
-        {
-            table.AddRow(v.Name, v.BytesPerParameter.ToString(CultureInfo.InvariantCulture), (v.BestSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
-                (v.MedianSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture), v.NsPerParameter.ToString("0.0000", CultureInfo.InvariantCulture),
-                v.GBps.ToString("0.0", CultureInfo.InvariantCulture));
-        }
-
+        var table = BenchTables.Variants([r.Step, r.Copy], nsFormat: "0.0000");
         console.Write(table);
         string verdict = d.Device.Kind == DeviceKind.IlgpuCpu ? "ilgpu-cpu emulates the GPU to check the path; it is not measured against it"
             : r.MeetsTarget ? "[green]met[/]" : "[yellow]not met[/]";
@@ -188,20 +175,7 @@ internal static class BenchStepCommand
     {
         var o = r.Options;
         console.MarkupLineInterpolated($"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {o.Threads} thread(s), {r.Machine.Cpu} ({r.Machine.Runtime})");
-        var table = new Table().Border(TableBorder.Rounded);
-        table.AddColumn("variant");
-        table.AddColumn(new TableColumn("B/param").RightAligned());
-        table.AddColumn(new TableColumn("best ms").RightAligned());
-        table.AddColumn(new TableColumn("median ms").RightAligned());
-        table.AddColumn(new TableColumn("ns/param").RightAligned());
-        table.AddColumn(new TableColumn("GB/s").RightAligned());
-        foreach (var v in new[] { r.Fused, r.Naive, r.Scalar, r.SameTraffic, r.Copy, r.Triad })
-        {
-            table.AddRow(v.Name, v.BytesPerParameter.ToString(CultureInfo.InvariantCulture), (v.BestSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture),
-                (v.MedianSeconds * 1e3).ToString("0.000", CultureInfo.InvariantCulture), v.NsPerParameter.ToString("0.000", CultureInfo.InvariantCulture),
-                v.GBps.ToString("0.0", CultureInfo.InvariantCulture));
-        }
-
+        var table = BenchTables.Variants([r.Fused, r.Naive, r.Scalar, r.SameTraffic, r.Copy, r.Triad]);
         console.Write(table);
         console.MarkupLineInterpolated($"fused vs naive ({r.NaivePasses} passes): [bold]{r.SpeedupVsNaive:0.00}×[/]   fused vs scalar: [bold]{r.SpeedupVsScalar:0.00}×[/]   fused / same-traffic probe: [bold]{r.FractionOfProbe:0.00}[/]");
         if (r.OpCosts is { } c)

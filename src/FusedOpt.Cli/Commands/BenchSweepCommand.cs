@@ -102,17 +102,12 @@ internal static class BenchSweepCommand
                 return 0;
             }
 
-            var table = new Table().Border(TableBorder.Rounded).Title($"{name}, {t} thread(s)");
-            foreach (var column in new[] { "size", "fused ns/p", "naive ns/p", "scalar ns/p", "probe ns/p", "fused GB/s", "÷probe", "×naive", "el/cycle/core" })
-            {
-                table.AddColumn(new TableColumn(column).RightAligned());
-            }
-
+            var table = BenchTables.Create($"{name}, {t} thread(s)", 0, "size", "fused ns/p", "naive ns/p", "scalar ns/p", "probe ns/p", "fused GB/s", "÷probe", "×naive", "el/cycle/core");
             foreach (var r in results)
             {
                 table.AddRow(r.Options.Size.ToString("N0", CultureInfo.InvariantCulture), F(r.Fused.NsPerParameter), F(r.Naive.NsPerParameter), F(r.Scalar.NsPerParameter),
-                    F(r.SameTraffic.NsPerParameter), r.Fused.GBps.ToString("0.0", CultureInfo.InvariantCulture), r.FractionOfProbe.ToString("0.00", CultureInfo.InvariantCulture),
-                    r.SpeedupVsNaive.ToString("0.00", CultureInfo.InvariantCulture), r.ElementsPerCycle?.ToString("0.000", CultureInfo.InvariantCulture) ?? "-");
+                    F(r.SameTraffic.NsPerParameter), BenchTables.Number(r.Fused.GBps, "0.0"), BenchTables.Number(r.FractionOfProbe, "0.00"),
+                    BenchTables.Number(r.SpeedupVsNaive, "0.00"), r.ElementsPerCycle is { } e ? BenchTables.Number(e, "0.000") : "-");
             }
 
             context.Console.Write(table);
@@ -121,5 +116,5 @@ internal static class BenchSweepCommand
         return command;
     }
 
-    private static string F(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
+    private static string F(double v) => BenchTables.Number(v, "0.000");
 }

@@ -47,11 +47,7 @@ internal static class BenchTrainCommand
                     return 0;
                 }
 
-                var table = new Table().Border(TableBorder.Rounded).Title($"VGG11 convolutions alone, batch {size}: fastest ms per pass");
-                foreach (var column in new[] { "layer", "shape", "algorithm", "forward", "backward data", "backward weights", "total", "auto" })
-                {
-                    table.AddColumn(column);
-                }
+                var table = BenchTables.Create($"VGG11 convolutions alone, batch {size}: fastest ms per pass", 3, "layer", "shape", "algorithm", "forward", "backward data", "backward weights", "total", "auto");
 
                 foreach (var r in rows)
                 {
@@ -112,7 +108,7 @@ internal static class BenchTrainCommand
         return command;
     }
 
-    private static string F(double ms) => ms.ToString("0.00", CultureInfo.InvariantCulture);
+    private static string F(double ms) => BenchTables.Number(ms, "0.00");
 
     /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
     private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json)
@@ -127,15 +123,11 @@ internal static class BenchTrainCommand
         context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, batch {batch}, {threads} thread(s), synthetic data");
         context.Console.MarkupLineInterpolated($"fused step: [bold]{result.FusedImagesPerSecond:N1} img/s[/] ({result.FusedMsPerIteration:0.0} ms/iteration best, {result.FusedMedianMsPerIteration:0.0} median)");
         context.Console.MarkupLineInterpolated($"peak resident memory {result.PeakWorkingSetMiB:N0} MiB; FMA peak measured in this run {result.PeakGflops:N1} GFLOP/s");
-        var table = new Table().Border(TableBorder.Rounded).Title("Per layer, ms per iteration (GFLOP/s, % of FMA peak)");
-        foreach (var column in new[] { "layer", "kind", "forward", "backward data", "backward weights" })
-        {
-            table.AddColumn(column);
-        }
+        var table = BenchTables.Create("Per layer, ms per iteration (GFLOP/s, % of FMA peak)", 2, "layer", "kind", "forward", "backward data", "backward weights");
 
         string Cell(double ms, double gflops) => gflops > 0
             ? string.Create(CultureInfo.InvariantCulture, $"{ms:0.00} ({gflops:0} GF/s, {gflops / result.PeakGflops:P0})")
-            : ms.ToString("0.00", CultureInfo.InvariantCulture);
+            : F(ms);
         foreach (var l in result.Layers)
         {
             table.AddRow(new Text(l.Layer), new Text(l.Kind), new Text(Cell(l.ForwardMs, l.ForwardGflops)), new Text(Cell(l.BackwardDataMs, l.BackwardDataGflops)), new Text(Cell(l.BackwardWeightsMs, l.BackwardWeightsGflops)));

@@ -22,6 +22,7 @@ public static class GemmPeak
     /// ports (2), and few enough to stay in registers: 16 of the 32 zmm registers with AVX-512, 12 of the 16
     /// registers otherwise.
     /// </summary>
+    /// <remarks>The loop (<c>Loop</c>) derives the same count from the register width; keep the two in step.</remarks>
     public static int Accumulators(Isa isa) => isa == Isa.Avx512 ? 16 : 12;
 
     private static readonly ConcurrentDictionary<(int Threads, Isa Isa), double> Cache = new();
@@ -109,9 +110,9 @@ public static class GemmPeak
         {
             float r = isa switch
             {
-                Isa.Avx512 => Loop512(_iterations),
-                Isa.Avx2 => Loop256(_iterations),
-                _ => LoopScalar(_iterations),
+                Isa.Avx512 => Loop<Simd512, Vector512<float>>(_iterations),
+                Isa.Avx2 => Loop<Simd256, Vector256<float>>(_iterations),
+                _ => Loop<SimdScalar, float>(_iterations),
             };
             if (r == 12345f)
             {
@@ -119,88 +120,65 @@ public static class GemmPeak
             }
         }
 
-        // acc ← acc·m + a converges to a/(1 − m); it never overflows or goes subnormal.
+        /// <summary>
+        /// <see cref="Accumulators"/> independent chains <c>acc ← acc·m + a</c>, which converge to a/(1 − m) and never
+        /// overflow or go subnormal. One body for every width: chains 12–15 exist only with AVX-512 (the condition is a
+        /// JIT-time constant, so the other instantiations carry neither the code nor the registers).
+        /// </summary>
         [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static float Loop512(long iterations)
+        private static float Loop<TSimd, TVector>(long iterations)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
         {
-            var m = Vector512.Create(0.999999f);
-            var a = Vector512.Create(1e-3f);
-            Vector512<float> x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a;
-            Vector512<float> x8 = a, x9 = a, x10 = a, x11 = a, x12 = a, x13 = a, x14 = a, x15 = a;
+            bool sixteen = TSimd.Lanes == 16;
+            var m = TSimd.Splat(0.999999f);
+            var a = TSimd.Splat(1e-3f);
+            TVector x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a;
+            TVector x8 = a, x9 = a, x10 = a, x11 = a, x12 = a, x13 = a, x14 = a, x15 = a;
             for (long i = 0; i < iterations; i++)
             {
-                x0 = Vector512.FusedMultiplyAdd(x0, m, a);
-                x1 = Vector512.FusedMultiplyAdd(x1, m, a);
-                x2 = Vector512.FusedMultiplyAdd(x2, m, a);
-                x3 = Vector512.FusedMultiplyAdd(x3, m, a);
-                x4 = Vector512.FusedMultiplyAdd(x4, m, a);
-                x5 = Vector512.FusedMultiplyAdd(x5, m, a);
-                x6 = Vector512.FusedMultiplyAdd(x6, m, a);
-                x7 = Vector512.FusedMultiplyAdd(x7, m, a);
-                x8 = Vector512.FusedMultiplyAdd(x8, m, a);
-                x9 = Vector512.FusedMultiplyAdd(x9, m, a);
-                x10 = Vector512.FusedMultiplyAdd(x10, m, a);
-                x11 = Vector512.FusedMultiplyAdd(x11, m, a);
-                x12 = Vector512.FusedMultiplyAdd(x12, m, a);
-                x13 = Vector512.FusedMultiplyAdd(x13, m, a);
-                x14 = Vector512.FusedMultiplyAdd(x14, m, a);
-                x15 = Vector512.FusedMultiplyAdd(x15, m, a);
+                x0 = TSimd.FusedMultiplyAdd(x0, m, a);
+                x1 = TSimd.FusedMultiplyAdd(x1, m, a);
+                x2 = TSimd.FusedMultiplyAdd(x2, m, a);
+                x3 = TSimd.FusedMultiplyAdd(x3, m, a);
+                x4 = TSimd.FusedMultiplyAdd(x4, m, a);
+                x5 = TSimd.FusedMultiplyAdd(x5, m, a);
+                x6 = TSimd.FusedMultiplyAdd(x6, m, a);
+                x7 = TSimd.FusedMultiplyAdd(x7, m, a);
+                x8 = TSimd.FusedMultiplyAdd(x8, m, a);
+                x9 = TSimd.FusedMultiplyAdd(x9, m, a);
+                x10 = TSimd.FusedMultiplyAdd(x10, m, a);
+                x11 = TSimd.FusedMultiplyAdd(x11, m, a);
+                if (sixteen)
+                {
+                    x12 = TSimd.FusedMultiplyAdd(x12, m, a);
+                    x13 = TSimd.FusedMultiplyAdd(x13, m, a);
+                    x14 = TSimd.FusedMultiplyAdd(x14, m, a);
+                    x15 = TSimd.FusedMultiplyAdd(x15, m, a);
+                }
             }
 
-            var sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11 + x12 + x13 + x14 + x15;
-            return Vector512.Sum(sum);
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static float Loop256(long iterations)
-        {
-            var m = Vector256.Create(0.999999f);
-            var a = Vector256.Create(1e-3f);
-            Vector256<float> x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a;
-            Vector256<float> x8 = a, x9 = a, x10 = a, x11 = a;
-            for (long i = 0; i < iterations; i++)
+            var sum = x0;
+            sum = TSimd.Add(sum, x1);
+            sum = TSimd.Add(sum, x2);
+            sum = TSimd.Add(sum, x3);
+            sum = TSimd.Add(sum, x4);
+            sum = TSimd.Add(sum, x5);
+            sum = TSimd.Add(sum, x6);
+            sum = TSimd.Add(sum, x7);
+            sum = TSimd.Add(sum, x8);
+            sum = TSimd.Add(sum, x9);
+            sum = TSimd.Add(sum, x10);
+            sum = TSimd.Add(sum, x11);
+            if (sixteen)
             {
-                x0 = Vector256.FusedMultiplyAdd(x0, m, a);
-                x1 = Vector256.FusedMultiplyAdd(x1, m, a);
-                x2 = Vector256.FusedMultiplyAdd(x2, m, a);
-                x3 = Vector256.FusedMultiplyAdd(x3, m, a);
-                x4 = Vector256.FusedMultiplyAdd(x4, m, a);
-                x5 = Vector256.FusedMultiplyAdd(x5, m, a);
-                x6 = Vector256.FusedMultiplyAdd(x6, m, a);
-                x7 = Vector256.FusedMultiplyAdd(x7, m, a);
-                x8 = Vector256.FusedMultiplyAdd(x8, m, a);
-                x9 = Vector256.FusedMultiplyAdd(x9, m, a);
-                x10 = Vector256.FusedMultiplyAdd(x10, m, a);
-                x11 = Vector256.FusedMultiplyAdd(x11, m, a);
+                sum = TSimd.Add(sum, x12);
+                sum = TSimd.Add(sum, x13);
+                sum = TSimd.Add(sum, x14);
+                sum = TSimd.Add(sum, x15);
             }
 
-            var sum = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
-            return Vector256.Sum(sum);
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-        private static float LoopScalar(long iterations)
-        {
-            float m = 0.999999f, a = 1e-3f;
-            float x0 = a, x1 = a, x2 = a, x3 = a, x4 = a, x5 = a, x6 = a, x7 = a;
-            float x8 = a, x9 = a, x10 = a, x11 = a;
-            for (long i = 0; i < iterations; i++)
-            {
-                x0 = MathF.FusedMultiplyAdd(x0, m, a);
-                x1 = MathF.FusedMultiplyAdd(x1, m, a);
-                x2 = MathF.FusedMultiplyAdd(x2, m, a);
-                x3 = MathF.FusedMultiplyAdd(x3, m, a);
-                x4 = MathF.FusedMultiplyAdd(x4, m, a);
-                x5 = MathF.FusedMultiplyAdd(x5, m, a);
-                x6 = MathF.FusedMultiplyAdd(x6, m, a);
-                x7 = MathF.FusedMultiplyAdd(x7, m, a);
-                x8 = MathF.FusedMultiplyAdd(x8, m, a);
-                x9 = MathF.FusedMultiplyAdd(x9, m, a);
-                x10 = MathF.FusedMultiplyAdd(x10, m, a);
-                x11 = MathF.FusedMultiplyAdd(x11, m, a);
-            }
-
-            return x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11;
+            return TSimd.Sum(sum);
         }
     }
 }

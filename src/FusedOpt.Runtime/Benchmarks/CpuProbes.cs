@@ -81,8 +81,19 @@ public static class CpuProbes
         }
 
         return isa == Isa.Avx512
-            ? new VectorOpCosts("avx512", ghz, Cycles(Ops512<AddOp>), Cycles(Ops512<MulOp>), Cycles(Ops512<DivOp>), Cycles(Ops512<SqrtOp>))
-            : new VectorOpCosts("avx2", ghz, Cycles(Ops256<AddOp>), Cycles(Ops256<MulOp>), Cycles(Ops256<DivOp>), Cycles(Ops256<SqrtOp>));
+            ? Measure<Simd512, Vector512<float>>("avx512")
+            : Measure<Simd256, Vector256<float>>("avx2");
+
+        VectorOpCosts Measure<TSimd, TVector>(string name)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+            => new(
+                name,
+                ghz,
+                Cycles(Ops<AddOp, TSimd, TVector>),
+                Cycles(Ops<MulOp, TSimd, TVector>),
+                Cycles(Ops<DivOp, TSimd, TVector>),
+                Cycles(Ops<SqrtOp, TSimd, TVector>));
     }
 
     private static long Sink { get; set; }
@@ -108,82 +119,76 @@ public static class CpuProbes
         return x;
     }
 
+    /// <summary>The operation a probe repeats, at any width.</summary>
     private interface IOp
     {
-        static abstract Vector512<float> Apply(Vector512<float> a, Vector512<float> b);
-
-        static abstract Vector256<float> Apply(Vector256<float> a, Vector256<float> b);
+        static abstract TVector Apply<TSimd, TVector>(TVector a, TVector b)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct;
     }
 
     private readonly struct AddOp : IOp
     {
-        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a + b;
-
-        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a + b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TVector Apply<TSimd, TVector>(TVector a, TVector b)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+            => TSimd.Add(a, b);
     }
 
     private readonly struct MulOp : IOp
     {
-        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a * b;
-
-        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a * b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TVector Apply<TSimd, TVector>(TVector a, TVector b)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+            => TSimd.Multiply(a, b);
     }
 
     private readonly struct DivOp : IOp
     {
-        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => a / b;
-
-        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => a / b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TVector Apply<TSimd, TVector>(TVector a, TVector b)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+            => TSimd.Divide(a, b);
     }
 
     private readonly struct SqrtOp : IOp
     {
-        public static Vector512<float> Apply(Vector512<float> a, Vector512<float> b) => Vector512.Sqrt(a);
-
-        public static Vector256<float> Apply(Vector256<float> a, Vector256<float> b) => Vector256.Sqrt(a);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static TVector Apply<TSimd, TVector>(TVector a, TVector b)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+            => TSimd.Sqrt(a);
     }
 
-    /// <summary>Eight independent chains of one operation (values stay near 1, so nothing denormalises).</summary>
+    /// <summary>
+    /// Eight independent chains of one operation (values stay near 1, so nothing denormalises), at the width of
+    /// <typeparamref name="TSimd"/>: one body, compiled by the JIT for each operation and width.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Ops512<TOp>(long n)
+    private static float Ops<TOp, TSimd, TVector>(long n)
         where TOp : struct, IOp
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
     {
-        var b = Vector512.Create(1.0000001f);
-        Vector512<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+        var b = TSimd.Splat(1.0000001f);
+        TVector a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
         for (long i = 0; i < n; i++)
         {
-            a0 = TOp.Apply(a0, b);
-            a1 = TOp.Apply(a1, b);
-            a2 = TOp.Apply(a2, b);
-            a3 = TOp.Apply(a3, b);
-            a4 = TOp.Apply(a4, b);
-            a5 = TOp.Apply(a5, b);
-            a6 = TOp.Apply(a6, b);
-            a7 = TOp.Apply(a7, b);
+            a0 = TOp.Apply<TSimd, TVector>(a0, b);
+            a1 = TOp.Apply<TSimd, TVector>(a1, b);
+            a2 = TOp.Apply<TSimd, TVector>(a2, b);
+            a3 = TOp.Apply<TSimd, TVector>(a3, b);
+            a4 = TOp.Apply<TSimd, TVector>(a4, b);
+            a5 = TOp.Apply<TSimd, TVector>(a5, b);
+            a6 = TOp.Apply<TSimd, TVector>(a6, b);
+            a7 = TOp.Apply<TSimd, TVector>(a7, b);
         }
 
-        return Vector512.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
-    }
-
-    /// <summary>As <see cref="Ops512{TOp}"/> for Vector256.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static float Ops256<TOp>(long n)
-        where TOp : struct, IOp
-    {
-        var b = Vector256.Create(1.0000001f);
-        Vector256<float> a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-        for (long i = 0; i < n; i++)
-        {
-            a0 = TOp.Apply(a0, b);
-            a1 = TOp.Apply(a1, b);
-            a2 = TOp.Apply(a2, b);
-            a3 = TOp.Apply(a3, b);
-            a4 = TOp.Apply(a4, b);
-            a5 = TOp.Apply(a5, b);
-            a6 = TOp.Apply(a6, b);
-            a7 = TOp.Apply(a7, b);
-        }
-
-        return Vector256.Sum(a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7);
+        // (((((((a0 + a1) + a2) + a3) + a4) + a5) + a6) + a7), as the operators would associate it.
+        var sum = TSimd.Add(TSimd.Add(TSimd.Add(TSimd.Add(TSimd.Add(TSimd.Add(TSimd.Add(a0, a1), a2), a3), a4), a5), a6), a7);
+        return TSimd.Sum(sum);
     }
 }

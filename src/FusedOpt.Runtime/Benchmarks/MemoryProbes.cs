@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using FusedOpt.Kernels;
 using FusedOpt.Memory;
 using FusedOpt.Threading;
 
@@ -21,6 +22,7 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     private readonly WorkerPool _pool;
     private readonly bool _ownsPool;
     private readonly long _length;
+    private readonly Isa _width;
     private float*[] _read = [];
     private float*[] _readWrite = [];
     private readonly float*[] _one = new float*[1];
@@ -33,16 +35,26 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
 
     /// <summary>Creates probes over <paramref name="length"/> elements, run by <paramref name="threads"/> threads.</summary>
     public MemoryProbes(long length, int threads)
-        : this(length, new WorkerPool(threads), ownsPool: true)
+        : this(length, new WorkerPool(threads), ownsPool: true, Widest)
     {
     }
 
-    private MemoryProbes(long length, WorkerPool pool, bool ownsPool)
+    /// <summary>As <see cref="MemoryProbes(long, int)"/> at a given register width (tests cover every width this way).</summary>
+    internal MemoryProbes(long length, int threads, Isa width)
+        : this(length, new WorkerPool(threads), ownsPool: true, IsaSupport.IsSupported(width) ? width : throw new PlatformNotSupportedException($"Memory probes at {IsaSupport.Name(width)} were requested but this machine supports at most {IsaSupport.Name(IsaSupport.Best)}."))
+    {
+    }
+
+    private MemoryProbes(long length, WorkerPool pool, bool ownsPool, Isa width)
     {
         _length = length;
         _pool = pool;
         _ownsPool = ownsPool;
+        _width = width;
     }
+
+    /// <summary>The widest registers the JIT accelerates: what the probes use unless a test asks for another width.</summary>
+    private static Isa Widest => Vector512.IsHardwareAccelerated ? Isa.Avx512 : Vector256.IsHardwareAccelerated ? Isa.Avx2 : Isa.Scalar;
 
     /// <summary>
     /// The buffers a step of <paramref name="optimizer"/> reads only (the gradients, read-only states) and reads and writes
@@ -126,86 +138,71 @@ public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SameTrafficRange(long start, long end)
     {
-        float*[] read = _read, rw = _readWrite;
-        long i = start;
-        if (Vector512.IsHardwareAccelerated)
+        long i = _width switch
         {
-            for (; i + 16 <= end; i += 16)
-            {
-                var sum = Vector512<float>.Zero;
-                foreach (var r in read)
-                {
-                    sum += Vector512.Load(r + i);
-                }
+            Isa.Avx512 => SameTraffic<Simd512, Vector512<float>>(_read, _readWrite, start, end),
+            Isa.Avx2 => SameTraffic<Simd256, Vector256<float>>(_read, _readWrite, start, end),
+            _ => start,
+        };
 
-                sum *= Vector512<float>.Zero;
-                foreach (var w in rw)
-                {
-                    (Vector512.Load(w + i) + sum).Store(w + i);
-                }
-            }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= end; i += 8)
-            {
-                var sum = Vector256<float>.Zero;
-                foreach (var r in read)
-                {
-                    sum += Vector256.Load(r + i);
-                }
-
-                sum *= Vector256<float>.Zero;
-                foreach (var w in rw)
-                {
-                    (Vector256.Load(w + i) + sum).Store(w + i);
-                }
-            }
-        }
-
-        for (; i < end; i++)
-        {
-            float sum = 0;
-            foreach (var r in read)
-            {
-                sum += r[i];
-            }
-
-            sum *= 0;
-            foreach (var w in rw)
-            {
-                w[i] += sum;
-            }
-        }
+        SameTraffic<SimdScalar, float>(_read, _readWrite, i, end);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void TriadRange(long start, long end)
     {
         float* a = _readWrite[0], b = _read[0], c = _read[1];
-        long i = start;
-        if (Vector512.IsHardwareAccelerated)
+        long i = _width switch
         {
-            for (; i + 16 <= end; i += 16)
+            Isa.Avx512 => Triad<Simd512, Vector512<float>>(a, b, c, start, end),
+            Isa.Avx2 => Triad<Simd256, Vector256<float>>(a, b, c, start, end),
+            _ => start,
+        };
+
+        Triad<SimdScalar, float>(a, b, c, i, end);
+    }
+
+    /// <summary>
+    /// The same-traffic body at one width, over whole registers from <paramref name="i"/> while they fit before
+    /// <paramref name="end"/>: each element x of <paramref name="readWrite"/> ← x + 0·Σreads. Returns where it stopped;
+    /// the scalar instantiation (one lane) finishes the range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long SameTraffic<TSimd, TVector>(float*[] read, float*[] readWrite, long i, long end)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        for (; i + TSimd.Lanes <= end; i += TSimd.Lanes)
+        {
+            var sum = TSimd.Zero;
+            foreach (var r in read)
             {
-                (Vector512.Load(b + i) + (Vector512<float>.Zero * Vector512.Load(c + i))).Store(a + i);
+                sum = TSimd.Add(sum, TSimd.Load(r + i));
             }
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 8 <= end; i += 8)
+
+            sum = TSimd.Multiply(sum, TSimd.Zero);
+            foreach (var w in readWrite)
             {
-                (Vector256.Load(b + i) + (Vector256<float>.Zero * Vector256.Load(c + i))).Store(a + i);
+                TSimd.Store(TSimd.Add(TSimd.Load(w + i), sum), w + i);
             }
         }
 
-        for (; i < end; i++)
+        return i;
+    }
+
+    /// <summary>The triad body at one width, as <see cref="SameTraffic{TSimd, TVector}"/>: a ← b + 0·c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static long Triad<TSimd, TVector>(float* a, float* b, float* c, long i, long end)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        for (; i + TSimd.Lanes <= end; i += TSimd.Lanes)
         {
-            a[i] = b[i] + (0 * c[i]);
+            TSimd.Store(TSimd.Add(TSimd.Load(b + i), TSimd.Multiply(TSimd.Zero, TSimd.Load(c + i))), a + i);
         }
+
+        return i;
     }
 
     private static float*[] Pointers(IReadOnlyList<AlignedBuffer> buffers)

@@ -282,8 +282,30 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         _steppedCount += count;
         _sweep.GradScale = _openGradScale;
         _sweep.Slices = new ArraySegment<StepSlice>(_tensorSlices, first, count);
-        _pool.Run(_sweep);
+        long elements = 0;
+        for (int t = first; t < first + count; t++)
+        {
+            elements += _tensorSlices[t].Length;
+        }
+
+        if (elements < InlineStepElements)
+        {
+            // A small layer (a bias, a BatchNorm's γ and β): every part on this thread, one after another. The same
+            // partition, so the same bits, without waking the pool for a few microseconds of work — a wake-up that
+            // costs a scheduler slice when the cores are oversubscribed.
+            for (int part = 0; part < _pool.Count; part++)
+            {
+                _sweep.Execute(part);
+            }
+        }
+        else
+        {
+            _pool.Run(_sweep);
+        }
     }
+
+    /// <summary>Below this many elements, <see cref="StepTensors"/> runs every part on the calling thread instead of the pool.</summary>
+    internal const long InlineStepElements = 1 << 16;
 
     /// <summary>Steps one tensor of the arena in the open step; see <see cref="StepTensors"/>.</summary>
     public void StepTensor(TensorSlot tensor)

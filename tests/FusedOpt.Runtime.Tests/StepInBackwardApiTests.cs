@@ -16,11 +16,14 @@ public sealed class StepInBackwardApiTests
 {
     public static IEnumerable<TheoryDataRow<string, int>> Configurations() => TestData.ConfigurationRows();
 
-    /// <summary>Seven tensors of odd lengths in two groups (group 1 with its own learning rate), as a model registers weights and biases.</summary>
+    /// <summary>
+    /// Seven tensors of odd lengths in two groups (group 1 with its own learning rate), as a model registers weights and
+    /// biases; t4 is large enough to be stepped on the worker pool, the others are stepped on the calling thread.
+    /// </summary>
     private static (ParameterArena Arena, TensorSlot[] Tensors) Arena()
     {
         var arena = new ParameterArena();
-        var tensors = Enumerable.Range(0, 7).Select(i => arena.Add($"t{i}", [(37 * i) + 5], group: i % 2)).ToArray();
+        var tensors = Enumerable.Range(0, 7).Select(i => arena.Add($"t{i}", [i == 4 ? 70_001 : (37 * i) + 5], group: i % 2)).ToArray();
         arena.Build();
         return (arena, tensors);
     }

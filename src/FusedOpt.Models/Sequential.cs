@@ -50,6 +50,7 @@ public sealed class Sequential<T> : IDisposable
     private int _capacity;
     private int _batch = -1;
     private int _firstTrainable;
+    private (int First, int Count)[] _tensorRanges = [];
     private ParameterArena? _arena;
     private ParameterStore<T>? _store;
 
@@ -142,9 +143,12 @@ public sealed class Sequential<T> : IDisposable
         }
 
         groupOf ??= static _ => 0;
-        foreach (var layer in _layers)
+        _tensorRanges = new (int First, int Count)[_layers.Length];
+        for (int i = 0; i < _layers.Length; i++)
         {
-            layer.Register(arena, groupOf);
+            int before = arena.Tensors.Count;
+            _layers[i].Register(arena, groupOf);
+            _tensorRanges[i] = (before, arena.Tensors.Count - before);
         }
 
         _arena = arena;
@@ -247,8 +251,12 @@ public sealed class Sequential<T> : IDisposable
     /// Also compute dL/d(input) and return it. Otherwise layers below the first one with parameters are not run at
     /// all and that layer skips its dL/dx.
     /// </param>
+    /// <param name="hook">
+    /// Told after each layer with parameters, as soon as its gradients are complete (the step inside backward steps
+    /// the layer's tensors there); null for none.
+    /// </param>
     /// <returns>dL/d(input) [batch, <see cref="InputFeatures"/>] when <paramref name="inputGradient"/>, else empty.</returns>
-    public ReadOnlySpan<T> Backward(ReadOnlySpan<T> outputGradient, bool inputGradient = false)
+    public ReadOnlySpan<T> Backward(ReadOnlySpan<T> outputGradient, bool inputGradient = false, IBackwardHook? hook = null)
     {
         if (_batch < 0)
         {
@@ -278,6 +286,13 @@ public sealed class Sequential<T> : IDisposable
                 Rows(_activations[i + 1], batch, layer.OutputFeatures),
                 dy, dx, batch, needDx);
             layer.Timings.AddBackward(Stopwatch.GetTimestamp() - start);
+
+            // The layer has added its dL/dθ and read its θ for dL/dx: nothing below it touches either again.
+            if (hook is not null && _tensorRanges[i].Count > 0)
+            {
+                hook.GradientsComplete(_tensorRanges[i].First, _tensorRanges[i].Count);
+            }
+
             dy = dx;
             useA = !useA;
         }

@@ -88,7 +88,11 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     private readonly FillWork _fill;
     private readonly StepSlice[] _groupSlices;
     private readonly StepSlice[] _tensorSlices;
+    private readonly bool[] _stepped;
     private NaiveScratch[]? _scratch;
+    private int _steppedCount;
+    private float _openGradScale;
+    private double _openScale;
     private bool _disposed;
 
     /// <summary>Creates an optimizer whose every group starts with the hyperparameters of <paramref name="rule"/>.</summary>
@@ -108,6 +112,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             _states = new AlignedBuffer?[Descriptor.States.Count];
             _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length)).ToArray();
             _tensorSlices = arena.Tensors.Select(static t => new StepSlice(t.Group, t.Offset, t.Length)).ToArray();
+            _stepped = new bool[_tensorSlices.Length];
             _pool = new WorkerPool(Options.Threads);
         }
         catch
@@ -210,6 +215,127 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return _core.Step(lossScale);
+    }
+
+    /// <summary>
+    /// Begins a step that is taken tensor by tensor as the gradients become complete (the step inside backward): runs
+    /// every group's prologue (step-invariant scalars, switch bits) and counts the step, as <see cref="Step"/> does before
+    /// its sweep. Then call <see cref="StepTensors"/> or <see cref="StepTensor"/> once for every tensor of the arena, in
+    /// any order, and <see cref="EndStep"/>. The result is bit-identical to <see cref="Step"/> with the same loss scale:
+    /// the kernels are element-wise, and every element sees the same scalars.
+    /// </summary>
+    /// <param name="lossScale">As for <see cref="Step"/>: gradients are divided by it as they are read.</param>
+    /// <exception cref="NotSupportedException">
+    /// <see cref="OptimizerOptions.MaxGradNorm"/> or <see cref="OptimizerOptions.SkipNonFinite"/> is set: both need the
+    /// whole gradient before the first tensor is stepped.
+    /// </exception>
+    /// <exception cref="InvalidOperationException">A step is already open.</exception>
+    public void BeginStep(double lossScale = 1)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _openGradScale = _core.BeginPartialStep(lossScale);
+        _openScale = 1 / lossScale;
+        Array.Clear(_stepped);
+        _steppedCount = 0;
+    }
+
+    /// <summary>True between <see cref="BeginStep"/> and <see cref="EndStep"/>.</summary>
+    public bool IsStepOpen => _core.IsPartialStepOpen;
+
+    /// <summary>
+    /// Steps tensors [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) of the arena (by
+    /// registration index) in the open step: one dispatch on the worker pool, each thread taking its share of each
+    /// tensor, as <see cref="SweepMode.PerTensor"/> partitions them. Allocates nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No step is open, or one of the tensors was already stepped in it.</exception>
+    public void StepTensors(int first, int count)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_core.IsPartialStepOpen)
+        {
+            throw new InvalidOperationException("No step is open: call BeginStep before stepping tensors, and EndStep after the last one.");
+        }
+
+        if (first < 0 || count < 0 || first > _tensorSlices.Length - count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(first), first, $"Tensors [{first}, {first + count}) are not all in the arena, which has {_tensorSlices.Length} tensors.");
+        }
+
+        for (int t = first; t < first + count; t++)
+        {
+            if (_stepped[t])
+            {
+                throw new InvalidOperationException($"Tensor '{_arena.Tensors[t].Name}' was already stepped in this step; each tensor is stepped once per step.");
+            }
+        }
+
+        if (count == 0)
+        {
+            return;
+        }
+
+        for (int t = first; t < first + count; t++)
+        {
+            _stepped[t] = true;
+        }
+
+        _steppedCount += count;
+        _sweep.GradScale = _openGradScale;
+        _sweep.Slices = new ArraySegment<StepSlice>(_tensorSlices, first, count);
+        long elements = 0;
+        for (int t = first; t < first + count; t++)
+        {
+            elements += _tensorSlices[t].Length;
+        }
+
+        if (elements < InlineStepElements)
+        {
+            // A small layer (a bias, a BatchNorm's γ and β): every part on this thread, one after another. The same
+            // partition, so the same bits, without waking the pool for a few microseconds of work — a wake-up that
+            // costs a scheduler slice when the cores are oversubscribed.
+            for (int part = 0; part < _pool.Count; part++)
+            {
+                _sweep.Execute(part);
+            }
+        }
+        else
+        {
+            _pool.Run(_sweep);
+        }
+    }
+
+    /// <summary>Below this many elements, <see cref="StepTensors"/> runs every part on the calling thread instead of the pool.</summary>
+    internal const long InlineStepElements = 1 << 16;
+
+    /// <summary>Steps one tensor of the arena in the open step; see <see cref="StepTensors"/>.</summary>
+    public void StepTensor(TensorSlot tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if ((uint)tensor.Index >= (uint)_tensorSlices.Length || !ReferenceEquals(_arena.Tensors[tensor.Index], tensor))
+        {
+            throw new ArgumentException($"Tensor '{tensor.Name}' is not in this optimizer's arena.", nameof(tensor));
+        }
+
+        StepTensors(tensor.Index, 1);
+    }
+
+    /// <summary>
+    /// Ends the step <see cref="BeginStep"/> opened. Every tensor must have been stepped: otherwise the step is still
+    /// closed (its count has advanced), and an <see cref="InvalidOperationException"/> names the tensors left out, whose
+    /// parameters and states kept their values.
+    /// </summary>
+    public StepResult EndStep()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _core.EndPartialStep();
+        if (_steppedCount != _tensorSlices.Length)
+        {
+            var missing = Enumerable.Range(0, _tensorSlices.Length).Where(t => !_stepped[t]).Select(t => _arena.Tensors[t].Name).ToList();
+            throw new InvalidOperationException(
+                $"The step ended with {missing.Count} of {_tensorSlices.Length} tensors not stepped ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")}); they kept their values, but the step was counted.");
+        }
+
+        return new StepResult(false, _core.Steps[0], null, _openScale);
     }
 
     /// <summary>The global sum of squared gradients in float64 (NaN or ∞ when any gradient is not finite).</summary>

@@ -29,7 +29,8 @@ internal static class BenchTrainCommand
         var iterations = new Option<int>("--iterations") { Description = "Measured iterations (after as many for warm-up).", DefaultValueFactory = static _ => 40 };
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
-        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json };
+        var inBackward = new Option<bool>("--step-in-backward") { Description = "Also measure the fused step inside backward (each layer stepped as its gradients complete), same run, and the optimizer traffic it keeps in cache." };
+        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json, inBackward };
         command.SetAction(parse => context.Guard(() =>
         {
             int size = parse.GetValue(batch), steps = parse.GetValue(iterations);
@@ -60,7 +61,7 @@ internal static class BenchTrainCommand
 
             if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg")
             {
-                return Vgg(context, parse.GetValue(width), parse.GetValue(conv), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json));
+                return Vgg(context, parse.GetValue(width), parse.GetValue(conv), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json), parse.GetValue(inBackward));
             }
 
             FusedOpt.Memory.MemoryBudget.Require(((long)size * steps + size) * (Cifar10Layout.ImageSize + 1), $"bench train --batch {size} --iterations {steps} (synthetic images)");
@@ -81,28 +82,42 @@ internal static class BenchTrainCommand
             // the two so that a noisy neighbour hurts both alike; the best epoch of each counts.
             using var fusedTrainer = new Trainer(data, options with { StepMode = StepMode.Fused, Epochs = Rounds + 1 });
             using var naiveTrainer = new Trainer(data, options with { StepMode = StepMode.Naive, Epochs = Rounds + 1 });
+            using var backwardTrainer = parse.GetValue(inBackward) ? new Trainer(data, options with { StepMode = StepMode.Fused, Epochs = Rounds + 1, StepInBackward = true }) : null;
             fusedTrainer.RunEpoch();
             naiveTrainer.RunEpoch();
-            (double Ips, double Ms) fused = (0, double.PositiveInfinity), naive = (0, double.PositiveInfinity);
+            backwardTrainer?.RunEpoch();
+            (double Ips, double Ms) fused = (0, double.PositiveInfinity), naive = (0, double.PositiveInfinity), backward = (0, double.PositiveInfinity);
             for (int round = 0; round < Rounds; round++)
             {
                 var f = fusedTrainer.RunEpoch();
                 var n = naiveTrainer.RunEpoch();
                 fused = f.ImagesPerSecond > fused.Ips ? (f.ImagesPerSecond, 1e3 * f.Seconds / fusedTrainer.BatchesPerEpoch) : fused;
                 naive = n.ImagesPerSecond > naive.Ips ? (n.ImagesPerSecond, 1e3 * n.Seconds / naiveTrainer.BatchesPerEpoch) : naive;
+                if (backwardTrainer?.RunEpoch() is { } b && b.ImagesPerSecond > backward.Ips)
+                {
+                    backward = (b.ImagesPerSecond, 1e3 * b.Seconds / backwardTrainer.BatchesPerEpoch);
+                }
             }
 
             long parameters = fusedTrainer.Arena.ParameterCount;
+            var traffic = StepTraffic.Of(fusedTrainer.Optimizer);
 
             if (parse.GetValue(json))
             {
-                context.WriteRaw(Json.Serialize(new { options.Model, options.Hidden, options.Optimizer, Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }));
+                context.WriteRaw(Json.Serialize(backwardTrainer is null
+                    ? new { options.Model, options.Hidden, options.Optimizer, Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }
+                    : (object)new { options.Model, options.Hidden, options.Optimizer, Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms, InBackwardImagesPerSecond = backward.Ips, InBackwardMsPerIteration = backward.Ms, StepBytesPerIteration = traffic.StepBytes, InCacheBytesPerIteration = traffic.InCacheBytes }));
                 return 0;
             }
 
             context.Console.MarkupLineInterpolated($"{options.Model} [[{string.Join("×", options.Hidden)}]] ({parameters:N0} parameters), {options.Optimizer}, batch {size}, {options.Threads} thread(s), synthetic data");
             context.Console.MarkupLineInterpolated($"fused step: [bold]{fused.Ips:N0} img/s[/] ({fused.Ms:0.00} ms/iteration)");
             context.Console.MarkupLineInterpolated($"naive step: {naive.Ips:N0} img/s ({naive.Ms:0.00} ms/iteration); the fused step saves {naive.Ms - fused.Ms:0.00} ms per iteration");
+            if (backwardTrainer is not null)
+            {
+                context.Console.MarkupLineInterpolated($"fused step inside backward: [bold]{backward.Ips:N0} img/s[/] ({backward.Ms:0.00} ms/iteration), {backward.Ips / fused.Ips:0.00}× the separate fused step; {traffic.Describe()}");
+            }
+
             return 0;
         }));
         return command;
@@ -111,9 +126,9 @@ internal static class BenchTrainCommand
     private static string F(double ms) => BenchTables.Number(ms, "0.00");
 
     /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
-    private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json)
+    private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json, bool inBackward)
     {
-        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Algorithm = algorithm, Batch = batch, Iterations = iterations, Threads = threads });
+        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Algorithm = algorithm, Batch = batch, Iterations = iterations, Threads = threads, StepInBackward = inBackward });
         if (json)
         {
             context.WriteRaw(Json.Serialize(result));
@@ -122,6 +137,11 @@ internal static class BenchTrainCommand
 
         context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, batch {batch}, {threads} thread(s), synthetic data");
         context.Console.MarkupLineInterpolated($"fused step: [bold]{result.FusedImagesPerSecond:N1} img/s[/] ({result.FusedMsPerIteration:0.0} ms/iteration best, {result.FusedMedianMsPerIteration:0.0} median)");
+        if (result.InBackward is { } b)
+        {
+            context.Console.MarkupLineInterpolated($"fused step inside backward: [bold]{batch / b.BestSeconds:N1} img/s[/] ({1e3 * b.BestSeconds:0.0} ms/iteration best, {1e3 * b.MedianSeconds:0.0} median), {b.FusedBestSeconds / b.BestSeconds:0.00}× the separate fused step measured alternately; {b.Traffic.Describe()}");
+        }
+
         context.Console.MarkupLineInterpolated($"peak resident memory {result.PeakWorkingSetMiB:N0} MiB; FMA peak measured in this run {result.PeakGflops:N1} GFLOP/s");
         var table = BenchTables.Create("Per layer, ms per iteration (GFLOP/s, % of FMA peak)", 2, "layer", "kind", "forward", "backward data", "backward weights");
 

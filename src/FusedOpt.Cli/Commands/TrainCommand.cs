@@ -73,7 +73,7 @@ internal static class TrainCommand
                 var data = runner.LoadData(parse.GetValue(set.Data), options);
                 string folder = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", options.Optimizer));
                 run = TrainingRun.Start(data, options, Path.GetFileName(folder), folder);
-                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}");
+                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}{(options.StepInBackward ? ", stepped inside backward" : "")}");
             }
 
             using (run)

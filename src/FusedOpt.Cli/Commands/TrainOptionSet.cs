@@ -50,11 +50,13 @@ internal sealed class TrainOptionSet
 
     public Option<string> RecordsPerFile { get; } = new("--records-per-file") { Description = "Records per data file: 10000 (the official layout) or any (small synthetic data sets).", DefaultValueFactory = static _ => "10000", Hidden = true };
 
+    public Option<bool> StepInBackward { get; } = new("--step-in-backward") { Description = "Step each layer's parameters inside the backward pass, as soon as its gradients are complete (no separate optimizer pass; bit-identical results). Kept by --resume." };
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Optimizer hyperparameters, e.g. --set momentum=0.9.", AllowMultipleArgumentsPerToken = true };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing })
+        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward })
         {
             command.Options.Add(option);
         }
@@ -102,6 +104,7 @@ internal sealed class TrainOptionSet
             Isa = saved is null || Given(parse, Isa) ? IsaSupport.Parse(parse.GetValue(Isa), "--isa") : saved.Isa,
             StepMode = naive ? StepMode.Naive : StepMode.Fused,
             KeepGoing = Pick(KeepGoing, static o => o.KeepGoing),
+            StepInBackward = Pick(StepInBackward, static o => o.StepInBackward),
             RecordsPerFile = saved is null || Given(parse, RecordsPerFile) ? ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!) : saved.RecordsPerFile,
             EvalBatchSize = saved?.EvalBatchSize ?? new TrainOptions().EvalBatchSize,
         };

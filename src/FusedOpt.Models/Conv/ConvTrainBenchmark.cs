@@ -5,6 +5,7 @@ using System.Linq;
 using FusedOpt.Memory;
 using FusedOpt.Models.Layers;
 using FusedOpt.Models.Linalg;
+using FusedOpt.Models.Training;
 using FusedOpt.Optimizers;
 
 namespace FusedOpt.Models;
@@ -32,7 +33,20 @@ public sealed record ConvTrainBenchOptions
 
     /// <summary>Seed of the parameters and the synthetic batch.</summary>
     public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Also time a second model whose fused step runs inside backward, iterations alternating with the separate step's
+    /// (the peak memory then holds both models).
+    /// </summary>
+    public bool StepInBackward { get; init; }
 }
+
+/// <summary>The step inside backward, timed alternately with the separate fused step in the same run.</summary>
+/// <param name="BestSeconds">Best iteration with the step inside backward.</param>
+/// <param name="MedianSeconds">Median iteration with the step inside backward.</param>
+/// <param name="FusedBestSeconds">Best iteration with the separate fused step, from the same alternating loop.</param>
+/// <param name="Traffic">The optimizer traffic per iteration and the part found in cache inside backward.</param>
+public sealed record ConvInBackwardResult(double BestSeconds, double MedianSeconds, double FusedBestSeconds, StepTraffic Traffic);
 
 /// <summary>Time per pass of one layer, averaged over the fused-step iterations.</summary>
 /// <param name="Layer">Layer name.</param>
@@ -61,7 +75,11 @@ public sealed record LayerBreakdown(
 /// <param name="Layers">Per-layer breakdown.</param>
 public sealed record ConvTrainBenchResult(
     string Model, int Batch, int Threads, long Parameters, double FusedImagesPerSecond, double FusedMsPerIteration, double FusedMedianMsPerIteration,
-    double PeakGflops, double PeakWorkingSetMiB, ImmutableArray<LayerBreakdown> Layers);
+    double PeakGflops, double PeakWorkingSetMiB, ImmutableArray<LayerBreakdown> Layers)
+{
+    /// <summary>The step inside backward, when <see cref="ConvTrainBenchOptions.StepInBackward"/> asked for it.</summary>
+    public ConvInBackwardResult? InBackward { get; init; }
+}
 
 /// <summary>
 /// Training throughput of VGG11-BN on a synthetic CIFAR-shaped batch with SGD-momentum (lr 0.01, momentum 0.9), as
@@ -93,9 +111,11 @@ public static class ConvTrainBenchmark
         }
 
         int[] labels = [.. Enumerable.Range(0, batch).Select(_ => rng.NextInt(10))];
+        using var inBackward = options.StepInBackward ? new TrainingStep(spec, rule, options.Threads, StepMode.Fused, options.Seed, stepInBackward: true) : null;
         for (int i = 0; i < options.Warmup; i++)
         {
             fused.Step(images, labels, batch);
+            inBackward?.Step(images, labels, batch);
         }
 
         double peak = GemmPeak.Measure(options.Threads);
@@ -105,20 +125,31 @@ public static class ConvTrainBenchmark
         }
 
         double[] fusedSeconds = new double[options.Iterations];
+        double[] backwardSeconds = new double[options.Iterations];
         for (int i = 0; i < options.Iterations; i++)
         {
             long start = Stopwatch.GetTimestamp();
             fused.Step(images, labels, batch);
             fusedSeconds[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            if (inBackward is not null)
+            {
+                start = Stopwatch.GetTimestamp();
+                inBackward.Step(images, labels, batch);
+                backwardSeconds[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            }
         }
 
         Array.Sort(fusedSeconds);
+        Array.Sort(backwardSeconds);
         var layers = fused.Model.Layers.Select(l => Breakdown(l, batch)).ToImmutableArray();
         double peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
         return new ConvTrainBenchResult(
             $"vgg11 (width {options.Width}, {options.Algorithm})", batch, options.Threads, fused.Arena.ParameterCount,
             batch / fusedSeconds[0], 1e3 * fusedSeconds[0], 1e3 * fusedSeconds[fusedSeconds.Length / 2],
-            peak, peakMiB, layers);
+            peak, peakMiB, layers)
+        {
+            InBackward = inBackward is null ? null : new ConvInBackwardResult(backwardSeconds[0], backwardSeconds[backwardSeconds.Length / 2], fusedSeconds[0], StepTraffic.Of(inBackward.Optimizer)),
+        };
     }
 
     private static LayerBreakdown Breakdown(Layer<float> layer, int batch)

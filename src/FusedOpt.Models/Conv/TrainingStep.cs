@@ -6,7 +6,7 @@ namespace FusedOpt.Models;
 
 /// <summary>
 /// One model, its arena and an optimizer, stepping on minibatches: zero the gradients, forward in training mode,
-/// softmax cross-entropy, backward, optimizer step. Everything is allocated on construction and on the first step of
+/// softmax cross-entropy, backward, optimizer step (after backward, or layer by layer inside it). Everything is allocated on construction and on the first step of
 /// the largest batch; later steps allocate nothing. Used by <c>bench train --model vgg11</c> and the allocation test.
 /// </summary>
 public sealed class TrainingStep : IDisposable
@@ -14,6 +14,7 @@ public sealed class TrainingStep : IDisposable
     private readonly ParameterArena _arena;
     private readonly Optimizer _optimizer;
     private readonly SoftmaxCrossEntropy _loss = new();
+    private readonly Training.Trainer.StepTensorsHook? _stepInBackward;
     private float[] _dLogits = [];
 
     /// <summary>Builds <paramref name="spec"/> in float32, draws its parameters from <paramref name="seed"/>, and the optimizer.</summary>
@@ -22,7 +23,8 @@ public sealed class TrainingStep : IDisposable
     /// <param name="threads">Threads of the GEMM and the optimizer step.</param>
     /// <param name="mode">Fused or naive optimizer step.</param>
     /// <param name="seed">Seed of the parameters.</param>
-    public TrainingStep(ModelSpec spec, IOptimizerRule rule, int threads, StepMode mode = StepMode.Fused, ulong seed = 1)
+    /// <param name="stepInBackward">Step each layer's tensors inside the backward pass instead of after it (same bits).</param>
+    public TrainingStep(ModelSpec spec, IOptimizerRule rule, int threads, StepMode mode = StepMode.Fused, ulong seed = 1, bool stepInBackward = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(rule);
@@ -32,7 +34,14 @@ public sealed class TrainingStep : IDisposable
         _arena.Build();
         Model.Initialize(seed);
         _optimizer = new Optimizer(_arena, rule, new OptimizerOptions { Threads = threads, Mode = mode });
+        _stepInBackward = stepInBackward ? new Training.Trainer.StepTensorsHook(_optimizer) : null;
     }
+
+    /// <summary>Whether the optimizer steps each layer inside the backward pass.</summary>
+    public bool StepInBackward => _stepInBackward is not null;
+
+    /// <summary>The optimizer.</summary>
+    public Optimizer Optimizer => _optimizer;
 
     /// <summary>The model.</summary>
     public Sequential<float> Model { get; }
@@ -56,8 +65,18 @@ public sealed class TrainingStep : IDisposable
         var logits = Model.Forward(images[..(batch * Model.InputFeatures)], batch, training: true);
         Span<float> dLogits = _dLogits.AsSpan(0, batch * classes);
         double loss = _loss.Evaluate(logits, labels[..batch], classes, dLogits);
-        Model.Backward(dLogits);
-        _optimizer.Step();
+        if (_stepInBackward is { } hook)
+        {
+            _optimizer.BeginStep();
+            Model.Backward(dLogits, hook: hook);
+            _optimizer.EndStep();
+        }
+        else
+        {
+            Model.Backward(dLogits);
+            _optimizer.Step();
+        }
+
         return loss;
     }
 

@@ -110,6 +110,13 @@ public sealed class Linear<T> : Layer<T>
     {
         var store = Store();
         int inputs = InputFeatures, outputs = OutputFeatures;
+        if (inputGradient)
+        {
+            // dX [B, in] = dY [B, out] · W [out, in]. First: the two halves are independent, and this order leaves W and
+            // the freshly written dW in cache for a step that follows at once (the step inside backward).
+            matMul.Multiply(Transpose.N, Transpose.N, batch, inputs, outputs, T.One, dy, outputs, store.Param(Weight), inputs, T.Zero, dx, inputs);
+        }
+
         long start = Stopwatch.GetTimestamp();
 
         // dW [out, in] += dYᵀ [out, B] · X [B, in]
@@ -119,11 +126,6 @@ public sealed class Linear<T> : Layer<T>
         BiasGradient.AddColumnSums(dy, batch, outputs, store.Grad(Bias));
 
         Timings.AddBackwardWeights(Stopwatch.GetTimestamp() - start);
-        if (inputGradient)
-        {
-            // dX [B, in] = dY [B, out] · W [out, in]
-            matMul.Multiply(Transpose.N, Transpose.N, batch, inputs, outputs, T.One, dy, outputs, store.Param(Weight), inputs, T.Zero, dx, inputs);
-        }
     }
 
     private ParameterStore<T> Store() =>

@@ -76,6 +76,13 @@ public sealed record TrainOptions
     /// <summary>Fused optimizer step or the naive multi-pass baseline (same results, different time).</summary>
     public StepMode StepMode { get; init; } = StepMode.Fused;
 
+    /// <summary>
+    /// Step each layer's parameters inside the backward pass, as soon as its gradients are complete (while they are
+    /// still in cache), instead of one optimizer pass over the whole arena after it. The same operations on every element
+    /// in the same order: the results are bit-identical to the separate step. Kept by a resumed run.
+    /// </summary>
+    public bool StepInBackward { get; init; }
+
     /// <summary>Images per forward pass when evaluating.</summary>
     public int EvalBatchSize { get; init; } = 500;
 
@@ -185,6 +192,7 @@ public sealed record TrainOptions
         Check("--subset", saved.Subset, requested.Subset);
         Check("--balanced", saved.BalancedSubset, requested.BalancedSubset);
         Check("--test-subset", saved.TestSubset, requested.TestSubset);
+        Check("--step-in-backward", saved.StepInBackward, requested.StepInBackward, static b => b ? "on" : "off");
         Check("--records-per-file", saved.RecordsPerFile, requested.RecordsPerFile, static n => n?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any");
         Check("eval batch size", saved.EvalBatchSize, requested.EvalBatchSize);
         return conflicts;

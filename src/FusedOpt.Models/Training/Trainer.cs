@@ -89,6 +89,7 @@ public sealed class Trainer : IDisposable
     private readonly float[] _images;
     private readonly int[] _labels;
     private readonly float[] _dLogits;
+    private readonly StepTensorsHook? _stepInBackward;
     private readonly double _baseLearningRate;
     private double _learningRate;
     private double _appliedLearningRate;
@@ -120,6 +121,7 @@ public sealed class Trainer : IDisposable
         _arena.Build();
         _model.Initialize(options.Seed);
         _optimizer = new Optimizer(_arena, WeightDecay.GroupRules(options, _arena.Groups.Length), new OptimizerOptions { Threads = options.Threads, Isa = options.Isa, Mode = options.StepMode });
+        _stepInBackward = options.StepInBackward ? new StepTensorsHook(_optimizer) : null;
         _baseLearningRate = _optimizer.GetHyperparameter("lr");
         _learningRate = _baseLearningRate;
         _appliedLearningRate = _baseLearningRate;
@@ -212,7 +214,10 @@ public sealed class Trainer : IDisposable
         return result;
     }
 
-    /// <summary>One step: forward, loss, backward, optimizer step (weight decay is inside it). Returns the batch loss and the number right.</summary>
+    /// <summary>
+    /// One step: forward, loss, backward, optimizer step (weight decay is inside it) — after the backward pass, or
+    /// with <see cref="TrainOptions.StepInBackward"/> layer by layer inside it. Returns the batch loss and the number right.
+    /// </summary>
     private (double Loss, int Correct) TrainBatch(int count)
     {
         var images = _images.AsSpan(0, count * _imageSize);
@@ -223,15 +228,27 @@ public sealed class Trainer : IDisposable
         var logits = _model.Forward(images, count, training: true);
         double loss = _loss.Evaluate(logits, labels, _classes, dLogits);
         int correct = Losses.Metrics.CountCorrect(logits, labels, _classes);
-        _model.Backward(dLogits);
         if (_appliedLearningRate != _learningRate)
         {
-            // Only when the schedule moves (setting allocates nothing, but validates the value).
+            // Only when the schedule moves (setting allocates nothing, but validates the value). Before the backward
+            // pass, so that the step inside it sees the new value from its first layer on.
             _optimizer.SetHyperparameter("lr", _learningRate);
             _appliedLearningRate = _learningRate;
         }
 
-        _optimizer.Step();
+        if (_stepInBackward is { } hook)
+        {
+            // Every group's prologue (scalars, step count) once, then each layer's tensors as its gradients complete.
+            _optimizer.BeginStep();
+            _model.Backward(dLogits, hook: hook);
+            _optimizer.EndStep();
+        }
+        else
+        {
+            _model.Backward(dLogits);
+            _optimizer.Step();
+        }
+
         return (loss, correct);
     }
 
@@ -326,6 +343,13 @@ public sealed class Trainer : IDisposable
         _optimizer.Dispose();
         _model.Dispose();
         _arena.Dispose();
+    }
+
+    /// <summary>The step inside backward: steps each layer's tensors as soon as the backward pass has completed their gradients.</summary>
+    internal sealed class StepTensorsHook(Optimizer optimizer) : IBackwardHook
+    {
+        /// <inheritdoc />
+        public void GradientsComplete(int firstTensor, int tensorCount) => optimizer.StepTensors(firstTensor, tensorCount);
     }
 
     /// <summary>Copies saved buffers into the model's, checking that the names and lengths are the model's, in order.</summary>

@@ -287,6 +287,11 @@ public sealed class TrainingRun : IDisposable
             ["threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
             ["step"] = o.StepMode.ToString(),
         };
+        if (o.StepInBackward)
+        {
+            settings["step"] = o.StepMode + " (inside backward)";
+        }
+
         if (o.Width != 1)
         {
             settings["width"] = o.Width.ToString(CultureInfo.InvariantCulture);

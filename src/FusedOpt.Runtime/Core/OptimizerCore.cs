@@ -62,6 +62,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     private HyperparameterSetters? _setters;
     private IOptimizerExecutor? _executor;
     private bool _disposed;
+    private bool _partialOpen;
 
     /// <summary>Checks the arguments (<see cref="CheckArguments"/>) and every rule, and takes the groups' first values.</summary>
     public OptimizerCore(ParameterArena arena, IReadOnlyList<IOptimizerRule> groupRules, OptimizerOptions? options)
@@ -179,6 +180,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     public void SetRule(int group, IOptimizerRule rule)
     {
         ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
+        RequireNoPartialStep("replace a rule");
         CheckRule(Descriptor, _rules.Length, group, rule);
         Replace(group, rule);
         EnsureStates();
@@ -192,6 +194,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     public void SetHyperparameter(int index, double value, int? group = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
+        RequireNoPartialStep("set a hyperparameter");
         if ((uint)index >= (uint)Descriptor.Hyperparameters.Count)
         {
             throw new ArgumentOutOfRangeException(nameof(index), index, $"{Descriptor.Name} has {Descriptor.Hyperparameters.Count} hyperparameters.");
@@ -219,6 +222,7 @@ internal sealed unsafe class OptimizerCore : IDisposable
     public StepResult Step(double lossScale)
     {
         ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
+        RequireNoPartialStep("take another step");
         RequireStepCountRoom(_steps);
         double scale = UnscaleFactor(lossScale);
         double? norm = null;
@@ -228,6 +232,78 @@ internal sealed unsafe class OptimizerCore : IDisposable
             return new StepResult(true, _steps[0], norm, 0);
         }
 
+        float gradScale = PrepareGroups(scale);
+        executor.Run(gradScale);
+        return new StepResult(false, _steps[0], norm, scale);
+    }
+
+    /// <summary>
+    /// Begins a step whose sweeps the caller runs piece by piece (the step inside backward): checks the step counts and
+    /// the loss scale, refuses the options that need the whole gradient before any parameter is stepped
+    /// (<see cref="OptimizerOptions.MaxGradNorm"/>, <see cref="OptimizerOptions.SkipNonFinite"/>), then runs every
+    /// group's prologue and counts the step, exactly as <see cref="Step"/> does before its sweep. Returns the gradient
+    /// scale every sweep of this step must use.
+    /// </summary>
+    public float BeginPartialStep(double lossScale)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, (object?)_executor ?? this);
+        RequireNoPartialStep("begin another step");
+        RequirePartialStepOptions(Options);
+        RequireStepCountRoom(_steps);
+        float gradScale = PrepareGroups(UnscaleFactor(lossScale));
+        _partialOpen = true;
+        return gradScale;
+    }
+
+    /// <summary>True between <see cref="BeginPartialStep"/> and <see cref="EndPartialStep"/>.</summary>
+    public bool IsPartialStepOpen => _partialOpen;
+
+    /// <summary>Ends the step <see cref="BeginPartialStep"/> began: rules and hyperparameters may change again.</summary>
+    public void EndPartialStep()
+    {
+        if (!_partialOpen)
+        {
+            throw new InvalidOperationException("No step is open: call BeginStep before the backward pass, then EndStep after it.");
+        }
+
+        _partialOpen = false;
+    }
+
+    /// <summary>
+    /// Refuses what would change the scalars, rules or step counts under a step that is half done: the layers stepped
+    /// later must see the same values as the ones stepped first.
+    /// </summary>
+    private void RequireNoPartialStep(string action)
+    {
+        if (_partialOpen)
+        {
+            throw new InvalidOperationException($"Cannot {action} while a step inside backward is open: every tensor of the step must see the same hyperparameters and step count. Call EndStep first.");
+        }
+    }
+
+    /// <summary>
+    /// Refuses the options a step taken piece by piece cannot honour: both need the global gradient norm, which is only
+    /// known once the last gradient is complete, after the first parameters would already have been stepped.
+    /// </summary>
+    public static void RequirePartialStepOptions(OptimizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxGradNorm is { } max)
+        {
+            throw new NotSupportedException(
+                $"The step inside backward cannot clip gradients (MaxGradNorm = {max.ToString(System.Globalization.CultureInfo.InvariantCulture)}): the global gradient norm needs every gradient, but the first layers are stepped before the last gradients exist. Step after backward instead, or drop the clipping.");
+        }
+
+        if (options.SkipNonFinite)
+        {
+            throw new NotSupportedException(
+                "The step inside backward cannot skip a step on a non-finite gradient (SkipNonFinite): whether any gradient is NaN or ±∞ is only known after the whole backward pass, when the first layers are already stepped. Step after backward instead, or turn SkipNonFinite off.");
+        }
+    }
+
+    /// <summary>Every group's prologue for a step with gradient scale <paramref name="scale"/>, and the step counted.</summary>
+    private float PrepareGroups(double scale)
+    {
         float gradScale = (float)scale;
         int scaleBit = gradScale != 1f ? 1 : 0;
         for (int g = 0; g < _rules.Length; g++)
@@ -237,13 +313,13 @@ internal sealed unsafe class OptimizerCore : IDisposable
             _steps[g] = t;
         }
 
-        executor.Run(gradScale);
-        return new StepResult(false, _steps[0], norm, scale);
+        return gradScale;
     }
 
     /// <summary>Replaces rules, step counts and per-step states at once (a state file or another executor, already validated).</summary>
     public void Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates)
     {
+        RequireNoPartialStep("restore a state");
         for (int g = 0; g < _rules.Length; g++)
         {
             Replace(g, rules[g]);

@@ -80,7 +80,7 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     /// <summary>
     /// Creates a Vulkan optimizer with one rule per parameter group, allocates the device buffers and uploads the arena's
     /// parameters and gradients. <paramref name="shaders"/> gives the HLSL shader of a rule for a switch combination (null
-    /// when there is none: the first step that needs it throws <see cref="NotSupportedException"/> naming the optimizer);
+    /// when there is none: the first step that needs it throws <see cref="DeviceUnavailableException"/> naming the optimizer);
     /// <paramref name="compiler"/> defaults to a <see cref="ShaderCompiler"/> with the default cache. Throws
     /// <see cref="ArgumentException"/> for a mode other than <see cref="StepMode.Fused"/>.
     /// </summary>
@@ -217,7 +217,7 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     /// Takes one step on the device, with the semantics of <see cref="Optimizer.Step"/>: gradients are divided by
     /// <paramref name="lossScale"/> as they are read, clipped to <see cref="OptimizerOptions.MaxGradNorm"/> if set, and
     /// with <see cref="OptimizerOptions.SkipNonFinite"/> a non-finite gradient anywhere skips the whole step. Waits for the
-    /// device. Throws <see cref="NotSupportedException"/> when the shader function has no shader for a group's switches.
+    /// device. Throws <see cref="DeviceUnavailableException"/> (a <see cref="NotSupportedException"/>) when the shader function has no shader for a group's switches.
     /// </summary>
     public StepResult Step(double lossScale = 1)
     {
@@ -363,8 +363,8 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         }
 
         var shader = _shaders(rule, flags)
-            ?? throw new NotSupportedException(
-                string.Create(CultureInfo.InvariantCulture, $"No HLSL shader for {Descriptor.Name} (switches 0x{flags:x}) yet: the shader source returned none, so {Descriptor.Name} cannot run on Vulkan."));
+            ?? throw new DeviceUnavailableException(
+                string.Create(CultureInfo.InvariantCulture, $"no HLSL shader for {Descriptor.Name} yet (switches 0x{flags:x}): the shader source gave none, so {Descriptor.Name} cannot run on Vulkan; run it with --device cpu or an ILGPU device."));
         if (!_pipelines.TryGetValue(shader.Source, out var pipeline))
         {
             pipeline = Compile(shader, flags);

@@ -13,7 +13,7 @@ public static class VulkanReplay
     /// the CPU: each step uploads the gradient, dispatches the shader <paramref name="shaders"/> gives and downloads the
     /// parameters; the trajectory is scored against PyTorch's with the shared tolerance. The result's
     /// <see cref="ReplayResult.Device"/> names the device; its <see cref="ReplayResult.Isa"/> is <see cref="Isa.Scalar"/>
-    /// (one element per thread). Throws <see cref="NotSupportedException"/> when there is no shader for the optimizer.
+    /// (one element per thread). Throws <see cref="Gpu.DeviceUnavailableException"/> when there is no shader for the optimizer.
     /// </summary>
     public static ReplayResult ReplayOnVulkan(this ReferenceCase reference, VulkanDevice device, Func<IOptimizerRule, int, HlslShader?> shaders,
         OptimizerOptions? options = null, IOptimizerRule? rule = null, ShaderCompiler? compiler = null)

@@ -145,6 +145,33 @@ public sealed class VulkanOptimizerTests(VulkanFixture fixture)
         Assert.StartsWith("no HLSL shader for sgd yet", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("constants", "must declare gradScale as its first constant after n")]
+    [InlineData("buffers", "binds 'momentum', which is not one of its states (buf)")]
+    [InlineData("flags", "gave sgd's shader for switches 0x0 when asked for 0xc")]
+    public void Step_WithAShaderThatBreaksTheContract_ThrowsNamingTheFault(string fault, string message)
+    {
+        var device = Device();
+        using var arena = new ParameterArena();
+        arena.Add("x", 10);
+        arena.Build();
+        Func<IOptimizerRule, int, HlslShader?> broken = (rule, flags) =>
+        {
+            var good = ShaderSource(rule, flags)!;
+            return fault switch
+            {
+                "constants" => good with { Constants = [.. good.Constants.Skip(1)] },
+                "buffers" => good with { Buffers = ["p", "g", "momentum"] },
+                _ => good with { Flags = 0 },
+            };
+        };
+        using var vk = new VulkanOptimizer(device, arena, new Optimizers.Sgd(Lr: 0.1f, Momentum: 0.9f), broken, compiler: fixture.Compiler);
+
+        var e = Assert.Throws<ArgumentException>(() => vk.Step());
+
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Step_WithMaxGradNorm_ClipsLikeTheCpuPath()
     {

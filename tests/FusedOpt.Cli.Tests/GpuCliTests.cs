@@ -93,7 +93,7 @@ public sealed class GpuCliTests : IDisposable
     }
 
     [Theory]
-    [InlineData(new[] { "replay", "DIR", "--device", "gpu" }, "--device 'gpu' is not a device; expected cpu, cuda, opencl or ilgpu-cpu")]
+    [InlineData(new[] { "replay", "DIR", "--device", "gpu" }, "--device 'gpu' is not a device; expected cpu, cuda, opencl, ilgpu-cpu or vulkan")]
     [InlineData(new[] { "bench", "step", "--device", "tpu" }, "--device 'tpu' is not a device")]
     [InlineData(new[] { "replay", "DIR", "--device", "ilgpu-cpu", "--naive" }, "--naive is the CPU multi-pass baseline; it does not apply to --device ilgpu-cpu.")]
     [InlineData(new[] { "bench", "step", "--device", "ilgpu-cpu", "--isa", "scalar" }, "--isa scalar chooses a CPU instruction set; it does not apply to --device ilgpu-cpu.")]

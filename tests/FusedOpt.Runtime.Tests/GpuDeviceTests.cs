@@ -19,6 +19,7 @@ public sealed class GpuDeviceTests(IlgpuCpuFixture fixture)
     [InlineData("cuda:1", DeviceKind.Cuda, 1)]
     [InlineData("opencl", DeviceKind.OpenCL, 0)]
     [InlineData("ilgpu-cpu", DeviceKind.IlgpuCpu, 0)]
+    [InlineData("Vulkan:1", DeviceKind.Vulkan, 1)]
     public void DeviceNames_Parse_WithIndices(string? text, DeviceKind kind, int index)
     {
         var spec = DeviceSpec.Parse(text);
@@ -28,7 +29,7 @@ public sealed class GpuDeviceTests(IlgpuCpuFixture fixture)
     }
 
     [Theory]
-    [InlineData("gpu", "--device 'gpu' is not a device; expected cpu, cuda, opencl or ilgpu-cpu")]
+    [InlineData("gpu", "--device 'gpu' is not a device; expected cpu, cuda, opencl, ilgpu-cpu or vulkan")]
     [InlineData("cuda:x", "--device 'cuda:x': 'x' is not a device index")]
     [InlineData("cpu:1", "--device 'cpu:1': the host CPU path has no device index")]
     public void UnknownDeviceNames_AreClearErrors(string text, string message)

@@ -7,6 +7,7 @@ using FusedOpt.Gpu;
 using FusedOpt.IO;
 using FusedOpt.Kernels;
 using FusedOpt.Reference;
+using FusedOpt.Vulkan;
 using Spectre.Console;
 
 namespace FusedOpt.Cli.Commands;
@@ -49,11 +50,13 @@ internal static class ReplayCommand
             RequireHostOptions(where, options);
             bool inputIsFolder = Directory.Exists(input);
             string[]? outputs = parse.GetValue(output) is { } target ? OutputPaths(files, target, inputIsFolder) : null;
-            using var session = where.IsHost ? null : GpuDevices.Open(where);
+            using var session = where.IsHost || where.IsVulkan ? null : GpuDevices.Open(where);
+            using var vulkan = where.IsVulkan ? VulkanDevice.Open(where.Index) : null;
             var results = files.Select(f =>
             {
                 var reference = ReferenceCase.Load(f);
-                return session is null ? reference.Replay(options) : reference.ReplayOnDevice(session.Accelerator, options);
+                return vulkan is not null ? reference.ReplayOnVulkan(vulkan, VulkanShaders.Default, options)
+                    : session is null ? reference.Replay(options) : reference.ReplayOnDevice(session.Accelerator, options);
             }).ToList();
 
             if (outputs is not null)
@@ -109,7 +112,7 @@ internal static class ReplayCommand
     {
         string path = device.IsHost
             ? $"{(options.Mode == StepMode.Naive ? "naive" : "fused " + IsaSupport.Name(IsaSupport.Resolve(options.Isa)))}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}"
-            : $"GPU kernel on {device}: {results.FirstOrDefault()?.Device}";
+            : $"{(device.IsVulkan ? "HLSL shader" : "GPU kernel")} on {device}: {results.FirstOrDefault()?.Device}";
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"Reference replay ({Markup.Escape(path)}; tolerance {ReferenceCase.Tolerance:0e0})");
         table.AddColumn("case");

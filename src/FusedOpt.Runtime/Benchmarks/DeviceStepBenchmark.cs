@@ -34,9 +34,17 @@ public sealed record DeviceStepBenchResult(StepBenchOptions Options, GpuDeviceIn
 /// </summary>
 public static class DeviceStepBenchmark
 {
-    /// <summary>Runs the benchmark on <paramref name="device"/>; <paramref name="progress"/> receives what is being measured.</summary>
+    /// <summary>
+    /// Runs the benchmark on <paramref name="device"/> (a Vulkan device through <see cref="VulkanStepBenchmark"/>);
+    /// <paramref name="progress"/> receives what is being measured.
+    /// </summary>
     public static DeviceStepBenchResult Run(StepBenchOptions options, DeviceSpec device, IProgress<string>? progress = null)
     {
+        if (device.IsVulkan)
+        {
+            return VulkanStepBenchmark.Run(options, device, progress);
+        }
+
         var rule = StepBenchmark.Validate(options);
         MemoryBudget.Require(MemoryBudget.Bytes(options.Size, 2 * sizeof(float), "the host arena"), $"bench step --device {device} --size {options.Size:N0} (the host's parameters and gradients)");
         progress?.Report($"opening {device}");

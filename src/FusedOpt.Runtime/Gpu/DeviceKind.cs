@@ -20,8 +20,7 @@ public enum DeviceKind
     /// <summary>
     /// A Vulkan device (needs the loader <c>libvulkan.so.1</c> and a driver; Mesa's lavapipe runs on the CPU): HLSL step
     /// shaders compiled to SPIR-V, run by <see cref="FusedOpt.Vulkan.VulkanStepKernel"/>, not through ILGPU.
-    /// <c>fusedopt devices</c> lists these; <see cref="DeviceSpec.Parse"/> does not accept <c>vulkan</c> until an
-    /// optimizer executor runs steps there.
+    /// <c>fusedopt devices</c> lists these; <see cref="FusedOpt.Vulkan.VulkanOptimizer"/> runs steps there.
     /// </summary>
     Vulkan,
 }
@@ -32,13 +31,16 @@ public enum DeviceKind
 public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
 {
     /// <summary>The names <see cref="Parse"/> accepts, in the order the help lists them.</summary>
-    public const string Choices = "cpu, cuda, opencl or ilgpu-cpu";
+    public const string Choices = "cpu, cuda, opencl, ilgpu-cpu or vulkan";
 
     /// <summary>The host CPU path.</summary>
     public static DeviceSpec Cpu => new(DeviceKind.Cpu);
 
     /// <summary>True for the host CPU path, which needs no ILGPU accelerator.</summary>
     public bool IsHost => Kind == DeviceKind.Cpu;
+
+    /// <summary>True for a Vulkan device, opened with <see cref="FusedOpt.Vulkan.VulkanDevice.Open(int)"/> rather than through ILGPU.</summary>
+    public bool IsVulkan => Kind == DeviceKind.Vulkan;
 
     /// <summary>The command-line name of a kind: <c>cpu</c>, <c>cuda</c>, <c>opencl</c>, <c>ilgpu-cpu</c>.</summary>
     public static string Name(DeviceKind kind) => kind switch
@@ -63,7 +65,7 @@ public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
     };
 
     /// <summary>
-    /// Parses <c>cpu</c>, <c>cuda</c>, <c>opencl</c> or <c>ilgpu-cpu</c> (case-insensitive), optionally followed by
+    /// Parses <c>cpu</c>, <c>cuda</c>, <c>opencl</c>, <c>ilgpu-cpu</c> or <c>vulkan</c> (case-insensitive), optionally followed by
     /// <c>:N</c> to pick the N-th device of that kind; null or empty is <c>cpu</c>. An unknown name throws a
     /// <see cref="FormatException"/> naming <paramref name="option"/>, the value and the accepted names.
     /// </summary>
@@ -94,6 +96,7 @@ public readonly record struct DeviceSpec(DeviceKind Kind, int Index = 0)
             "cuda" => DeviceKind.Cuda,
             "opencl" => DeviceKind.OpenCL,
             "ilgpu-cpu" => DeviceKind.IlgpuCpu,
+            "vulkan" => DeviceKind.Vulkan,
             _ => throw new FormatException($"{option} '{text}' is not a device; expected {Choices} (optionally with :N, e.g. cuda:1). Run 'fusedopt devices' to list what is present."),
         };
         if (kind == DeviceKind.Cpu && index != 0)

@@ -48,11 +48,12 @@ public sealed class VulkanDeviceTests(VulkanFixture fixture)
     }
 
     [Fact]
-    public void VulkanKind_IsNotAnIlgpuDevice_NorYetADeviceOption()
+    public void VulkanKind_IsADeviceOption_ButNotAnIlgpuDevice()
     {
         Assert.Contains("open it with FusedOpt.Vulkan.VulkanDevice.Open",
             Assert.Throws<ArgumentException>(() => GpuDevices.Open(new DeviceSpec(DeviceKind.Vulkan))).Message, StringComparison.Ordinal);
-        Assert.Throws<FormatException>(() => DeviceSpec.Parse("vulkan"));
+        Assert.Equal(new DeviceSpec(DeviceKind.Vulkan, 0), DeviceSpec.Parse("vulkan"));
+        Assert.True(DeviceSpec.Parse("vulkan").IsVulkan);
     }
 
     [Fact]

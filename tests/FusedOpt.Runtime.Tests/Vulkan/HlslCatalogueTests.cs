@@ -78,7 +78,7 @@ public sealed partial class HlslCatalogueTests : IDisposable
     [Fact]
     public void Adam_AllSwitchesOn_BoundsChecked_ConstantsInPrepareOrder_BuffersInDeclarationOrder()
     {
-        var adam = new Adam(Lr: 0.01f, Beta1: 0.8f, Beta2: 0.99f, Eps: 1e-6f, WeightDecay: 0.1f, Amsgrad: true);
+        IOptimizerRule adam = new Adam(Lr: 0.01f, Beta1: 0.8f, Beta2: 0.99f, Eps: 1e-6f, WeightDecay: 0.1f, Amsgrad: true);
         var d = Adam.Descriptor;
         Assert.Equal(["WeightDecay != 0", "Amsgrad"], d.Switches);
         var shader = d.Hlsl(0b111)!;

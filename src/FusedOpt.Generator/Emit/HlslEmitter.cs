@@ -141,7 +141,7 @@ internal sealed class HlslEmitter
 
         w.Line("// Contract (FusedOpt.HlslShader): constant buffer b0 = uint n, float gradScale, then the step-invariant scalars,");
         w.Line($"// 4 bytes apart; buffers u0… = {string.Join(", ", BufferNames(flags))}; one element per thread, {Int(ThreadsPerGroup)} threads per group.");
-        w.Line("// Same operations in the same order as the CPU loops (no contraction into fused multiply-adds is asked for).");
+        w.Line("// Same operations in the same order as the CPU loops; element values are precise, so none is contracted into an FMA.");
         w.Line();
         var boolBits = new Dictionary<int, string>();
         using (w.Block($"cbuffer {cbuffer} : register(b0)", "};"))

@@ -112,6 +112,10 @@ public sealed partial class HlslCatalogueTests : IDisposable
         Assert.Equal(["p", "g", "m", "v", "vMax"], shader.Buffers);
         Assert.Equal(["pBuffer", "gBuffer", "mBuffer", "vBuffer", "vMaxBuffer"], RegisterBuffers(shader.Source));
 
+        // Element values are precise (no FMA contraction), in the order of the rule.
+        Assert.Contains("precise float m = mBuffer[i];", shader.Source, StringComparison.Ordinal);
+        Assert.Matches(@"m = beta1 \* m \+ oneMinusBeta1 \* g;\s*v = beta2 \* v \+ oneMinusBeta2 \* g \* g;", shader.Source);
+
         // With Amsgrad off, vMax is neither read nor written, so it is not bound.
         var noAmsgrad = d.Hlsl(0b011)!;
         Assert.Equal(["p", "g", "m", "v"], noAmsgrad.Buffers);

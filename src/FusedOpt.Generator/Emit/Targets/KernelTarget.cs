@@ -254,6 +254,14 @@ internal sealed class HlslTarget : ScalarTarget
 
     public override string Name => "HLSL";
 
+    /// <summary>
+    /// Element locals are <c>precise</c>: glslang marks every operation that computes them <c>NoContraction</c>, so a
+    /// driver may not fuse <c>a * b + c</c> into an FMA — the same operations in the same order as the CPU loops.
+    /// </summary>
+    public override string ValueTypeName => "precise float";
+
+    public override string DeclaredType(ValueType type) => type == ValueType.Bool ? "bool" : "precise float";
+
     public override string Zero => "0.0f";
 
     public override string Constant(string text, int parent)

@@ -30,6 +30,7 @@ public static class CliApp
         root.Subcommands.Add(ListCommand.Create(context));
         root.Subcommands.Add(ReplayCommand.Create(context));
         root.Subcommands.Add(DevicesCommand.Create(context));
+        root.Subcommands.Add(ShadersCommand.Create(context));
         var bench = new Command("bench", "Benchmarks: optimizer steps against memory probes, GEMM, training throughput.");
         bench.Subcommands.Add(BenchStepCommand.Create(context));
         bench.Subcommands.Add(BenchSweepCommand.Create(context));

@@ -108,12 +108,18 @@ internal static class Diagnostics
     public static readonly DiagnosticDescriptor TooDeep = Error("FOPT023", "Update rule nested too deeply",
         "This {0} is nested {1} levels deep; the update rule allows at most {2}: split it into locals");
 
+    /// <summary>FOPT024: "The update rule of '{0}' has {1} switches ({2} combinations); HLSL shaders are generated for at most {3}, so none is".</summary>
+    public static readonly DiagnosticDescriptor NoHlslShader = new("FOPT024", "No HLSL shaders",
+        "The update rule of '{0}' has {1} switches ({2} combinations); HLSL shaders are generated for rules with at most {3} switches, so it has none",
+        Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
+        helpLinkUri: "https://github.com/fusedopt/fusedopt/blob/main/docs/diagnostics.md#fopt024");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All =
     [
         InternalError, NotPartial, MissingUpdate, UnsupportedStatement, UnsupportedExpression, ReadOnlyAssignment,
         UnknownIdentifier, UnsupportedHyperparameterType, InvalidRuleParameter, StepStateDependsOnElement,
         NotVectorizable, TooMany, ElementNotFloat, DefaultOutOfRange, InvalidHyperparameter, InvalidConstraint,
-        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel, ReservedName, TooDeep,
+        InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel, ReservedName, TooDeep, NoHlslShader,
     ];
 
     private static readonly Dictionary<string, DiagnosticDescriptor> Map = All.ToDictionary(static d => d.Id);

@@ -138,6 +138,21 @@ public sealed class DiagnosticTests
             void Update(ref float p, float g) { p -= [|Lr * (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((g)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))|]; }
         }
         """)]
+    [InlineData("FOPT024", """
+        [Optimizer("x")] public partial record X(float Lr = 1f, bool A = false, bool B = false, bool C = false, bool D = false, bool E = false, bool F = false)
+        {
+            void [|Update|](ref float p, float g)
+            {
+                if (A) g += 1;
+                if (B) g += 2;
+                if (C) g += 3;
+                if (D) g += 4;
+                if (E) g += 5;
+                if (F) g += 6;
+                p -= Lr * g;
+            }
+        }
+        """)]
     public void Diagnostic_IsReported_AtTheOffendingCode(string id, string marked)
     {
         var (source, expected) = Unmark(Usings + marked);

@@ -71,6 +71,16 @@ internal static class RuleAnalysis
             backends.Add(new BackendSupport(limits, fits));
         }
 
+        bool hlsl = plan.Flags.Count <= Backends.HlslMaxSwitches;
+        if (!hlsl)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(Diagnostics.NoHlslShader, rule.UpdateLocation, rule.TypeName,
+                plan.Flags.Count.ToString(CultureInfo.InvariantCulture), (1 << (plan.Flags.Count + 1)).ToString(CultureInfo.InvariantCulture),
+                Backends.HlslMaxSwitches.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        backends.Add(new BackendSupport(Backends.Hlsl, hlsl));
+
         var model = new RuleModel(rule.Namespace, rule.TypeName, rule.Accessibility, rule.FileName, rule.OptimizerName, rule.Torch, rule.Summary,
             rule.Hypers, rule.States, rule.StepStates, rule.ParamName, rule.GradName, rule.StepName, rule.Constraints, plan, rule.Arguments,
             new KernelFacts(0, 0, OperationCounts.Zero), backends.ToEquatableArray());

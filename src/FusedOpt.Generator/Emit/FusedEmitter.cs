@@ -22,14 +22,22 @@ internal sealed class FusedEmitter
     private readonly KernelPlan _plan;
     private readonly System.Func<int, string> _flag;
     private readonly System.Func<BufferUse, BufferAccess> _access;
+    private readonly System.Func<int, bool>? _fixedSwitches;
     private int _maskCounter;
 
     /// <param name="model">The declaration.</param>
     /// <param name="names">Kernel names.</param>
     /// <param name="flag">How a switch is tested: by default the kernel's type parameter (<c>TAmsgrad.IsOn</c>).</param>
     /// <param name="access">How each buffer is stored and reached: float32 for every buffer by default.</param>
-    public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null, System.Func<BufferUse, BufferAccess>? access = null)
+    /// <param name="fixedSwitches">
+    /// For a kernel specialised for one switch combination (an HLSL shader): each switch's value, so that buffer guards
+    /// are decided here — a buffer not loaded under the combination is zero, one not stored is not written, and
+    /// neither is referenced. Null (the CPU loops, the ILGPU kernel): guards are written as conditions.
+    /// </param>
+    public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null, System.Func<BufferUse, BufferAccess>? access = null,
+        System.Func<int, bool>? fixedSwitches = null)
     {
+        _fixedSwitches = fixedSwitches;
         _model = model;
         _names = names;
         _plan = model.Plan;
@@ -176,7 +184,9 @@ internal sealed class FusedEmitter
             string load = _access(b).Load(target, reference(b), index);
             string type = target.DeclaredType(ValueType.Float);
             string guard = Guard(b.Loads);
-            w.Line(guard == "true" ? $"{type} {name} = {load};" : $"{type} {name} = {guard} ? {load} : {target.Zero};");
+            w.Line(guard == "true" ? $"{type} {name} = {load};"
+                : guard == "false" ? $"{type} {name} = {target.Zero}; // not loaded under this combination"
+                : $"{type} {name} = {guard} ? {load} : {target.Zero};");
             if (b.Kind == NameKind.Grad)
             {
                 w.Line(string.Format(CultureInfo.InvariantCulture, scale, name));
@@ -194,7 +204,10 @@ internal sealed class FusedEmitter
         {
             string statement = _access(b).Store(target, reference(b), index, target.Escape(RawBufferName(b)));
             string guard = Guard(b.Stores);
-            w.Line(guard == "true" ? statement : $"if ({guard}) {statement}");
+            if (guard != "false")
+            {
+                w.Line(guard == "true" ? statement : $"if ({guard}) {statement}");
+            }
         }
     }
 
@@ -235,6 +248,12 @@ internal sealed class FusedEmitter
     /// <summary>A disjunction of switch conjunctions as a C# condition over the type parameters.</summary>
     private string Guard(IEnumerable<GuardPath> paths)
     {
+        if (_fixedSwitches is { } on)
+        {
+            // One combination: the guard is decided now ("false" only here; the CPU loops never see it).
+            return paths.Any(path => path.Literals.All(l => on(l.Flag) == l.On)) ? "true" : "false";
+        }
+
         var terms = new List<string>();
         foreach (var path in paths)
         {

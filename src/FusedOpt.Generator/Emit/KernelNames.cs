@@ -80,7 +80,7 @@ internal sealed class KernelNames
         // Members of the generated partial.
         "Descriptor", "Validate", "GetHyperparameters", "GpuKernel", "RegisterInOptimizerCatalog", "Run", "Scalar",
         "Fused512", "Fused256", "Dispatch0", "Dispatch1", "Dispatch2", "Dispatch3", "Dispatch4", "Dispatch5",
-        "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated", "FusedOptCreate",
+        "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated", "FusedOptCreate", "FusedOptHlsl",
 
         // Types whose members the bodies call (expression context). Types named only where a type is expected (On,
         // Width512, StepFrame, Span, nint) need no reservation: a property or local never hides a type there.

@@ -113,6 +113,7 @@ internal static class SourceEmitter
         yield return new KernelBackend("naive", naive.Emit);
         yield return new KernelBackend(IlgpuTarget.Instance.Name, new GpuEmitter(m, names).Emit);
         yield return new KernelBackend("reference", new ReferenceEmitter(m, names).Emit);
+        yield return new KernelBackend(HlslTarget.Instance.Name, new HlslEmitter(m).Emit);
     }
 
     /// <summary>One kernel (or kernel family) the generated file contains.</summary>
@@ -168,6 +169,7 @@ internal static class SourceEmitter
             var ops = m.Facts.ElementOperations;
             w.Line($"ElementOperations = new(Add: {ops.Add}, Mul: {ops.Mul}, Div: {ops.Div}, Sqrt: {ops.Sqrt}, Other: {ops.Other}),");
             w.Line("Create = static v => FusedOptCreate(v),");
+            w.Line("HlslShaders = static flags => FusedOptHlsl(flags),");
         }
 
         w.Line();

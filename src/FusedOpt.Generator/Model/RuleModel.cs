@@ -82,6 +82,16 @@ internal static class Backends
     public static readonly BackendLimits Ilgpu = new("ILGPU", MaxScalars: 32);
 
     public static readonly IReadOnlyList<BackendLimits> Limited = [Ilgpu];
+
+    /// <summary>
+    /// The HLSL shaders: no limit on scalars (a constant buffer holds thousands), but one full shader text per switch
+    /// combination, so at most <see cref="HlslMaxSwitches"/> switches (FOPT024 otherwise). Not in <see cref="Limited"/>:
+    /// the analysis checks it on its own.
+    /// </summary>
+    public static readonly BackendLimits Hlsl = new("HLSL", MaxScalars: int.MaxValue);
+
+    /// <summary>Switches a rule may have and still get HLSL shaders: 2^(5 + 1) = 64 combinations with the gradient-scale bit.</summary>
+    public const int HlslMaxSwitches = 5;
 }
 
 /// <summary>

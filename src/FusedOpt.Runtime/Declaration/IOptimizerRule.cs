@@ -174,6 +174,19 @@ public sealed record OptimizerDescriptor
     /// <summary>Creates a rule from hyperparameter values in declaration order (bools as 0/1).</summary>
     public required Func<IReadOnlyList<double>, IOptimizerRule> Create { get; init; }
 
+    /// <summary>
+    /// The generated HLSL compute shaders by switch combination (what <see cref="Hlsl"/> returns); null for a descriptor
+    /// without shaders (written by hand, or a rule with too many switches: FOPT024).
+    /// </summary>
+    public Func<int, HlslShader?>? HlslShaders { get; init; }
+
+    /// <summary>
+    /// The HLSL compute shader for the switch combination <paramref name="flags"/> (what <see cref="IOptimizerRule.Prepare"/>
+    /// returns, bit 0 included), following <see cref="HlslShader"/>'s binding contract; null when the rule has no
+    /// shaders or <paramref name="flags"/> has a bit the rule does not define.
+    /// </summary>
+    public HlslShader? Hlsl(int flags) => flags < 0 || flags >= 1 << (Switches.Count + 1) ? null : HlslShaders?.Invoke(flags);
+
     /// <summary>Creates a rule with every hyperparameter at its default.</summary>
     public IOptimizerRule CreateDefault()
     {

@@ -209,3 +209,86 @@ internal sealed class VectorTarget : KernelTarget
 
     public override string StoreFloat(string reference, string index, string value) => $"{value}.StoreUnsafe(ref {reference}, (nuint){index});";
 }
+
+/// <summary>
+/// An HLSL compute shader (shader model 6-style, compiled here by glslang's HLSL front end): one element per thread,
+/// <c>float</c> and <c>bool</c> scalars, per-element conditions as branches and <c>?:</c>, buffers as
+/// <c>RWStructuredBuffer&lt;float&gt;</c> indexed by the element. The same operations in the same order as the scalar
+/// loop; the function map is HLSL's intrinsics, with sign(x) through a helper that keeps NaN (as <c>SimdMath.Sign</c>).
+/// </summary>
+internal sealed class HlslTarget : ScalarTarget
+{
+    public static new readonly HlslTarget Instance = new();
+
+    /// <summary>The helper every shader that uses sign(x) declares (HLSL's <c>sign</c> returns an int, 0 for NaN).</summary>
+    public const string SignFunction = "fusedopt_sign";
+
+    // HLSL keywords and reserved words, the intrinsics the shaders call, type names, and the names every shader declares
+    // at global scope (the entry point, the constant-buffer members before the hoisted scalars). A rule name among them
+    // is written with a trailing underscore.
+    private static readonly System.Collections.Generic.HashSet<string> Reserved = new(System.StringComparer.Ordinal)
+    {
+        "AppendStructuredBuffer", "asm", "asm_fragment", "BlendState", "bool", "break", "Buffer", "ByteAddressBuffer", "case",
+        "cbuffer", "centroid", "class", "column_major", "compile", "compile_fragment", "CompileShader", "const", "continue",
+        "ComputeShader", "ConsumeStructuredBuffer", "default", "DepthStencilState", "DepthStencilView", "discard", "do",
+        "double", "DomainShader", "dword", "else", "export", "extern", "false", "float", "for", "fxgroup", "GeometryShader",
+        "groupshared", "half", "Hullshader", "if", "in", "inline", "inout", "InputPatch", "int", "interface", "line",
+        "lineadj", "linear", "LineStream", "matrix", "min16float", "min10float", "min16int", "min12int", "min16uint",
+        "namespace", "nointerpolation", "noperspective", "NULL", "out", "OutputPatch", "packoffset", "pass", "pixelfragment",
+        "PixelShader", "point", "PointStream", "precise", "RasterizerState", "RenderTargetView", "return", "register",
+        "row_major", "RWBuffer", "RWByteAddressBuffer", "RWStructuredBuffer", "RWTexture1D", "RWTexture2D", "RWTexture3D",
+        "sample", "sampler", "SamplerState", "SamplerComparisonState", "shared", "snorm", "stateblock", "stateblock_state",
+        "static", "string", "struct", "switch", "StructuredBuffer", "tbuffer", "technique", "technique10", "technique11",
+        "texture", "Texture1D", "Texture2D", "Texture3D", "TextureCube", "true", "typedef", "triangle", "triangleadj",
+        "TriangleStream", "uint", "uniform", "unorm", "unsigned", "vector", "vertexfragment", "VertexShader", "void",
+        "volatile", "while", "auto", "catch", "char", "const_cast", "delete", "dynamic_cast", "enum", "explicit", "friend",
+        "goto", "long", "mutable", "new", "operator", "private", "protected", "public", "reinterpret_cast", "short", "signed",
+        "sizeof", "static_cast", "template", "this", "throw", "try", "typename", "union", "using", "virtual",
+        "float1", "float2", "float3", "float4", "int1", "int2", "int3", "int4", "uint1", "uint2", "uint3", "uint4",
+        "bool1", "bool2", "bool3", "bool4", "half1", "half2", "half3", "half4", "double1", "double2", "double3", "double4",
+        "float2x2", "float3x3", "float4x4",
+        "abs", "asfloat", "asint", "asuint", "ceil", "clamp", "exp", "exp2", "floor", "isnan", "isinf", "lerp", "log",
+        "log2", "mad", "max", "min", "pow", "rcp", "round", "rsqrt", "saturate", "select", "sign", "sqrt", "step", "trunc",
+        "main", "n", "gradScale", SignFunction,
+    };
+
+    public override string Name => "HLSL";
+
+    /// <summary>
+    /// Element locals are <c>precise</c>: glslang marks every operation that computes them <c>NoContraction</c>, so a
+    /// driver may not fuse <c>a * b + c</c> into an FMA — the same operations in the same order as the CPU loops.
+    /// </summary>
+    public override string ValueTypeName => "precise float";
+
+    public override string DeclaredType(ValueType type) => type == ValueType.Bool ? "bool" : "precise float";
+
+    public override string Zero => "0.0f";
+
+    public override string Constant(string text, int parent)
+    {
+        bool hasPoint = text.IndexOf('.') >= 0 || text.IndexOf('e') >= 0 || text.IndexOf('E') >= 0;
+        return Wrap((hasPoint ? text : text + ".0") + "f", text.StartsWith("-", System.StringComparison.Ordinal) ? 10 : 20, parent);
+    }
+
+    public override string Broadcast(string slot, bool isBool) => isBool ? "asuint(" + slot + ") != 0u" : slot;
+
+    public override string Call(Func func, string args) => func switch
+    {
+        Func.Sqrt => "sqrt(" + args + ")",
+        Func.Abs => "abs(" + args + ")",
+        Func.Max => "max(" + args + ")",
+        Func.Min => "min(" + args + ")",
+        Func.Pow => "pow(" + args + ")",
+        Func.Exp => "exp(" + args + ")",
+        Func.Log => "log(" + args + ")",
+        _ => SignFunction + "(" + args + ")",
+    };
+
+    public override string LoadFloat(string reference, string index) => $"{reference}[{index}]";
+
+    public override string StoreFloat(string reference, string index, string value) => $"{reference}[{index}] = {value};";
+
+    public override bool IsReservedWord(string name) => Reserved.Contains(name) || name.StartsWith("__", System.StringComparison.Ordinal);
+
+    public override string Escape(string name) => IsReservedWord(name) ? name + "_" : name;
+}

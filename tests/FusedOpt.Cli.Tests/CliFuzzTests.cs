@@ -59,6 +59,7 @@ public sealed class CliFuzzTests : IClassFixture<CliFuzzTests.Files>
     [
         new(["list"], [], []),
         new(["devices"], [], []),
+        new(["shaders"], ["--optimizer", "sgd", "--out", Path.Combine(Dir, "shaders")], [("--optimizer", Kind.Name)]),
         new(["replay"], [Case], [("--threads", Kind.Count), ("--isa", Kind.Name), ("--device", Kind.Name)]),
         new(["bench", "step"], ["--size", "1K", "--rounds", "1"],
             [("--optimizer", Kind.Name), ("--threads", Kind.Count), ("--isa", Kind.Name), ("--tensors", Kind.Count), ("--rounds", Kind.Count), ("--device", Kind.Name)]),

@@ -4,15 +4,22 @@ using System.Globalization;
 namespace FusedOpt.Vulkan;
 
 /// <summary>
-/// Where <see cref="VulkanOptimizer"/> gets its HLSL step shaders by default. Until the generator emits a shader for
-/// every declaration, <see cref="Default"/> is <see cref="HandWritten"/>: shaders written by hand, following the
-/// <see cref="HlslShader"/> contract, for <c>sgd</c> and <c>adam</c> only. Once the generated shaders are reachable from
-/// the descriptor, <see cref="Default"/> becomes <c>(rule, flags) =&gt; rule.Descriptor.Hlsl(flags)</c>.
+/// Where <see cref="VulkanOptimizer"/> gets its HLSL step shaders. <see cref="Default"/> is <see cref="Generated"/>: the
+/// shaders the generator emits from each declaration (<see cref="OptimizerDescriptor.Hlsl"/>, one per switch
+/// combination). <see cref="HandWritten"/> keeps two shaders written by hand to the same <see cref="HlslShader"/>
+/// contract, for <c>sgd</c> and <c>adam</c>: an implementation independent of the generator, run by the tests.
 /// </summary>
 public static class VulkanShaders
 {
     /// <summary>The shader source <c>replay --device vulkan</c>, <c>bench step --device vulkan</c> and the tests use.</summary>
-    public static Func<IOptimizerRule, int, HlslShader?> Default { get; } = HandWritten;
+    public static Func<IOptimizerRule, int, HlslShader?> Default { get; } = Generated;
+
+    /// <summary>The generated shader of <paramref name="rule"/> for switch combination <paramref name="flags"/>; null when the rule has none (FOPT024).</summary>
+    public static HlslShader? Generated(IOptimizerRule rule, int flags)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return rule.Descriptor.Hlsl(flags);
+    }
 
     /// <summary>
     /// The hand-written shader of <paramref name="rule"/> for switch combination <paramref name="flags"/> (the bits its

@@ -19,36 +19,36 @@ namespace FusedOpt.Tests.Vulkan;
 [Collection(VulkanCollection.Name)]
 public sealed class VulkanOptimizerTests(VulkanFixture fixture)
 {
-    /// <summary>
-    /// The shaders under test: today the hand-written ones (sgd and adam). With the generated shaders this becomes
-    /// <c>(rule, flags) =&gt; rule.Descriptor.Hlsl(flags)</c> and every theory below covers the whole catalogue.
-    /// </summary>
+    /// <summary>The shaders under test: the generated ones, as <c>replay</c> and <c>bench step --device vulkan</c> use them.</summary>
     private static readonly Func<IOptimizerRule, int, HlslShader?> ShaderSource = VulkanShaders.Default;
 
     /// <summary>Allowed distance in units in the last place from the CPU fused path (the device may contract a·b + c into one FMA).</summary>
     private const int Ulps = 4;
 
-    /// <summary>(optimizer, case) for every reference case whose optimizer <see cref="ShaderSource"/> has a shader for.</summary>
+    /// <summary>(optimizer, case) for every reference case: every one must have a shader.</summary>
     public static IEnumerable<TheoryDataRow<string, string>> ReferenceCases()
     {
         foreach (string name in ReferenceTrajectoryTests.CaseNames())
         {
             string path = Path.Combine(SharedData.ReferenceOptimizers, name + ".json");
-            if (!File.Exists(path))
-            {
-                yield return new TheoryDataRow<string, string>("(none)", name);
-                continue;
-            }
+            yield return new TheoryDataRow<string, string>(File.Exists(path) ? ReferenceCase.Load(path).CreateRule().Descriptor.Name : "(none)", name);
+        }
+    }
 
-            var rule = ReferenceCase.Load(path).CreateRule();
-            if (ShaderSource(rule, FirstFlags(rule)) is not null)
+    /// <summary>Every configuration of every library and test optimizer (<see cref="TestData.Configurations"/>) at odd lengths.</summary>
+    public static IEnumerable<TheoryDataRow<string, int, int>> CatalogueRows()
+    {
+        foreach (var row in TestData.ConfigurationRows())
+        {
+            var (name, configuration) = row.Data;
+            foreach (int length in new[] { 1, 257, 10_007 })
             {
-                yield return new TheoryDataRow<string, string>(rule.Descriptor.Name, name);
+                yield return new TheoryDataRow<string, int, int>(name, configuration, length);
             }
         }
     }
 
-    /// <summary>Rules (by a label) that exercise every switch of the shaders under test.</summary>
+    /// <summary>Rules (by a label) that exercise every switch of the hand-written shaders.</summary>
     public static IEnumerable<TheoryDataRow<string, int>> AgreementRules()
     {
         foreach (string label in Rules.Keys)
@@ -85,14 +85,35 @@ public sealed class VulkanOptimizerTests(VulkanFixture fixture)
     }
 
     [Theory]
+    [MemberData(nameof(CatalogueRows))]
+    public void GeneratedShader_EveryConfiguration_AgreesWithCpuFusedPathWithinUlps(string name, int configuration, int length)
+    {
+        var rule = OptimizerCatalog.Create(name, TestData.Configurations[name][configuration]);
+        // Enough steps for step-dependent switches (SGD's first step, RAdam's ρₜ > 5); the last one loss-scaled.
+        var (initial, grads) = TestData.Inputs(length, 8, seed: length);
+        var cpu = RunCpu(rule, initial, grads, new OptimizerOptions());
+        var (p, states) = RunVulkan(rule, initial, grads, new OptimizerOptions(), ShaderSource);
+
+        AssertWithinUlps(cpu.Params, p, $"{name}#{configuration} parameters at length {length}");
+        for (int s = 0; s < states.Length; s++)
+        {
+            Assert.Equal(cpu.States[s] is null, states[s] is null);
+            if (states[s] is { } state)
+            {
+                AssertWithinUlps(cpu.States[s]!, state, $"{name}#{configuration} state {rule.Descriptor.States[s].Name} at length {length}");
+            }
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(AgreementRules))]
-    public void Step_AtOddLengths_AgreesWithCpuFusedPathWithinUlps(string label, int length)
+    public void HandWrittenShader_AtOddLengths_AgreesWithCpuFusedPathWithinUlps(string label, int length)
     {
         var rule = Rules[label]();
         var (initial, grads) = TestData.Inputs(length, 4, seed: length);
         // The last step is loss-scaled: the shader for switch bit 0 (gradient scale) runs too.
         var cpu = RunCpu(rule, initial, grads, new OptimizerOptions());
-        var (p, states) = RunVulkan(rule, initial, grads, new OptimizerOptions());
+        var (p, states) = RunVulkan(rule, initial, grads, new OptimizerOptions(), VulkanShaders.HandWritten);
 
         AssertWithinUlps(cpu.Params, p, $"{label} parameters at length {length}");
         for (int s = 0; s < states.Length; s++)
@@ -272,9 +293,6 @@ public sealed class VulkanOptimizerTests(VulkanFixture fixture)
         return fixture.Device;
     }
 
-    private static int FirstFlags(IOptimizerRule rule) =>
-        rule.Prepare(1, new double[rule.Descriptor.StepStates.Count], new float[rule.Descriptor.ScalarCount]);
-
     private static (float[] Params, float[]?[] States) RunCpu(IOptimizerRule rule, float[] initial, float[][] grads, OptimizerOptions options)
     {
         using var arena = Arena(initial);
@@ -294,11 +312,11 @@ public sealed class VulkanOptimizerTests(VulkanFixture fixture)
         return (arena.Param(arena.Tensors[0]).ToArray(), states);
     }
 
-    private (float[] Params, float[]?[] States) RunVulkan(IOptimizerRule rule, float[] initial, float[][] grads, OptimizerOptions options)
+    private (float[] Params, float[]?[] States) RunVulkan(IOptimizerRule rule, float[] initial, float[][] grads, OptimizerOptions options, Func<IOptimizerRule, int, HlslShader?>? shaders = null)
     {
         var device = Device();
         using var arena = Arena(initial);
-        using var optimizer = new VulkanOptimizer(device, arena, rule, ShaderSource, options, fixture.Compiler);
+        using var optimizer = new VulkanOptimizer(device, arena, rule, shaders ?? ShaderSource, options, fixture.Compiler);
         for (int s = 0; s < grads.Length; s++)
         {
             grads[s].CopyTo(arena.Grad(arena.Tensors[0]));

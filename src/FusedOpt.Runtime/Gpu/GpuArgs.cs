@@ -1,6 +1,7 @@
-using System;
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System;
 using ILGPU;
 
 namespace FusedOpt.Gpu;
@@ -11,6 +12,7 @@ namespace FusedOpt.Gpu;
 /// A blittable struct, passed by value at each launch: no device upload, no host round trip.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public struct GpuArgs
 {
     /// <summary>Scalars a kernel can receive.</summary>

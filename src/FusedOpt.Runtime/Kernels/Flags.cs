@@ -1,3 +1,5 @@
+using System.ComponentModel;
+
 namespace FusedOpt.Kernels;
 
 /// <summary>
@@ -5,6 +7,7 @@ namespace FusedOpt.Kernels;
 /// the JIT specialises each instantiation and folds <c>if (TFlag.IsOn)</c> away, so a switch such as
 /// <c>Amsgrad</c> costs nothing inside the element loop.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IFlag
 {
     /// <summary>The switch's value, a JIT-time constant.</summary>
@@ -12,6 +15,7 @@ public interface IFlag
 }
 
 /// <summary>The switch is on.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct On : IFlag
 {
     /// <inheritdoc />
@@ -19,6 +23,7 @@ public readonly struct On : IFlag
 }
 
 /// <summary>The switch is off.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct Off : IFlag
 {
     /// <inheritdoc />

@@ -1,7 +1,8 @@
-using System;
+using System.ComponentModel;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System;
 
 namespace FusedOpt.Kernels;
 
@@ -11,6 +12,7 @@ namespace FusedOpt.Kernels;
 /// <see cref="TensorPrimitives"/> (vectorised); comparisons produce all-bits-set lane masks exactly like the fused
 /// vector kernels, so both paths compute the same bits.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class NaiveOps
 {
 #pragma warning disable CS1591 // One line per operator; the names say what they do.

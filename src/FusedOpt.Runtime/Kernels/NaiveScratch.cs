@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System;
 using FusedOpt.Memory;
 
@@ -7,6 +8,7 @@ namespace FusedOpt.Kernels;
 /// The temporaries of the naive multi-pass step, allocated once and reused like a framework's caching
 /// allocator, so that the baseline pays one memory pass per tensor operation but no allocation per step.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class NaiveScratch : IDisposable
 {
     private readonly AlignedBuffer[] _buffers;

@@ -1,8 +1,10 @@
+using System.ComponentModel;
 using System.Runtime.Intrinsics;
 
 namespace FusedOpt.Kernels;
 
 /// <summary>Reductions over gradients, accumulated in float64.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class Reductions
 {
     /// <summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -7,6 +8,7 @@ namespace FusedOpt.Kernels;
 /// Element functions with no one-instruction equivalent, written once per width so that the scalar and vector
 /// kernels give bit-identical results.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class SimdMath
 {
     /// <summary>sign(x): −1, 0 or +1, and NaN for NaN (unlike <see cref="System.MathF.Sign(float)"/>, which throws).</summary>
@@ -35,6 +37,7 @@ public static class SimdMath
 }
 
 /// <summary>Helpers for the once-per-step prologue of generated rules (float64).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public static class StepMath
 {
     /// <summary>A float whose bits are all set: the "true" lane mask, stored among the step scalars.</summary>

@@ -1,9 +1,11 @@
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
 namespace FusedOpt.Kernels;
 
 /// <summary>Pointers to the per-element state buffers of a rule (at most <see cref="Capacity"/>).</summary>
 [InlineArray(Capacity)]
+[EditorBrowsable(EditorBrowsableState.Never)]
 public struct StatePointers
 {
     /// <summary>Most per-element states a rule may declare.</summary>
@@ -18,6 +20,7 @@ public struct StatePointers
 /// (loss-scale unscaling times the clipping coefficient; applied when the <c>GradScale</c> switch is on).
 /// Kernels reach the buffers as <c>ref float</c>, so generated code needs no <c>unsafe</c> context.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public unsafe struct StepFrame
 {
     /// <summary>Parameters.</summary>
@@ -52,10 +55,13 @@ public unsafe struct StepFrame
 }
 
 /// <summary>Marks the Vector512 instantiation of a generated kernel.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct Width512;
 
 /// <summary>Marks the Vector256 instantiation of a generated kernel.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct Width256;
 
 /// <summary>Marks the scalar instantiation of a generated kernel.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct WidthScalar;

@@ -42,4 +42,12 @@ public sealed class PublicSurfaceTests
             t.GetCustomAttribute<EditorBrowsableAttribute>()?.State == EditorBrowsableState.Never,
             $"{t.FullName} is public in FusedOpt.Kernels: hide it from completion or make it internal."));
     }
+
+    [Fact]
+    public void BenchmarkMachinery_IsNotPublic()
+    {
+        // Probes, step benchmarks and their result records serve the CLI's bench commands and bench/ (InternalsVisibleTo).
+        var exported = typeof(Kernels.StepFrame).Assembly.GetExportedTypes().Where(static t => t.Namespace == "FusedOpt.Benchmarks");
+        Assert.Empty(exported);
+    }
 }

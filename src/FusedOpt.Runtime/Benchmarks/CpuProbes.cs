@@ -13,7 +13,7 @@ namespace FusedOpt.Benchmarks;
 /// <param name="Mul">Cycles per vector multiplication.</param>
 /// <param name="Div">Cycles per vector division.</param>
 /// <param name="Sqrt">Cycles per vector square root.</param>
-public sealed record VectorOpCosts(string Isa, double FrequencyGHz, double Add, double Mul, double Div, double Sqrt)
+internal sealed record VectorOpCosts(string Isa, double FrequencyGHz, double Add, double Mul, double Div, double Sqrt)
 {
     /// <summary>Lanes per vector.</summary>
     public int Lanes => Isa switch { "avx512" => 16, "avx2" => 8, _ => 1 };
@@ -38,7 +38,7 @@ public sealed record VectorOpCosts(string Isa, double FrequencyGHz, double Add, 
 /// Probes of this core: its clock (a chain of dependent integer operations, one cycle each) and the reciprocal
 /// throughput of vector add, mul, div and sqrt (eight independent chains, enough to hide latency).
 /// </summary>
-public static class CpuProbes
+internal static class CpuProbes
 {
     private const long Iterations = 20_000_000;
 

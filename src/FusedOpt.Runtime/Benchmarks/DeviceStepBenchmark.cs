@@ -15,7 +15,7 @@ namespace FusedOpt.Benchmarks;
 /// <param name="Copy">A device-to-device copy moving the same bytes as the step (read + write), in the same run.</param>
 /// <param name="CopyFloats">Floats the copy reads (and writes): the step's bytes per parameter × parameters / 8.</param>
 /// <param name="Launches">Kernel launches per step (one per parameter group).</param>
-public sealed record DeviceStepBenchResult(StepBenchOptions Options, GpuDeviceInfo Device, MachineInfo Host, BenchVariant Step, BenchVariant Copy, long CopyFloats, int Launches)
+internal sealed record DeviceStepBenchResult(StepBenchOptions Options, GpuDeviceInfo Device, MachineInfo Host, BenchVariant Step, BenchVariant Copy, long CopyFloats, int Launches)
 {
     /// <summary>The target of the GPU path on a data-centre GPU: the step at ≥ 90% of the copy bandwidth.</summary>
     public const double Target = 0.9;
@@ -32,7 +32,7 @@ public sealed record DeviceStepBenchResult(StepBenchOptions Options, GpuDeviceIn
 /// <see cref="StepBenchmark"/> does on the CPU), so that the ratio of the two says how close the step is to the
 /// memory limit of this device. Each call is synchronised before and after, so one call is one step's launches.
 /// </summary>
-public static class DeviceStepBenchmark
+internal static class DeviceStepBenchmark
 {
     /// <summary>
     /// Runs the benchmark on <paramref name="device"/> (a Vulkan device through <see cref="VulkanStepBenchmark"/>);

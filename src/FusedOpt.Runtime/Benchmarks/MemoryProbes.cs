@@ -17,7 +17,7 @@ namespace FusedOpt.Benchmarks;
 /// read-for-ownership that an in-place update does not, so they understate an in-place step's limit.</item>
 /// </list>
 /// </summary>
-public sealed unsafe class MemoryProbes : IParallelWork, IDisposable
+internal sealed unsafe class MemoryProbes : IParallelWork, IDisposable
 {
     private readonly WorkerPool _pool;
     private readonly bool _ownsPool;

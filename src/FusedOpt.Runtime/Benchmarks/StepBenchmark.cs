@@ -18,7 +18,7 @@ namespace FusedOpt.Benchmarks;
 /// <param name="SecondsPerRound">Approximate time spent per variant per round.</param>
 /// <param name="Tensors">Split the parameters into this many tensors in one arena (the multi-tensor case).</param>
 /// <param name="Hyperparameters">Hyperparameters other than the defaults.</param>
-public sealed record StepBenchOptions(
+internal sealed record StepBenchOptions(
     string Optimizer,
     long Size,
     int Threads,
@@ -35,7 +35,7 @@ public sealed record StepBenchOptions(
 /// <param name="MedianSeconds">Median over rounds of the mean time per call.</param>
 /// <param name="NsPerParameter">Best time per parameter in nanoseconds.</param>
 /// <param name="GBps">Bytes moved per second at the best time, in 10⁹ B/s.</param>
-public sealed record BenchVariant(string Name, int BytesPerParameter, double BestSeconds, double MedianSeconds, double NsPerParameter, double GBps);
+internal sealed record BenchVariant(string Name, int BytesPerParameter, double BestSeconds, double MedianSeconds, double NsPerParameter, double GBps);
 
 /// <summary>The machine a benchmark ran on.</summary>
 /// <param name="Cpu">CPU model as the OS names it.</param>
@@ -43,7 +43,7 @@ public sealed record BenchVariant(string Name, int BytesPerParameter, double Bes
 /// <param name="BestIsa">Widest instruction set available.</param>
 /// <param name="Runtime">.NET runtime description.</param>
 /// <param name="Os">Operating system description.</param>
-public sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa, string Runtime, string Os)
+internal sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa, string Runtime, string Os)
 {
     /// <summary>This machine.</summary>
     public static MachineInfo Current { get; } = new(CpuName(), Environment.ProcessorCount, IsaSupport.Name(IsaSupport.Best),
@@ -83,7 +83,7 @@ public sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa, s
 /// <param name="NaivePasses">Tensor operations of the naive step.</param>
 /// <param name="Operations">Element operations of the rule (every switch on).</param>
 /// <param name="OpCosts">Measured vector operation costs of the fused ISA, or null for the scalar path.</param>
-public sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Machine, string Isa, BenchVariant Fused, BenchVariant Naive, BenchVariant Scalar,
+internal sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Machine, string Isa, BenchVariant Fused, BenchVariant Naive, BenchVariant Scalar,
     BenchVariant SameTraffic, BenchVariant Copy, BenchVariant Triad, int NaivePasses, ElementOperations Operations, VectorOpCosts? OpCosts)
 {
     /// <summary>Fused elements per cycle per core (at the probe's clock), or null without op costs.</summary>
@@ -110,7 +110,7 @@ public sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Machi
 /// parameters and gradients, beside the memory probes, with the same threads, in one run. Variants are interleaved
 /// round by round so that a noisy neighbour hurts them alike; the best round counts.
 /// </summary>
-public static class StepBenchmark
+internal static class StepBenchmark
 {
     /// <summary>Runs the benchmark; <paramref name="progress"/> receives what is being measured.</summary>
     public static StepBenchResult Run(StepBenchOptions options, IProgress<string>? progress = null)

@@ -13,7 +13,7 @@ namespace FusedOpt.Benchmarks;
 /// bytes <see cref="StateStorages.AdamBytesPerParameter"/> counts — with one add each and nothing else, on the same
 /// threads and block-aligned partition as <see cref="CompressedAdam"/>. The fastest such a step can be on this machine.
 /// </summary>
-public sealed unsafe class StorageProbes : IParallelWork, IDisposable
+internal sealed unsafe class StorageProbes : IParallelWork, IDisposable
 {
     private readonly WorkerPool _pool;
     private float* _p, _g;

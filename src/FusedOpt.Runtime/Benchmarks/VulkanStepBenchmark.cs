@@ -15,7 +15,7 @@ namespace FusedOpt.Benchmarks;
 /// timestamps around the dispatches and the copy, without submission and the host's wait); on a queue without
 /// timestamps, by the host's clock around each (waited) call.
 /// </summary>
-public static class VulkanStepBenchmark
+internal static class VulkanStepBenchmark
 {
     /// <summary>Runs the benchmark on Vulkan device <paramref name="device"/>; <paramref name="progress"/> receives what is being measured.</summary>
     public static DeviceStepBenchResult Run(StepBenchOptions options, DeviceSpec device, IProgress<string>? progress = null)

@@ -47,7 +47,15 @@ public sealed class PublicSurfaceTests
     public void BenchmarkMachinery_IsNotPublic()
     {
         // Probes, step benchmarks and their result records serve the CLI's bench commands and bench/ (InternalsVisibleTo).
-        var exported = typeof(Kernels.StepFrame).Assembly.GetExportedTypes().Where(static t => t.Namespace == "FusedOpt.Benchmarks");
-        Assert.Empty(exported);
+        Assert.DoesNotContain(typeof(Kernels.StepFrame).Assembly.GetExportedTypes(), static t => t.Namespace == "FusedOpt.Benchmarks");
+    }
+
+    [Fact]
+    public void ReplayMachinery_IsNotPublic()
+    {
+        // Reference cases and their replays on every path serve `fusedopt replay` and the tests (InternalsVisibleTo).
+        var assembly = typeof(Kernels.StepFrame).Assembly;
+        Assert.DoesNotContain(assembly.GetExportedTypes(), static t => t.Namespace == "FusedOpt.Reference");
+        Assert.DoesNotContain(assembly.GetExportedTypes(), static t => t.Name.EndsWith("Replay", StringComparison.Ordinal));
     }
 }

@@ -7,7 +7,7 @@ using ILGPU.Runtime;
 namespace FusedOpt.Gpu;
 
 /// <summary>Replays PyTorch reference trajectories with the generated GPU kernels.</summary>
-public static class DeviceReplay
+internal static class DeviceReplay
 {
     /// <summary>
     /// Replays <paramref name="reference"/> on <paramref name="accelerator"/> as <see cref="ReferenceCase.Replay"/> does

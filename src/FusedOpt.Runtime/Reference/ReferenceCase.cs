@@ -9,7 +9,7 @@ using FusedOpt.Memory;
 namespace FusedOpt.Reference;
 
 /// <summary>A reference case that cannot be read: bad JSON, a missing field, an unknown optimizer or hyperparameter.</summary>
-public sealed class ReferenceFormatException : FormatException
+internal sealed class ReferenceFormatException : FormatException
 {
     /// <summary>Creates the exception.</summary>
     public ReferenceFormatException(string message, Exception? inner = null)
@@ -22,7 +22,7 @@ public sealed class ReferenceFormatException : FormatException
 /// A trajectory recorded from PyTorch (format of <c>shared/reference/optimizers/*.json</c>): an optimizer with its
 /// constructor arguments, the initial parameters, one gradient per step and the parameters after each step.
 /// </summary>
-public sealed record ReferenceCase(
+internal sealed record ReferenceCase(
     string Name,
     string Source,
     string TorchOptimizer,
@@ -292,7 +292,7 @@ public sealed record ReferenceCase(
 /// <param name="MaxRelativeError">max |ours − expected| / (|expected| + 1e-3) over all steps and elements.</param>
 /// <param name="WorstStep">Step of the largest error (0-based), or −1.</param>
 /// <param name="WorstIndex">Element of the largest error, or −1.</param>
-public sealed record ReplayResult(ReferenceCase Case, string Optimizer, Isa Isa, float[][] Trajectory, double MaxRelativeError, int WorstStep, int WorstIndex)
+internal sealed record ReplayResult(ReferenceCase Case, string Optimizer, Isa Isa, float[][] Trajectory, double MaxRelativeError, int WorstStep, int WorstIndex)
 {
     /// <summary>Where the steps ran: <c>cpu</c> for the host path, else the device name.</summary>
     public string Device { get; init; } = "cpu";

@@ -6,7 +6,7 @@ using FusedOpt.Reference;
 namespace FusedOpt.Vulkan;
 
 /// <summary>Replays PyTorch reference trajectories with HLSL step shaders on a Vulkan device.</summary>
-public static class VulkanReplay
+internal static class VulkanReplay
 {
     /// <summary>
     /// Replays <paramref name="reference"/> on <paramref name="device"/> as <see cref="ReferenceCase.Replay"/> does on

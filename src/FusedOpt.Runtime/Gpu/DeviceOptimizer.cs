@@ -43,7 +43,7 @@ namespace FusedOpt.Gpu;
 /// opt.DownloadParameters();
 /// </code>
 /// </example>
-public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore
+public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore, IDeviceSteps
 {
     /// <summary>Most elements one launch covers; longer groups are launched in chunks of this size.</summary>
     public const int MaxLaunch = 1 << 30;

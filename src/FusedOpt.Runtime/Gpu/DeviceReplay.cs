@@ -19,12 +19,20 @@ internal static class DeviceReplay
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(accelerator);
-        rule ??= reference.CreateRule();
+        return reference.ReplayWith(rule ?? reference.CreateRule(), accelerator.Name, (arena, r) => new DeviceOptimizer(accelerator, arena, r, options));
+    }
+
+    /// <summary>
+    /// The replay loop every device shares: one tensor of the case's length, then per step the gradient uploaded, one
+    /// step, the parameters downloaded; scored against PyTorch's trajectory with the shared tolerance.
+    /// </summary>
+    internal static ReplayResult ReplayWith(this ReferenceCase reference, IOptimizerRule rule, string device, Func<ParameterArena, IOptimizerRule, IDeviceSteps> open)
+    {
         using var arena = new ParameterArena();
         var tensor = arena.Add("x", reference.Initial.Length);
         arena.Build();
         reference.Initial.CopyTo(arena.Param(tensor));
-        using var optimizer = new DeviceOptimizer(accelerator, arena, rule, options);
+        using var optimizer = open(arena, rule);
         var trajectory = new float[reference.Gradients.Length][];
         for (int s = 0; s < reference.Gradients.Length; s++)
         {
@@ -35,6 +43,22 @@ internal static class DeviceReplay
             trajectory[s] = arena.Param(tensor).ToArray();
         }
 
-        return reference.Score(optimizer.Descriptor.Name, Isa.Scalar, trajectory) with { Device = accelerator.Name };
+        return reference.Score(optimizer.Descriptor.Name, Isa.Scalar, trajectory) with { Device = device };
     }
+}
+
+/// <summary>What a replay needs from a device executor: gradients up, one step, parameters down.</summary>
+internal interface IDeviceSteps : IDisposable
+{
+    /// <summary>The optimizer being stepped.</summary>
+    OptimizerDescriptor Descriptor { get; }
+
+    /// <summary>Copies the arena's gradients to the device.</summary>
+    void UploadGradients();
+
+    /// <summary>One step on the device.</summary>
+    StepResult Step(double lossScale = 1);
+
+    /// <summary>Copies the device's parameters into the arena.</summary>
+    void DownloadParameters();
 }

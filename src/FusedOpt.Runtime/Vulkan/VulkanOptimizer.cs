@@ -39,7 +39,7 @@ namespace FusedOpt.Vulkan;
 /// opt.DownloadParameters();
 /// </code>
 /// </example>
-public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore
+public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore, IDeviceSteps
 {
     /// <summary>Elements the host-side gradient reduction downloads at a time.</summary>
     internal const int ReductionChunk = 1 << 20;

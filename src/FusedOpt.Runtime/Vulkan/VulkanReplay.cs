@@ -1,6 +1,6 @@
 using System;
+using FusedOpt.Gpu;
 using FusedOpt.Kernels;
-using FusedOpt.Memory;
 using FusedOpt.Reference;
 
 namespace FusedOpt.Vulkan;
@@ -20,22 +20,6 @@ internal static class VulkanReplay
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(device);
-        rule ??= reference.CreateRule();
-        using var arena = new ParameterArena();
-        var tensor = arena.Add("x", reference.Initial.Length);
-        arena.Build();
-        reference.Initial.CopyTo(arena.Param(tensor));
-        using var optimizer = new VulkanOptimizer(device, arena, rule, shaders, options, compiler);
-        var trajectory = new float[reference.Gradients.Length][];
-        for (int s = 0; s < reference.Gradients.Length; s++)
-        {
-            reference.Gradients[s].CopyTo(arena.Grad(tensor));
-            optimizer.UploadGradients();
-            optimizer.Step();
-            optimizer.DownloadParameters();
-            trajectory[s] = arena.Param(tensor).ToArray();
-        }
-
-        return reference.Score(optimizer.Descriptor.Name, Isa.Scalar, trajectory) with { Device = device.Info.Name };
+        return reference.ReplayWith(rule ?? reference.CreateRule(), device.Info.Name, (arena, r) => new VulkanOptimizer(device, arena, r, shaders, options, compiler));
     }
 }

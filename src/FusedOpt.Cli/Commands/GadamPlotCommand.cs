@@ -62,10 +62,7 @@ internal static class GadamPlotCommand
 
     private static (double[] X, double[] Accuracy, double[] Loss) Adam(JsonElement root)
     {
-        var epochs = root.GetProperty("epochs").EnumerateArray().ToList();
-        return (
-            [.. epochs.Select(static e => (double)e.GetProperty("epoch").GetInt32())],
-            [.. epochs.Select(static e => e.GetProperty("test").GetProperty("accuracy").GetDouble())],
-            [.. epochs.Select(static e => e.GetProperty("test").GetProperty("loss").GetDouble())]);
+        var (epochs, accuracy, loss, _) = PlotCommand.Epochs(root);
+        return (epochs, accuracy, loss);
     }
 }

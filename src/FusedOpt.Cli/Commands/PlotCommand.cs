@@ -88,30 +88,41 @@ internal static class PlotCommand
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             var root = doc.RootElement;
             var options = root.GetProperty("options");
-            var epochs = root.GetProperty("epochs").EnumerateArray()
-                .Where(static e => e.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object)
-                .ToList();
-            if (epochs.Count == 0)
+            var (x, acc, testLoss, trainLoss) = Epochs(root);
+            if (x.Length == 0)
             {
                 throw new UsageException($"plot: {path} has no evaluated epoch yet; expected at least one epoch with a test evaluation.");
             }
 
-            double[] x = [.. epochs.Select(static e => (double)e.GetProperty("epoch").GetInt32())];
-            double[] acc = [.. epochs.Select(static e => e.GetProperty("test").GetProperty("accuracy").GetDouble())];
-            double[] testLoss = [.. epochs.Select(static e => Number(e.GetProperty("test").GetProperty("loss")))];
-            double[] trainLoss = [.. epochs.Select(static e => Number(e.GetProperty("trainLoss")))];
+            var last = root.GetProperty("epochs").EnumerateArray().Last(static e => e.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object);
             int best = Array.IndexOf(acc, acc.Max());
             string label = eq > 0 ? argument[..eq] : Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
             var summary = new RunSummary(
                 label, folder, options.GetProperty("optimizer").GetString() ?? "?", Settings(options), x.Length,
                 acc[best], (int)x[best], acc[^1], testLoss[^1], trainLoss[^1],
-                epochs[^1].TryGetProperty("imagesPerSecond", out var ips) && ips.ValueKind == JsonValueKind.Number ? ips.GetDouble() : null);
+                last.TryGetProperty("imagesPerSecond", out var ips) && ips.ValueKind == JsonValueKind.Number ? ips.GetDouble() : null);
             return new LoadedRun(summary, x, acc, testLoss, trainLoss);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             throw new UsageException($"plot: {path} is not a train result ({e.Message}).");
         }
+    }
+
+    /// <summary>
+    /// The evaluated epochs of a <c>train</c> result.json (<paramref name="root"/>): epoch numbers, test accuracy, test
+    /// loss and mean training loss, one entry per epoch that has a test evaluation (also read by <c>gadam plot</c>).
+    /// </summary>
+    internal static (double[] Epoch, double[] TestAccuracy, double[] TestLoss, double[] TrainLoss) Epochs(JsonElement root)
+    {
+        var epochs = root.GetProperty("epochs").EnumerateArray()
+            .Where(static e => e.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object)
+            .ToList();
+        return (
+            [.. epochs.Select(static e => (double)e.GetProperty("epoch").GetInt32())],
+            [.. epochs.Select(static e => e.GetProperty("test").GetProperty("accuracy").GetDouble())],
+            [.. epochs.Select(static e => Number(e.GetProperty("test").GetProperty("loss")))],
+            [.. epochs.Select(static e => Number(e.GetProperty("trainLoss")))]);
     }
 
     /// <summary>A loss as written by the metrics writer: a number, or "NaN"/"Infinity" for a diverged run.</summary>

@@ -50,6 +50,23 @@ public sealed record OptimizerOptions
 
     /// <summary>When set, gradients are scaled so that their global L2 norm is at most this value (PyTorch's <c>clip_grad_norm_</c>).</summary>
     public double? MaxGradNorm { get; init; }
+
+    /// <summary>
+    /// How the per-element states are stored: float32 (as declared), bfloat16, or blockwise dynamic 8-bit (q8, as
+    /// bitsandbytes does it). Parameters and gradients stay float32 and the kernels compute in float32 either way;
+    /// see docs/compressed-states.md. CPU only: the device executors refuse anything but <see cref="Storage.StateStorage.Fp32"/>.
+    /// </summary>
+    public Storage.StateStorage StateStorage { get; init; } = Storage.StateStorage.Fp32;
+
+    /// <summary>
+    /// bf16 states only: round stored values stochastically (unbiased) instead of to nearest-even, with bits from a
+    /// counter-based generator keyed by <see cref="RoundingSeed"/>, the state, the step and the element, so a seed gives
+    /// the same bits for any thread count.
+    /// </summary>
+    public bool StochasticRounding { get; init; }
+
+    /// <summary>The seed of <see cref="StochasticRounding"/>'s generator.</summary>
+    public ulong RoundingSeed { get; init; }
 }
 
 /// <summary>The outcome of <see cref="Optimizer.Step"/>.</summary>
@@ -432,7 +449,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
 
-    StateStorage IOptimizerStateStore.GetStateStorage(int index) => _states[index] is null ? StateStorage.None : StateStorage.Float32;
+    StateFormat IOptimizerStateStore.GetStateFormat(int index) => _states[index] is null ? StateFormat.None : StateFormat.Float32;
 
     void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) => CopyOut(_arena.Params, byteOffset, destination);
 
@@ -444,9 +461,9 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     void IOptimizerStateStore.WriteParameters(ReadOnlySpan<byte> bytes) => MemoryMarshal.Cast<byte, float>(bytes).CopyTo(_arena.Params.Span);
 
-    void IOptimizerStateStore.WriteState(int index, StateStorage storage, ReadOnlySpan<byte> bytes)
+    void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
     {
-        if (storage != StateStorage.Float32)
+        if (storage != StateFormat.Float32)
         {
             throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported by this optimizer.");
         }

@@ -390,6 +390,16 @@ internal sealed unsafe class OptimizerCore : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), maxNorm, $"MaxGradNorm must be > 0, got {maxNorm}.");
         }
 
+        if (!Enum.IsDefined(options.StateStorage))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.StateStorage, $"StateStorage {(int)options.StateStorage} is not a state storage; expected {Storage.StateStorages.Accepted}.");
+        }
+
+        if (options.StochasticRounding && options.StateStorage != Storage.StateStorage.Bf16)
+        {
+            throw new ArgumentException($"StochasticRounding applies to bf16 states only; StateStorage is {Storage.StateStorages.Name(options.StateStorage)}.", nameof(options));
+        }
+
         return options;
     }
 

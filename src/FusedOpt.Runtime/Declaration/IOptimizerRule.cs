@@ -119,7 +119,11 @@ public sealed record HyperparameterInfo(string Name, HyperparameterKind Kind, do
 /// <param name="InitialFrom">Hyperparameter whose value the state starts at, if any.</param>
 /// <param name="IsRead">True when the rule reads the state's previous value.</param>
 /// <param name="IsWritten">True when the rule writes it.</param>
-public sealed record StateInfo(string Name, double InitialValue, string? InitialFrom, bool IsRead, bool IsWritten);
+/// <param name="NonNegative">
+/// Declared <c>[NonNegative]</c>: the rule keeps it ≥ 0 (Adam's v, Adagrad's sum), so compressed storage may use an
+/// unsigned code (q8's unsigned map: twice the resolution of the signed one).
+/// </param>
+public sealed record StateInfo(string Name, double InitialValue, string? InitialFrom, bool IsRead, bool IsWritten, bool NonNegative = false);
 
 /// <summary>A per-step (<c>ref double</c>) state, e.g. NAdam's running product of momentum coefficients.</summary>
 /// <param name="Name">Name as declared.</param>

@@ -371,7 +371,7 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
 
     ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
 
-    StateStorage IOptimizerStateStore.GetStateStorage(int index) => _states[index] is null ? StateStorage.None : StateStorage.Float32;
+    StateFormat IOptimizerStateStore.GetStateFormat(int index) => _states[index] is null ? StateFormat.None : StateFormat.Float32;
 
     /// <summary>Reads parameter bytes from the arena (<see cref="Save"/> has just downloaded the device parameters into it).</summary>
     unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
@@ -403,9 +403,9 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         UploadParameters();
     }
 
-    void IOptimizerStateStore.WriteState(int index, StateStorage storage, ReadOnlySpan<byte> bytes)
+    void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
     {
-        if (storage != StateStorage.Float32)
+        if (storage != StateFormat.Float32)
         {
             throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported on the device.");
         }

@@ -5,7 +5,7 @@ using FusedOpt.Memory;
 namespace FusedOpt.State;
 
 /// <summary>How a per-element state is stored, as a state file sees it.</summary>
-internal enum StateStorage : byte
+internal enum StateFormat : byte
 {
     /// <summary>Not allocated (the hyperparameters never use it).</summary>
     None = 0,
@@ -18,7 +18,7 @@ internal enum StateStorage : byte
 /// What <see cref="StateFile"/> needs from an optimizer, CPU or device, and nothing more: the declaration and the arena's
 /// layout, per-group hyperparameters, step counts and per-step states, and the parameters and per-element states as
 /// bytes with their storage kind. Reads are chunked so that a device can copy a chunk at a time; a compressed storage
-/// (bf16, q8) is another <see cref="StateStorage"/> with its own byte count.
+/// (bf16, q8) is another <see cref="StateFormat"/> with its own byte count.
 /// </summary>
 internal interface IOptimizerStateStore
 {
@@ -40,8 +40,8 @@ internal interface IOptimizerStateStore
     /// <summary>The hyperparameter values of a group in declaration order (bools as 0/1).</summary>
     ReadOnlySpan<double> GetHyperparameterValues(int group);
 
-    /// <summary>How state <paramref name="index"/> is stored now (<see cref="StateStorage.None"/> when not allocated).</summary>
-    StateStorage GetStateStorage(int index);
+    /// <summary>How state <paramref name="index"/> is stored now (<see cref="StateFormat.None"/> when not allocated).</summary>
+    StateFormat GetStateFormat(int index);
 
     /// <summary>Copies bytes [<paramref name="byteOffset"/>, + destination length) of the parameters (float32) into <paramref name="destination"/>.</summary>
     void ReadParameters(long byteOffset, Span<byte> destination);
@@ -56,20 +56,20 @@ internal interface IOptimizerStateStore
     void WriteParameters(ReadOnlySpan<byte> bytes);
 
     /// <summary>Replaces state <paramref name="index"/> (allocating it if needed) with <paramref name="bytes"/> stored as <paramref name="storage"/>.</summary>
-    void WriteState(int index, StateStorage storage, ReadOnlySpan<byte> bytes);
+    void WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes);
 
     /// <summary>Refills state <paramref name="index"/>, when allocated, with its declared initial value under the current rules.</summary>
     void ResetState(int index);
 }
 
 /// <summary>Byte counts of the storages.</summary>
-internal static class StateStorageSize
+internal static class StateFormatSize
 {
     /// <summary>Bytes a state of <paramref name="length"/> elements takes in <paramref name="storage"/>.</summary>
-    public static long Of(StateStorage storage, long length) => storage switch
+    public static long Of(StateFormat storage, long length) => storage switch
     {
-        StateStorage.None => 0,
-        StateStorage.Float32 => checked(length * sizeof(float)),
+        StateFormat.None => 0,
+        StateFormat.Float32 => checked(length * sizeof(float)),
         _ => throw new ArgumentOutOfRangeException(nameof(storage), storage, $"Unknown state storage {storage}."),
     };
 }

@@ -92,17 +92,17 @@ public static class StateFile
         for (int s = 0; s < optimizer.Descriptor.States.Count; s++)
         {
             // Version 1 knows two storages: absent (0) and float32 (1); the presence byte is the storage kind.
-            var storage = optimizer.GetStateStorage(s);
-            if (storage is not (StateStorage.None or StateStorage.Float32))
+            var storage = optimizer.GetStateFormat(s);
+            if (storage is not (StateFormat.None or StateFormat.Float32))
             {
                 throw new NotSupportedException($"State '{optimizer.Descriptor.States[s].Name}' is stored as {storage}, which format version {Version} cannot hold.");
             }
 
             Emit(stream, hash, [(byte)storage]);
-            if (storage != StateStorage.None)
+            if (storage != StateFormat.None)
             {
                 int state = s;
-                EmitChunks(stream, hash, StateStorageSize.Of(storage, length), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
+                EmitChunks(stream, hash, StateFormatSize.Of(storage, length), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
             }
         }
 
@@ -203,7 +203,7 @@ public static class StateFile
         {
             if (slices[s].Offset >= 0)
             {
-                optimizer.WriteState(s, StateStorage.Float32, body.Slice(slices[s].Offset, slices[s].Length));
+                optimizer.WriteState(s, StateFormat.Float32, body.Slice(slices[s].Offset, slices[s].Length));
             }
             else
             {

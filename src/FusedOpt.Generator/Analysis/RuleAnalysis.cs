@@ -52,6 +52,7 @@ internal static class RuleAnalysis
             .Concat(rule.States.Select(static s => s.Name))
             .Concat(rule.StepStates.Select(static s => s.Name))
             .Concat([rule.ParamName, rule.GradName, rule.StepName ?? ""]);
+        StateSigns.Check(rule, diagnostics);
         var plan = RuleAnalyzer.Analyze(rule.TypeName, rule.Body, rule.States, ruleNames, rule.StatementLocations, rule.UpdateLocation, diagnostics);
         if (plan is null)
         {

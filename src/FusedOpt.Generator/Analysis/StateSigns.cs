@@ -168,8 +168,9 @@ internal static class StateSigns
 
         public Interval(double lo, double hi)
         {
-            Lo = double.IsNaN(lo) ? double.NegativeInfinity : lo;
-            Hi = double.IsNaN(hi) ? double.PositiveInfinity : hi;
+            // + 0.0 turns −0 into 0, so that an end prints as "0".
+            Lo = double.IsNaN(lo) ? double.NegativeInfinity : lo + 0.0;
+            Hi = double.IsNaN(hi) ? double.PositiveInfinity : hi + 0.0;
         }
 
         public double Lo { get; }

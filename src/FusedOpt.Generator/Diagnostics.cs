@@ -114,12 +114,21 @@ internal static class Diagnostics
         Category, DiagnosticSeverity.Info, isEnabledByDefault: true,
         helpLinkUri: "https://github.com/fusedopt/fusedopt/blob/main/docs/diagnostics.md#fopt024");
 
+    /// <summary>FOPT025: "State '{0}' is declared [NonNegative] but {1}".</summary>
+    public static readonly DiagnosticDescriptor NegativeStartOfNonNegativeState = Error("FOPT025", "Non-negative state starts negative",
+        "State '{0}' is declared [NonNegative] but {1}");
+
+    /// <summary>FOPT026: "State '{0}' is declared [NonNegative], but this assignment may make it negative: {1}".</summary>
+    public static readonly DiagnosticDescriptor NonNegativeStateMayBeNegative = Warning("FOPT026", "Non-negative state may become negative",
+        "State '{0}' is declared [NonNegative], but this assignment may make it negative: {1}");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All =
     [
         InternalError, NotPartial, MissingUpdate, UnsupportedStatement, UnsupportedExpression, ReadOnlyAssignment,
         UnknownIdentifier, UnsupportedHyperparameterType, InvalidRuleParameter, StepStateDependsOnElement,
         NotVectorizable, TooMany, ElementNotFloat, DefaultOutOfRange, InvalidHyperparameter, InvalidConstraint,
         InvalidDeclaration, InvalidName, DuplicateName, UnknownInitialFrom, UnusedState, NoGpuKernel, ReservedName, TooDeep, NoHlslShader,
+        NegativeStartOfNonNegativeState, NonNegativeStateMayBeNegative,
     ];
 
     private static readonly Dictionary<string, DiagnosticDescriptor> Map = All.ToDictionary(static d => d.Id);

@@ -153,6 +153,18 @@ public sealed class DiagnosticTests
             }
         }
         """)]
+    [InlineData("FOPT025", """
+        [Optimizer("x")] public partial record X(float Lr = 1f)
+        {
+            void Update(ref float p, float g, [NonNegative, InitialValue(-1)] ref float [|v|]) { v += g * g; p -= Lr * g / (v + 2); }
+        }
+        """)]
+    [InlineData("FOPT026", """
+        [Optimizer("x")] public partial record X(float Lr = 1f, [NonNegative] float Beta = 0.9f)
+        {
+            void Update(ref float p, float g, [NonNegative] ref float v) { [|v = Beta * v + (1 - Beta) * g * g;|] p -= Lr * g / (MathF.Sqrt(v) + 1); }
+        }
+        """)]
     public void Diagnostic_IsReported_AtTheOffendingCode(string id, string marked)
     {
         var (source, expected) = Unmark(Usings + marked);

@@ -17,7 +17,7 @@ public sealed class EmittedCodeTests
             [NonNegative] float Lr = 1e-3f, [Unit] float Beta1 = 0.9f, [Unit] float Beta2 = 0.999f,
             [NonNegative] float Eps = 1e-8f, [NonNegative] float WeightDecay = 0f, bool Amsgrad = false)
         {
-            void Update(ref float p, float g, ref float m, ref float v, ref float vMax, int t)
+            void Update(ref float p, float g, ref float m, [NonNegative] ref float v, [NonNegative] ref float vMax, int t)
             {
                 if (WeightDecay != 0) g += WeightDecay * p;
                 m = Beta1 * m + (1 - Beta1) * g;

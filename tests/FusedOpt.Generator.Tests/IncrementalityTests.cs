@@ -101,6 +101,21 @@ public sealed class IncrementalityTests
         AssertReasons(result, TrackingNames.Emit, IncrementalStepRunReason.Modified);
     }
 
+    [Fact]
+    public void AddedNonNegativeOnAState_Regenerates_WithTheFlag()
+    {
+        var (driver, compilation) = Start(First);
+
+        // The state's sign is part of the model: the edit must not be taken for an unchanged declaration.
+        var edited = Replace(compilation, 0, First.Replace("ref float v", "[NonNegative] ref float v", System.StringComparison.Ordinal));
+        var run = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult();
+        var result = run.Results.Single();
+
+        AssertReasons(result, TrackingNames.Model, IncrementalStepRunReason.Modified);
+        AssertReasons(result, TrackingNames.Emit, IncrementalStepRunReason.Modified);
+        Assert.Contains("new(\"v\", 0.0, null, IsRead: true, IsWritten: true, NonNegative: true)", result.GeneratedSources.Single().SourceText.ToString(), System.StringComparison.Ordinal);
+    }
+
     private static (GeneratorDriver Driver, CSharpCompilation Compilation) Start(params string[] sources)
     {
         var compilation = GeneratorHarness.Compile(sources);

@@ -21,6 +21,10 @@ public sealed class ValidationTests
         Assert.Equal("sgd: Dampening must be a number, got NaN.", Assert.Throws<HyperparameterException>(() => new Sgd(Dampening: float.NaN).Validate()).Message);
 
     [Fact]
+    public void RmsProp_AlphaAboveOne_IsRejected_BecauseItDrivesTheSquareAverageNegative() =>
+        Assert.Equal("rmsprop: Alpha must be in [0, 1], got 1.5.", Assert.Throws<HyperparameterException>(() => new RmsProp(Alpha: 1.5f)).Message);
+
+    [Fact]
     public void Sgd_NesterovWithoutMomentum_IsRejected_InASentence() =>
         Assert.Equal("sgd: Nesterov momentum requires a momentum > 0 and zero dampening.",
             Assert.Throws<HyperparameterException>(() => new Sgd(Nesterov: true).Validate()).Message);

@@ -13,6 +13,7 @@ namespace FusedOpt.Generator.Analysis;
 /// The analysis stage: <see cref="ParsedRule"/> → <see cref="RuleModel"/>. Splits the rule into prologue and element
 /// loop (<see cref="RuleAnalyzer"/>), checks it against every backend's limits (<see cref="Backends"/>), and computes
 /// the facts the emitters print (naive passes and temporaries, operations per element), so that emitting only writes.
+/// It also checks that the assignments to <c>[NonNegative]</c> states keep them ≥ 0 (<see cref="StateSigns"/>, FOPT026).
 /// </summary>
 internal static class RuleAnalysis
 {
@@ -52,6 +53,7 @@ internal static class RuleAnalysis
             .Concat(rule.States.Select(static s => s.Name))
             .Concat(rule.StepStates.Select(static s => s.Name))
             .Concat([rule.ParamName, rule.GradName, rule.StepName ?? ""]);
+        StateSigns.Check(rule, diagnostics);
         var plan = RuleAnalyzer.Analyze(rule.TypeName, rule.Body, rule.States, ruleNames, rule.StatementLocations, rule.UpdateLocation, diagnostics);
         if (plan is null)
         {

@@ -154,7 +154,7 @@ internal static class SourceEmitter
             foreach (var s in m.States)
             {
                 var use = plan.Buffers.First(b => b.Kind == NameKind.State && b.Name == s.Name);
-                w.Line($"new({Str(s.Name)}, {Num(s.InitialValue)}, {Str(s.InitialFrom)}, IsRead: {Bool(use.IsLoaded)}, IsWritten: {Bool(use.IsStored)}),");
+                w.Line($"new({Str(s.Name)}, {Num(s.InitialValue)}, {Str(s.InitialFrom)}, IsRead: {Bool(use.IsLoaded)}, IsWritten: {Bool(use.IsStored)}, NonNegative: {Bool(s.NonNegative)}),");
             }
 
             w.Outdent();

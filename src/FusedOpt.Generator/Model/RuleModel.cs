@@ -20,7 +20,11 @@ internal sealed record HyperModel(string Name, ValueType Type, string? DefaultTe
 }
 
 /// <summary>A per-element state: a <c>ref float</c> parameter of the rule after <c>p</c>.</summary>
-internal sealed record StateModel(string Name, double InitialValue, string? InitialFrom);
+/// <param name="Name">Parameter name, e.g. <c>v</c>.</param>
+/// <param name="InitialValue">Its value before the first step (<c>[InitialValue]</c>, 0 by default).</param>
+/// <param name="InitialFrom">The hyperparameter it starts from (<c>[InitialFrom]</c>), or null.</param>
+/// <param name="NonNegative">Declared <c>[NonNegative]</c>: the rule keeps it ≥ 0, so compressed storage may use an unsigned code.</param>
+internal sealed record StateModel(string Name, double InitialValue, string? InitialFrom, bool NonNegative = false);
 
 /// <summary>A per-step state: a <c>ref double</c> parameter of the rule.</summary>
 internal sealed record StepStateModel(string Name, double InitialValue);

@@ -95,6 +95,17 @@ internal static partial class RuleParser
                 continue;
             }
 
+            // [NonNegative] on a per-element state promises the rule keeps it >= 0; the other range attributes belong to
+            // hyperparameters, and no other parameter of Update takes one.
+            bool isState = i >= 2 && p.RefKind == Microsoft.CodeAnalysis.RefKind.Ref && type == ValueType.Float;
+            if (MisplacedRangeAttribute(p, isState) is { } misplaced)
+            {
+                Report(Diagnostics.InvalidRuleParameter, pLocation, p.Name, isState
+                    ? $"[{misplaced}] is a hyperparameter range; a per-element state takes only [NonNegative]"
+                    : $"[{misplaced}] does not apply here; only a per-element state ('ref float') may be declared [NonNegative]");
+                signatureOk = false;
+            }
+
             if (i == 0)
             {
                 if (p.RefKind != Microsoft.CodeAnalysis.RefKind.Ref || type != ValueType.Float)
@@ -123,10 +134,14 @@ internal static partial class RuleParser
             {
                 double initial = 0;
                 string? from = null;
+                bool nonNegative = false;
                 foreach (var a in p.GetAttributes())
                 {
                     switch (a.AttributeClass?.ToDisplayString())
                     {
+                        case "FusedOpt.NonNegativeAttribute":
+                            nonNegative = true;
+                            break;
                         case "FusedOpt.InitialValueAttribute":
                             initial = ToDouble(a.ConstructorArguments[0].Value);
                             break;
@@ -142,8 +157,19 @@ internal static partial class RuleParser
                     }
                 }
 
+                // A non-negative state must start >= 0; whether each assignment keeps it there is the analysis' check (FOPT026).
+                if (nonNegative && !(initial >= 0))
+                {
+                    Report(Diagnostics.NegativeStartOfNonNegativeState, pLocation, p.Name, "starts at " + Format(initial));
+                }
+                else if (nonNegative && from is not null && hypers.First(h => h.Name == from) is { } fromHyper && !(fromHyper.Min >= 0))
+                {
+                    Report(Diagnostics.NegativeStartOfNonNegativeState, pLocation, p.Name,
+                        $"starts from '{from}', whose range {RangeText(fromHyper)} admits negative values; declare '{from}' [NonNegative]");
+                }
+
                 arguments.Add(new UpdateArgument(NameKind.State, states.Count));
-                states.Add(new StateModel(p.Name, initial, from));
+                states.Add(new StateModel(p.Name, initial, from, nonNegative));
                 names[p.Name] = (NameKind.State, ValueType.Float);
             }
             else if (p.RefKind == Microsoft.CodeAnalysis.RefKind.Ref && type == ValueType.Double)
@@ -188,5 +214,25 @@ internal static partial class RuleParser
         }
 
         return new Signature(updateSyntax, updateLocation, names, arguments, states, stepStates, paramName, gradName, stepName, signatureOk);
+    }
+
+    /// <summary>
+    /// The short name of a range attribute (<c>NonNegative</c>, <c>Positive</c>, <c>Unit</c>, <c>Interval</c>) that
+    /// <paramref name="p"/> must not carry, or null: a per-element state may carry <c>[NonNegative]</c> only, any other
+    /// parameter of <c>Update</c> none.
+    /// </summary>
+    private static string? MisplacedRangeAttribute(IParameterSymbol p, bool isState)
+    {
+        foreach (var a in p.GetAttributes())
+        {
+            string? name = a.AttributeClass?.ToDisplayString();
+            bool isRange = HyperparameterRanges.RangeOfAttribute(name, out _, out _, out _, out _) || name == HyperparameterRanges.IntervalAttribute;
+            if (isRange && !(isState && name == "FusedOpt.NonNegativeAttribute"))
+            {
+                return a.AttributeClass!.Name.Substring(0, a.AttributeClass.Name.Length - "Attribute".Length);
+            }
+        }
+
+        return null;
     }
 }

@@ -14,7 +14,7 @@ namespace FusedOpt;
 ///     [NonNegative] float Lr = 1e-3f, [Unit] float Beta1 = 0.9f, [Unit] float Beta2 = 0.999f,
 ///     [NonNegative] float Eps = 1e-8f, [NonNegative] float WeightDecay = 0f, bool Amsgrad = false)
 /// {
-///     void Update(ref float p, float g, ref float m, ref float v, ref float vMax, int t) { … }
+///     void Update(ref float p, float g, ref float m, [NonNegative] ref float v, [NonNegative] ref float vMax, int t) { … }
 /// }
 /// </code>
 /// </example>
@@ -36,9 +36,15 @@ public sealed class OptimizerAttribute : Attribute
 }
 
 /// <summary>
-/// The hyperparameter must be finite and ≥ 0: the range [0, ∞) (NaN and ∞ are rejected). Ranges are finite unless a
+/// On a hyperparameter: it must be finite and ≥ 0, the range [0, ∞) (NaN and ∞ are rejected). Ranges are finite unless a
 /// declaration says otherwise — a float or double hyperparameter without a range attribute must still be finite; only
 /// an <see cref="IntervalAttribute"/> closed at an infinity (<c>[Interval(0, double.PositiveInfinity)]</c>) admits it.
+/// <para>
+/// On a per-element state (a <c>ref float</c> parameter of <c>Update</c>): the rule keeps it ≥ 0 (Adam's v, Adagrad's
+/// sum), which <see cref="StateInfo.NonNegative"/> reports, so that a compressed q8 state uses the unsigned code map.
+/// The generator refuses a negative start (FOPT025) and warns about an assignment that the hyperparameters' ranges do
+/// not keep ≥ 0 (FOPT026); beyond what that check follows, the attribute is the declarer's promise.
+/// </para>
 /// </summary>
 [AttributeUsage(AttributeTargets.Parameter)]
 public sealed class NonNegativeAttribute : Attribute;

@@ -31,7 +31,7 @@ public partial record AdaBelief(
     bool Rectify = false,
     bool DegeneratedToSgd = true)
 {
-    private void Update(ref float p, float g, ref float m, ref float s, ref float sMax, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float s, [NonNegative] ref float sMax, int t)
     {
         p *= 1 - Lr * WeightDecay;
         m = Beta1 * m + (1 - Beta1) * g;

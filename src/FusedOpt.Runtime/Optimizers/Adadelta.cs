@@ -20,7 +20,7 @@ public partial record Adadelta(
     [NonNegative] float Eps = 1e-6f,
     [NonNegative] float WeightDecay = 0f)
 {
-    private void Update(ref float p, float g, ref float squareAvg, ref float accDelta)
+    private void Update(ref float p, float g, [NonNegative] ref float squareAvg, [NonNegative] ref float accDelta)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         squareAvg = Rho * squareAvg + (1 - Rho) * g * g;

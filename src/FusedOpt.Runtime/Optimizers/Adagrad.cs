@@ -20,7 +20,7 @@ public partial record Adagrad(
     [NonNegative] float InitialAccumulatorValue = 0f,
     [NonNegative] float Eps = 1e-10f)
 {
-    private void Update(ref float p, float g, [InitialFrom(nameof(InitialAccumulatorValue))] ref float sum, int t)
+    private void Update(ref float p, float g, [InitialFrom(nameof(InitialAccumulatorValue)), NonNegative] ref float sum, int t)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         sum += g * g;

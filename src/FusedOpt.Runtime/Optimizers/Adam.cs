@@ -24,7 +24,7 @@ public partial record Adam(
     [NonNegative] float WeightDecay = 0f,
     bool Amsgrad = false)
 {
-    private void Update(ref float p, float g, ref float m, ref float v, ref float vMax, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float v, [NonNegative] ref float vMax, int t)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         m = Beta1 * m + (1 - Beta1) * g;

@@ -21,7 +21,7 @@ public partial record AdamW(
     [NonNegative] float WeightDecay = 1e-2f,
     bool Amsgrad = false)
 {
-    private void Update(ref float p, float g, ref float m, ref float v, ref float vMax, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float v, [NonNegative] ref float vMax, int t)
     {
         p *= 1 - Lr * WeightDecay;
         m = Beta1 * m + (1 - Beta1) * g;

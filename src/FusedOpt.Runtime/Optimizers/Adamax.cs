@@ -20,7 +20,7 @@ public partial record Adamax(
     [NonNegative] float Eps = 1e-8f,
     [NonNegative] float WeightDecay = 0f)
 {
-    private void Update(ref float p, float g, ref float m, ref float u, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float u, int t)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         m = Beta1 * m + (1 - Beta1) * g;

@@ -27,7 +27,7 @@ public partial record NAdam(
     [NonNegative] float WeightDecay = 0f,
     [NonNegative] float MomentumDecay = 4e-3f)
 {
-    private void Update(ref float p, float g, ref float m, ref float v, [InitialValue(1)] ref double muProduct, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float v, [InitialValue(1)] ref double muProduct, int t)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         float mu = Beta1 * (1 - 0.5f * MathF.Pow(0.96f, t * MomentumDecay));
@@ -57,7 +57,7 @@ public partial record NadamSurvey(
     [Unit] float Beta2 = 0.999f,
     [NonNegative] float Eps = 1e-8f)
 {
-    private void Update(ref float p, float g, ref float m, ref float v, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float v, int t)
     {
         m = Beta1 * m + (1 - Beta1) * g;
         v = Beta2 * v + (1 - Beta2) * g * g;

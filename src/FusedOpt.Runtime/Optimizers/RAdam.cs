@@ -21,7 +21,7 @@ public partial record RAdam(
     [NonNegative] float Eps = 1e-8f,
     [NonNegative] float WeightDecay = 0f)
 {
-    private void Update(ref float p, float g, ref float m, ref float v, int t)
+    private void Update(ref float p, float g, ref float m, [NonNegative] ref float v, int t)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         m = Beta1 * m + (1 - Beta1) * g;

@@ -14,18 +14,20 @@ namespace FusedOpt.Optimizers;
 /// b ← μ·b + g / d;  p ← p − γ·b          (Momentum μ &gt; 0)
 /// p ← p − γ·g / d                         (otherwise)
 /// </code>
-/// Note ε is added outside the root, as in PyTorch (Keras adds it inside).
+/// Note ε is added outside the root, as in PyTorch (Keras adds it inside). α is limited to [0, 1], where PyTorch only
+/// asks α ≥ 0: with α &gt; 1 the first step makes s = (1 − α)·g² negative and √s NaN, and s is declared
+/// <c>[NonNegative]</c> (its compressed form uses the unsigned code).
 /// </summary>
 [Optimizer("rmsprop", Torch = "RMSprop", Summary = "RMSprop with momentum and the centered variant (torch.optim.RMSprop)")]
 public partial record RmsProp(
     [NonNegative] float Lr = 1e-2f,
-    [NonNegative] float Alpha = 0.99f,
+    [Interval(0, 1)] float Alpha = 0.99f,
     [NonNegative] float Eps = 1e-8f,
     [NonNegative] float WeightDecay = 0f,
     [NonNegative] float Momentum = 0f,
     bool Centered = false)
 {
-    private void Update(ref float p, float g, ref float squareAvg, ref float gradAvg, ref float buf)
+    private void Update(ref float p, float g, [NonNegative] ref float squareAvg, ref float gradAvg, ref float buf)
     {
         if (WeightDecay != 0) g += WeightDecay * p;
         squareAvg = Alpha * squareAvg + (1 - Alpha) * g * g;

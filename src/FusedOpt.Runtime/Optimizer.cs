@@ -87,11 +87,13 @@ public readonly record struct StepResult(bool Skipped, long StepCount, double? G
 /// the gradient-norm policy; this class holds the per-element state buffers and runs sweeps, reductions and fills as
 /// small work items on its <see cref="WorkerPool"/>.
 /// <para>
-/// Compressed states (<see cref="OptimizerOptions.StateStorage"/> bf16 or q8) are staged through L1: each thread takes
-/// its range a tile of <see cref="StageTile"/> elements at a time, widens the tile's states into a per-thread float32
-/// buffer, runs the same generated kernel on it, and narrows (bf16) or requantizes (q8, block by block) the results
-/// back. Memory sees only the compressed bytes, in one pass; every declaration gets it unchanged. q8 blocks start at
-/// each tensor's offset, so a q8 step sweeps tensor by tensor and thread ranges cut on block boundaries.
+/// Compressed states (<see cref="OptimizerOptions.StateStorage"/> bf16 or q8): bf16 rounded to nearest runs in the
+/// generated loops themselves — their state loads and stores are a type argument (<see cref="IStateAccess"/>), so the
+/// words are widened and rounded in registers. q8 and stochastically rounded bf16 are staged through L1: each thread
+/// takes its range a tile of <see cref="StageTile"/> elements at a time, decodes the tile's states into a per-thread
+/// float32 buffer, runs the same generated kernel on it, and encodes (requantizes q8 block by block) the results back.
+/// Either way memory sees only the compressed bytes, in one pass, and every declaration gets it unchanged. q8 blocks
+/// start at each tensor's offset, so a q8 step sweeps tensor by tensor and thread ranges cut on block boundaries.
 /// </para>
 /// </remarks>
 /// <example>
@@ -588,6 +590,12 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         }
     }
 
+    /// <summary>
+    /// bf16 states rounded to nearest in the fused mode: the generated loops convert in registers (a type argument,
+    /// <see cref="Bf16States"/>). Stochastic rounding, q8 and the naive baseline are staged (<see cref="RunStaged"/>).
+    /// </summary>
+    private bool InRegisterBf16 => Options.StateStorage == StateStorage.Bf16 && !Options.StochasticRounding && Options.Mode == StepMode.Fused;
+
     /// <summary>Elements per tile of the staged step over compressed states (a multiple of q8's block).</summary>
     internal const int StageTile = 8 * Q8.BlockSize;
 
@@ -787,7 +795,17 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
         var rule = _core.Rule(slice.Group);
         int flags = _core.Flags(slice.Group);
-        if (_packed is not null)
+        if (_packed is not null && InRegisterBf16)
+        {
+            // bf16 rounded to nearest: the generated loops load and store the words themselves (Bf16States).
+            for (int k = 0; k < _packed.Length; k++)
+            {
+                frame.States[k] = _packed[k] is { } words ? (nint)words.Elements : 0;
+            }
+
+            rule.RunFused(Isa, flags | StateAccessFlags.Bf16, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e));
+        }
+        else if (_packed is not null)
         {
             RunStaged(in slice, ref frame, rule, flags, part, slice.Start + s, slice.Start + e);
         }

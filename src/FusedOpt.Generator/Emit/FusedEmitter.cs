@@ -23,6 +23,7 @@ internal sealed class FusedEmitter
     private readonly System.Func<int, string> _flag;
     private readonly System.Func<BufferUse, BufferAccess> _access;
     private readonly System.Func<int, bool>? _fixedSwitches;
+    private readonly bool _statesParameter;
     private int _maskCounter;
 
     /// <param name="model">The declaration.</param>
@@ -34,9 +35,14 @@ internal sealed class FusedEmitter
     /// are decided here — a buffer not loaded under the combination is zero, one not stored is not written, and
     /// neither is referenced. Null (the CPU loops, the ILGPU kernel): guards are written as conditions.
     /// </param>
+    /// <param name="statesParameter">
+    /// The CPU loops: the kernels take the state-access type argument (<see cref="KernelNames.States"/>) before the
+    /// switches, and the dispatch turns <c>StateAccessFlags.Bf16</c> into it.
+    /// </param>
     public FusedEmitter(RuleModel model, KernelNames names, System.Func<int, string>? flag = null, System.Func<BufferUse, BufferAccess>? access = null,
-        System.Func<int, bool>? fixedSwitches = null)
+        System.Func<int, bool>? fixedSwitches = null, bool statesParameter = false)
     {
+        _statesParameter = statesParameter;
         _fixedSwitches = fixedSwitches;
         _model = model;
         _names = names;
@@ -45,7 +51,14 @@ internal sealed class FusedEmitter
         _access = access ?? (static _ => Fp32Access.Instance);
     }
 
-    private string TypeParams => string.Join(", ", _names.AllFlags);
+    /// <summary>The kernels' type parameters: the state access (CPU loops), then the switches in bit order.</summary>
+    private string TypeParams => string.Join(", ", StatesPrefix.Concat(_names.AllFlags));
+
+    private IEnumerable<string> StatesPrefix => _statesParameter ? new[] { _names.States } : System.Array.Empty<string>();
+
+    /// <summary>The constraints of <see cref="TypeParams"/>.</summary>
+    private string KernelConstraints =>
+        ((_statesParameter ? "where " + _names.States + " : struct, IStateAccess " : "") + Constraints(_names.AllFlags)).TrimEnd();
 
     /// <summary>Hot loops are compiled fully optimised at once, not first at tier 0 (which would run for the first ~100 ms).</summary>
     public const string Optimized = "[MethodImpl(MethodImplOptions.AggressiveOptimization)]";
@@ -60,28 +73,41 @@ internal sealed class FusedEmitter
         w.Line("/// <summary>Runs the fused kernel of the given width and switch bits on elements [start, end).</summary>");
         using (w.Block($"void IOptimizerRule.RunFused(Isa {isa}, int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end})"))
         {
+            string first = _statesParameter ? "DispatchStates" : "Dispatch0";
             using (w.Block($"switch ({isa})"))
             {
-                w.Line($"case Isa.Avx512: Dispatch0<Width512>({flags}, in {f}, {start}, {end}); break;");
-                w.Line($"case Isa.Avx2: Dispatch0<Width256>({flags}, in {f}, {start}, {end}); break;");
-                w.Line($"default: Dispatch0<WidthScalar>({flags}, in {f}, {start}, {end}); break;");
+                w.Line($"case Isa.Avx512: {first}<Width512>({flags}, in {f}, {start}, {end}); break;");
+                w.Line($"case Isa.Avx2: {first}<Width256>({flags}, in {f}, {start}, {end}); break;");
+                w.Line($"default: {first}<WidthScalar>({flags}, in {f}, {start}, {end}); break;");
+            }
+        }
+
+        if (_statesParameter)
+        {
+            w.Line();
+            w.Line("// state storage: float32, or bfloat16 words (StateAccessFlags.Bf16, set by the runtime per optimizer instance)");
+            using (w.Block($"private static void DispatchStates<{_names.Width}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct"))
+            {
+                w.Line($"if (({flags} & StateAccessFlags.Bf16) != 0) Dispatch0<{_names.Width}, Bf16States>({flags}, in {f}, {start}, {end});");
+                w.Line($"else Dispatch0<{_names.Width}, Fp32States>({flags}, in {f}, {start}, {end});");
             }
         }
 
         // One level per switch bit: each turns a runtime bit into a generic argument, so that the JIT compiles one
         // specialisation per combination actually used and folds every `if (TFlag.IsOn)` in it.
+        string statesConstraint = _statesParameter ? " where " + _names.States + " : struct, IStateAccess" : "";
         for (int level = 0; level < all.Count; level++)
         {
             var bound = all.Take(level).ToList();
-            string typeParams = string.Join(", ", new[] { _names.Width }.Concat(bound));
+            string typeParams = string.Join(", ", new[] { _names.Width }.Concat(StatesPrefix).Concat(bound));
             string next = level + 1 < all.Count ? "Dispatch" + (level + 1).ToString(CultureInfo.InvariantCulture) : "Run";
-            string prefix = string.Join(", ", new[] { _names.Width }.Concat(bound));
+            string prefix = string.Join(", ", new[] { _names.Width }.Concat(StatesPrefix).Concat(bound));
             string nextArgsOn = prefix + ", On";
             string nextArgsOff = prefix + ", Off";
             string call = next == "Run" ? $"({flags}, in {f}, {start}, {end})" : $"({flags}, in {f}, {start}, {end})";
             w.Line();
             w.Line($"// bit {level}: {(level == 0 ? "gradient scale != 1 (unscaling or clipping)" : _plan.Flags[level - 1].Text)}");
-            using (w.Block($"private static void Dispatch{level}<{typeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct {Constraints(bound)}".TrimEnd()))
+            using (w.Block($"private static void Dispatch{level}<{typeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct{statesConstraint} {Constraints(bound)}".TrimEnd()))
             {
                 w.Line($"if (({flags} & {1 << level}) != 0) {next}<{nextArgsOn}>{call};");
                 w.Line($"else {next}<{nextArgsOff}>{call};");
@@ -89,7 +115,7 @@ internal sealed class FusedEmitter
         }
 
         w.Line();
-        using (w.Block($"private static void Run<{_names.Width}, {TypeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct {Constraints(all)}"))
+        using (w.Block($"private static void Run<{_names.Width}, {TypeParams}>(int {flags}, ref readonly StepFrame {f}, nint {start}, nint {end}) where {_names.Width} : struct {KernelConstraints}"))
         {
             if (_plan.Vectorizable)
             {
@@ -110,7 +136,7 @@ internal sealed class FusedEmitter
         string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
         w.Line($"/// <summary>The fused {target.Name} loop: {target.Lanes} elements per iteration, one load and one store per buffer; the tail goes to <see cref=\"Scalar\"/>.</summary>");
         w.Line(Optimized);
-        using (w.Block($"private static void Fused{target.Bits}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
+        using (w.Block($"private static void Fused{target.Bits}<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {KernelConstraints}"))
         {
             EmitLoop(w, target, f, i, $"for (; {i} <= {end} - {target.Lanes}; {i} += {target.Lanes})");
             w.Line();
@@ -123,7 +149,7 @@ internal sealed class FusedEmitter
         string f = _names.Get("f"), i = _names.Get("i"), end = _names.Get("end");
         w.Line("/// <summary>The scalar loop: the fallback path, and the tail of the vector loops. Same operations in the same order, so the same bits.</summary>");
         w.Line(Optimized);
-        using (w.Block($"private static void Scalar<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {Constraints(_names.AllFlags)}"))
+        using (w.Block($"private static void Scalar<{TypeParams}>(ref readonly StepFrame {f}, nint {i}, nint {end}) {KernelConstraints}"))
         {
             EmitLoop(w, ScalarTarget.Instance, f, i, $"for (; {i} < {end}; {i}++)");
         }

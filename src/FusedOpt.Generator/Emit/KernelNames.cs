@@ -66,6 +66,7 @@ internal sealed class KernelNames
 
         ScaleFlag = Get("TScale");
         Width = Get("TWidth");
+        States = Get("TStates");
     }
 
     /// <summary>
@@ -79,13 +80,13 @@ internal sealed class KernelNames
     {
         // Members of the generated partial.
         "Descriptor", "Validate", "GetHyperparameters", "GpuKernel", "RegisterInOptimizerCatalog", "Run", "Scalar",
-        "Fused512", "Fused256", "Dispatch0", "Dispatch1", "Dispatch2", "Dispatch3", "Dispatch4", "Dispatch5",
+        "Fused512", "Fused256", "DispatchStates", "Dispatch0", "Dispatch1", "Dispatch2", "Dispatch3", "Dispatch4", "Dispatch5",
         "Dispatch6", "Dispatch7", "Dispatch8", "Dispatch9", "Update", "FusedOptCheckHyperparameters", "FusedOptValidated", "FusedOptCreate", "FusedOptHlsl",
 
         // Types whose members the bodies call (expression context). Types named only where a type is expected (On,
         // Width512, StepFrame, Span, nint) need no reservation: a property or local never hides a type there.
         "Math", "MathF", "Vector512", "Vector256", "Unsafe", "MemoryMarshal", "Isa", "StepMath", "SimdMath", "NaiveOps",
-        "OptimizerCatalog", "HyperparameterKind", "HyperparameterException", "MethodImplOptions",
+        "OptimizerCatalog", "HyperparameterKind", "HyperparameterException", "MethodImplOptions", "StateAccessFlags",
     };
 
     /// <summary>True for a name in <see cref="Reserved"/> or starting with <c>FusedOpt</c> (the generated members' prefix).</summary>
@@ -98,6 +99,9 @@ internal sealed class KernelNames
 
     /// <summary>Type parameter selecting the width in the dispatch chain.</summary>
     public string Width { get; }
+
+    /// <summary>Type parameter of the CPU loops saying how per-element states are stored (<c>IStateAccess</c>).</summary>
+    public string States { get; }
 
     /// <summary>All switch type parameters in bit order: the scale switch, then the rule's.</summary>
     public IEnumerable<string> AllFlags => new[] { ScaleFlag }.Concat(_flags);

@@ -99,7 +99,9 @@ internal static class SourceEmitter
     /// </summary>
     private static IEnumerable<KernelBackend> KernelBackends(RuleModel m, KernelNames names, NaiveEmitter naive)
     {
-        var fused = new FusedEmitter(m, names);
+        // The CPU loops reach states through the TStates type argument (float32 or bfloat16, chosen per instance).
+        var states = new StateTypeAccess(names.States);
+        var fused = new FusedEmitter(m, names, access: b => b.Kind == NameKind.State ? states : Fp32Access.Instance, statesParameter: true);
         yield return new KernelBackend("dispatch", fused.EmitDispatch);
         if (m.Plan.Vectorizable)
         {

@@ -73,3 +73,29 @@ internal sealed class Fp32Access : BufferAccess
 
     public override string Store(KernelTarget target, string reference, string index, string value) => target.StoreFloat(reference, index, value);
 }
+
+/// <summary>
+/// A per-element state in the CPU loops: loads and stores go through the kernel's state-access type argument
+/// (<c>TStates.Load512(ref mRef, i)</c>, <c>IStateAccess</c> in the runtime), chosen per optimizer instance at run
+/// time — float32 or bfloat16 — like a switch, so the element loop has no branch on it and every declaration gets
+/// every storage without a change to its record.
+/// </summary>
+internal sealed class StateTypeAccess(string typeParameter) : BufferAccess
+{
+    public override string StorageType => "float";
+
+    /// <summary>What the declaration asks for; the instance's storage decides the bytes in memory.</summary>
+    public override int BytesPerElement => 4;
+
+    public override string Load(KernelTarget target, string reference, string index) => target switch
+    {
+        VectorTarget v => $"{typeParameter}.Load{v.Bits.ToString(CultureInfo.InvariantCulture)}(ref {reference}, {index})",
+        _ => $"{typeParameter}.Load(ref {reference}, {index})",
+    };
+
+    public override string Store(KernelTarget target, string reference, string index, string value) => target switch
+    {
+        VectorTarget v => $"{typeParameter}.Store{v.Bits.ToString(CultureInfo.InvariantCulture)}({value}, ref {reference}, {index});",
+        _ => $"{typeParameter}.Store({value}, ref {reference}, {index});",
+    };
+}

@@ -1,0 +1,180 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FusedOpt.Models.Training;
+using Xunit;
+
+namespace FusedOpt.Tests;
+
+/// <summary>
+/// <c>--state fp32|bf16|q8</c> and <c>--stochastic-rounding</c> on train, compare, replay and bench step (issue 14):
+/// bad values and incompatible options are refused up front, and a run records its storage in its header line,
+/// metrics, result.json and checkpoint, which a resume keeps. Small synthetic CIFAR-10 files; timing is never checked.
+/// </summary>
+public sealed class StateStorageCliTests : IDisposable
+{
+    private const string BadState = "--state: 'fp16' is not a state storage; expected fp32, bf16 or q8.";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-state-cli-").FullName;
+
+    public StateStorageCliTests()
+    {
+        // Six files of 20 records each in the official layout, pixels that depend on the label.
+        Data = LearnableCifar10.Write(Path.Combine(_dir, "cifar"), recordsPerFile: 20, seed: 7);
+    }
+
+    private string Data { get; }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>The command, the data folder, a small model, and <paramref name="extra"/>.</summary>
+    private string[] Common(params string[] extra) =>
+        [.. extra, "--data", Data, "--hidden", "16", "--batch", "10", "--threads", "2", "--records-per-file", "any"];
+
+    private static JsonNode ResultOf(string folder) => JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "result.json")))!;
+
+    [Theory]
+    [InlineData("train")]
+    [InlineData("compare")]
+    [InlineData("replay")]
+    [InlineData("bench step")]
+    public void State_UnknownStorage_ExitsWith2NamingTheValueAndTheChoices(string command)
+    {
+        string[] args = command switch
+        {
+            "train" => Common("train", "--epochs", "1", "--out", Path.Combine(_dir, "bad"), "--state", "fp16"),
+            "compare" => Common("compare", "--optimizers", "sgd,adam", "--epochs", "1", "--out", Path.Combine(_dir, "bad"), "--state", "fp16"),
+            "replay" => ["replay", Path.Combine(_dir, "no-case.json"), "--state", "fp16"],
+            _ => ["bench", "step", "--size", "1K", "--rounds", "1", "--state", "fp16"],
+        };
+        if (command == "replay")
+        {
+            File.WriteAllText(args[1], "{}");
+        }
+
+        var result = CliHarness.Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: " + BadState, result.Error.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "bad")), "nothing is written before the options are checked");
+    }
+
+    [Fact]
+    public void BenchStep_UnknownStorageInAList_ExitsWith2NamingIt()
+    {
+        var result = CliHarness.Run("bench", "step", "--size", "1K", "--rounds", "1", "--state", "fp32,fp16");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(BadState, result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("replay", "bf16")]
+    [InlineData("replay", "q8")]
+    [InlineData("bench step", "bf16")]
+    [InlineData("bench step", "fp32,q8")]
+    public void State_CompressedWithDevice_IsRefusedUpFront(string command, string state)
+    {
+        // Refused before any device is looked for: the message is the same on a machine without a GPU.
+        string anyCase = Path.Combine(_dir, "case.json");
+        File.WriteAllText(anyCase, "{}");
+        string[] args = command == "replay"
+            ? ["replay", anyCase, "--device", "cuda", "--state", state]
+            : ["bench", "step", "--size", "1K", "--rounds", "1", "--device", "cuda", "--state", state];
+
+        var result = CliHarness.Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        string shown = state.Split(',')[^1];
+        Assert.Contains($"--state {shown} stores the states compressed on the CPU only; --device cuda keeps them in fp32", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("q8")]
+    [InlineData("fp32")]
+    public void StochasticRounding_WithoutBf16_IsRefused(string state)
+    {
+        var train = CliHarness.Run(Common("train", "--epochs", "1", "--out", Path.Combine(_dir, "sr"), "--state", state, "--stochastic-rounding"));
+        string anyCase = Path.Combine(_dir, "case.json");
+        File.WriteAllText(anyCase, "{}");
+        var replay = CliHarness.Run("replay", anyCase, "--state", state, "--stochastic-rounding");
+
+        foreach (var result in new[] { train, replay })
+        {
+            Assert.Equal(2, result.ExitCode);
+            Assert.Contains($"--stochastic-rounding rounds bf16 states; it does not apply to --state {state}.", result.Error, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("bf16", false, "bf16")]
+    [InlineData("bf16", true, "bf16 (stochastic rounding)")]
+    [InlineData("q8", false, "q8")]
+    public void Train_CompressedStates_RecordedInHeaderMetricsResultAndCheckpoint(string state, bool stochastic, string label)
+    {
+        string output = Path.Combine(_dir, "run-" + state + (stochastic ? "-sr" : ""));
+        string[] rounding = stochastic ? ["--stochastic-rounding"] : [];
+
+        var run = CliHarness.Run(Common([.. new[] { "train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1", "--out", output, "--state", state }, .. rounding]));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        Assert.Contains("states: " + label, run.Output, StringComparison.Ordinal);
+        var options = ResultOf(output)["options"]!;
+        Assert.Equal(state, options["stateStorage"]!.GetValue<string>());
+        Assert.Equal(stochastic, options["stochasticRounding"]!.GetValue<bool>());
+        Assert.Contains($"\"states\":\"{label}\"", File.ReadLines(Path.Combine(output, "metrics.jsonl")).First(), StringComparison.Ordinal);
+        var saved = Checkpoint.Read(Path.Combine(output, Checkpoint.FileName)).Header.Options;
+        Assert.Equal(state, Storage.StateStorages.Name(saved.StateStorage));
+        Assert.Equal(stochastic, saved.StochasticRounding);
+    }
+
+    [Fact]
+    public void Train_Default_IsFp32_AndSaysSo()
+    {
+        string output = Path.Combine(_dir, "run-default");
+
+        var run = CliHarness.Run(Common("train", "--optimizer", "sgd", "--epochs", "1", "--out", output, "--json"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        Assert.Contains("states: fp32", run.Error, StringComparison.Ordinal);
+        Assert.Equal("fp32", JsonNode.Parse(run.Output)!["options"]!["stateStorage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Compare_State_AppliesToEveryOptimizer()
+    {
+        string output = Path.Combine(_dir, "compare");
+
+        var run = CliHarness.Run(Common("compare", "--optimizers", "sgd-momentum,adam", "--lr", "sgd-momentum=0.05,adam=0.01", "--epochs", "1", "--out", output, "--state", "q8", "--json"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        using var compare = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json")));
+        Assert.Equal(["q8", "q8"], compare.RootElement.EnumerateArray().Select(static r => r.GetProperty("options").GetProperty("stateStorage").GetString()));
+        Assert.Equal(["q8", "q8"], JsonNode.Parse(run.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()));
+        Assert.Equal("q8", ResultOf(Path.Combine(output, "sgd-momentum"))["options"]!["stateStorage"]!.GetValue<string>());
+        Assert.Equal(2, run.Error.Split('\n').Count(static l => l.Contains("states: q8", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Resume_KeepsTheStorage_AndRefusesAnother()
+    {
+        string output = Path.Combine(_dir, "resume");
+        var first = CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1", "--out", output, "--state", "bf16", "--stochastic-rounding"));
+        Assert.True(first.ExitCode == 0, first.Error + first.Output);
+
+        var other = CliHarness.Run("train", "--resume", output, "--epochs", "2", "--state", "q8");
+        var resumed = CliHarness.Run("train", "--resume", output, "--epochs", "2");
+
+        Assert.Equal(2, other.ExitCode);
+        Assert.Contains("--state q8 (the checkpoint has bf16)", other.Error, StringComparison.Ordinal);
+        Assert.Contains("--stochastic-rounding off (the checkpoint has on)", other.Error, StringComparison.Ordinal);
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Output);
+        Assert.Contains("states: bf16 (stochastic rounding)", resumed.Output, StringComparison.Ordinal);
+        var result = ResultOf(output);
+        Assert.Equal(2, result["epochs"]!.AsArray().Count);
+        Assert.Equal("bf16", result["options"]!["stateStorage"]!.GetValue<string>());
+        Assert.True(result["options"]!["stochasticRounding"]!.GetValue<bool>());
+    }
+}

@@ -177,4 +177,81 @@ public sealed class StateStorageCliTests : IDisposable
         Assert.Equal("bf16", result["options"]!["stateStorage"]!.GetValue<string>());
         Assert.True(result["options"]!["stochasticRounding"]!.GetValue<bool>());
     }
+
+    /// <summary>
+    /// Adam's bytes per parameter with its two states stored in <paramref name="bytesPerElement"/> bytes each: the
+    /// gradient read (4), the parameter read and written (8), each state read and written.
+    /// </summary>
+    private static double AdamBytes(double bytesPerElement) => 4 + 8 + (2 * 2 * bytesPerElement);
+
+    [Fact]
+    public void BenchStep_Q8_PrintsTheTableWithTheCompressedBytes()
+    {
+        // 64K parameters: 256 whole q8 blocks, so a state takes 1 byte per element plus one float absmax per 256.
+        string expected = AdamBytes(1 + (4.0 / 256)).ToString("0.####", System.Globalization.CultureInfo.InvariantCulture);
+
+        var result = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "64K", "--threads", "2", "--rounds", "1");
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        Assert.Equal("16.0625", expected);
+        Assert.Contains("states: q8", result.Output, StringComparison.Ordinal);
+        foreach (string variant in new[] { "fused ", "naive multi-pass", "fused scalar", "same-traffic probe" })
+        {
+            string row = result.Output.Split('\n').First(l => l.Contains("│ " + variant, StringComparison.Ordinal));
+            Assert.Contains($"│ {expected} │", row, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("fused / same-traffic probe", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchStep_SeveralStorages_OneRun_BytesAndRatiosToTheFp32FusedStep()
+    {
+        var result = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "fp32,bf16,q8", "--size", "64K", "--threads", "2", "--rounds", "1", "--json");
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        using var doc = JsonDocument.Parse(result.Output);
+        var storages = doc.RootElement.GetProperty("storages").EnumerateArray().ToList();
+        Assert.Equal(["fp32", "bf16", "q8"], storages.Select(static s => s.GetProperty("states").GetString()));
+        var expected = new[] { AdamBytes(4), AdamBytes(2), AdamBytes(1 + (4.0 / 256)) };
+        double fp32Fused = storages[0].GetProperty("variants")[0].GetProperty("bestSeconds").GetDouble();
+        for (int k = 0; k < 3; k++)
+        {
+            var variants = storages[k].GetProperty("variants");
+            Assert.Equal(6, variants.GetArrayLength());
+            Assert.Equal(expected[k], storages[k].GetProperty("fusedBytesPerParameter").GetDouble());
+            // The same-traffic probe moves the bytes the step moves: the states in their stored form.
+            Assert.Equal(expected[k], variants[3].GetProperty("bytesPerParameter").GetDouble(), 12);
+            double fused = variants[0].GetProperty("bestSeconds").GetDouble();
+            Assert.Equal(fp32Fused / fused, storages[k].GetProperty("speedupVsFp32Fused").GetDouble(), 12);
+            Assert.Equal(variants[3].GetProperty("bestSeconds").GetDouble() / fused, storages[k].GetProperty("fractionOfProbe").GetDouble(), 12);
+        }
+
+        Assert.Equal(1.3, storages[1].GetProperty("targetVsFp32Fused").GetDouble());
+        Assert.Equal(1.5, storages[2].GetProperty("targetVsFp32Fused").GetDouble());
+    }
+
+    [Fact]
+    public void BenchStep_SeveralStorages_Table_ComparesEachFusedStepToFp32()
+    {
+        var result = CliHarness.Run("bench", "step", "--state", "fp32,bf16", "--size", "4K", "--threads", "1", "--rounds", "1");
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        Assert.Contains("states: fp32", result.Output, StringComparison.Ordinal);
+        Assert.Contains("states: bf16", result.Output, StringComparison.Ordinal);
+        Assert.Contains("fused steps by state storage, one run", result.Output, StringComparison.Ordinal);
+        Assert.Contains("1.00×", result.Output, StringComparison.Ordinal);
+        Assert.Contains("≥ 1.3×", result.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("bf16,bf16", "names bf16 twice")]
+    [InlineData("fp32,q8", "--stochastic-rounding rounds bf16 states; it does not apply to --state fp32,q8.")]
+    public void BenchStep_BadStorageList_IsRefused(string state, string message)
+    {
+        var result = CliHarness.Run("bench", "step", "--size", "1K", "--rounds", "1", "--state", state, "--stochastic-rounding");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Error, StringComparison.Ordinal);
+    }
 }

@@ -37,10 +37,10 @@ internal sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     private IReadOnlyList<(nint Pointer, long Bytes)>? _lastReadRegions, _lastWriteRegions;
 
     /// <summary>
-    /// Zero, read from a field so that the JIT cannot fold <c>x ^ zero</c> away: the byte probe writes every byte back
-    /// unchanged without the store being provably redundant.
+    /// What the byte probe XORs into every byte it writes back: 0, read from a field so that the JIT cannot fold
+    /// <c>x ^ 0</c> away and drop the stores; tests set it to see that every byte is written exactly once.
     /// </summary>
-    private byte _opaqueZero;
+    internal byte RewriteMask { get; set; }
 
     private enum Kind { SameTraffic, Copy, Triad, SameTrafficBytes }
 
@@ -65,7 +65,6 @@ internal sealed unsafe class MemoryProbes : IParallelWork, IDisposable
         _pool = pool;
         _ownsPool = ownsPool;
         _width = width;
-        _opaqueZero = 0;
     }
 
     /// <summary>The widest registers the JIT accelerates: what the probes use unless a test asks for another width.</summary>
@@ -268,9 +267,14 @@ internal sealed unsafe class MemoryProbes : IParallelWork, IDisposable
     private long SameTrafficBytesRange(long start, long end)
     {
         const int BlocksPerChunk = 16;
+        if (start >= end)
+        {
+            return 0;
+        }
+
         long firstBlock = start / Storage.Q8.BlockSize, endBlock = Storage.Q8.BlockCount(end);
         long lastBlock = Storage.Q8.BlockCount(_length);
-        byte zero = _opaqueZero;
+        byte zero = RewriteMask;
         ulong digest = 0;
         for (long b = firstBlock; b < endBlock; b += BlocksPerChunk)
         {
@@ -329,7 +333,7 @@ internal sealed unsafe class MemoryProbes : IParallelWork, IDisposable
         return digest;
     }
 
-    /// <summary>Writes each of <paramref name="n"/> bytes from <paramref name="p"/> back as itself ^ <paramref name="zero"/> (0).</summary>
+    /// <summary>Writes each of <paramref name="n"/> bytes from <paramref name="p"/> back as itself ^ <paramref name="zero"/> (<see cref="RewriteMask"/>: 0).</summary>
     private void Rewrite(byte* p, long n, byte zero)
     {
         long i = 0;

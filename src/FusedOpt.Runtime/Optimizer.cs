@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
 using FusedOpt.State;
+using FusedOpt.Storage;
 using FusedOpt.Threading;
 
 namespace FusedOpt;
@@ -85,6 +86,13 @@ public readonly record struct StepResult(bool Skipped, long StepCount, double? G
 /// The CPU executor of an <see cref="OptimizerCore"/>: the core holds rules, step counts, per-step states, scalars and
 /// the gradient-norm policy; this class holds the per-element state buffers and runs sweeps, reductions and fills as
 /// small work items on its <see cref="WorkerPool"/>.
+/// <para>
+/// Compressed states (<see cref="OptimizerOptions.StateStorage"/> bf16 or q8) are staged through L1: each thread takes
+/// its range a tile of <see cref="StageTile"/> elements at a time, widens the tile's states into a per-thread float32
+/// buffer, runs the same generated kernel on it, and narrows (bf16) or requantizes (q8, block by block) the results
+/// back. Memory sees only the compressed bytes, in one pass; every declaration gets it unchanged. q8 blocks start at
+/// each tensor's offset, so a q8 step sweeps tensor by tensor and thread ranges cut on block boundaries.
+/// </para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -99,6 +107,12 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     private readonly OptimizerCore _core;
     private readonly ParameterArena _arena;
     private readonly AlignedBuffer?[] _states;
+    private readonly PackedState?[]? _packed;
+    private readonly AlignedBuffer?[]? _shadow;
+    private readonly AlignedBuffer[]? _staging;
+    private readonly ArenaBlockLayout? _blocks;
+    private readonly StochasticKey[]? _roundingKeys;
+    private readonly long _granule;
     private readonly WorkerPool _pool;
     private readonly SweepWork _sweep;
     private readonly GradNormWork _gradNorm;
@@ -127,10 +141,27 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             Isa = IsaSupport.Resolve(Options.Isa);
             _arena = arena;
             _states = new AlignedBuffer?[Descriptor.States.Count];
-            _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length)).ToArray();
-            _tensorSlices = arena.Tensors.Select(static t => new StepSlice(t.Group, t.Offset, t.Length)).ToArray();
+            var storage = Options.StateStorage;
+            _granule = storage switch { StateStorage.Q8 => Q8.BlockSize, StateStorage.Bf16 => 2 * Partition.Granule, _ => Partition.Granule };
+            _blocks = storage == StateStorage.Q8 ? new ArenaBlockLayout(arena) : null;
+            _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length, -1)).ToArray();
+            _tensorSlices = arena.Tensors.Select(t => new StepSlice(t.Group, t.Offset, t.Length, _blocks?.BlockBase(t.Index) ?? -1)).ToArray();
             _stepped = new bool[_tensorSlices.Length];
             _pool = new WorkerPool(Options.Threads);
+            if (storage != StateStorage.Fp32)
+            {
+                _packed = new PackedState?[_states.Length];
+                _shadow = new AlignedBuffer?[_states.Length];
+                _staging = new AlignedBuffer[_pool.Count];
+                for (int part = 0; part < _staging.Length; part++)
+                {
+                    _staging[part] = new AlignedBuffer(Math.Max(1, _states.Length) * StageTile);
+                }
+
+                _roundingKeys = Options.StochasticRounding
+                    ? Enumerable.Range(0, _states.Length).Select(k => Bf16.KeyFor(Options.RoundingSeed, (uint)k)).ToArray()
+                    : null;
+            }
         }
         catch
         {
@@ -194,27 +225,88 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// <summary>The per-step states of a group (e.g. NAdam's μ product), read only.</summary>
     public ReadOnlySpan<double> GetStepStates(int group = 0) => _core.StepStates(group);
 
-    /// <summary>A per-element state buffer by index, or null when these hyperparameters never use it.</summary>
-    public AlignedBuffer? GetState(int index) => _states[index];
+    /// <summary>
+    /// A float32 per-element state buffer by index, or null when these hyperparameters never use it. Compressed states
+    /// (bf16, q8) have no float32 buffer: read them with <see cref="CopyState"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The state is stored compressed.</exception>
+    public AlignedBuffer? GetState(int index) =>
+        _packed?[index] is not null ? throw CompressedState(Descriptor.States[index].Name) : _states[index];
 
-    /// <summary>The part of a named state that belongs to one tensor.</summary>
+    /// <summary>
+    /// The part of a named float32 state that belongs to one tensor, live (writes change the state). Compressed states
+    /// are read with <see cref="CopyState"/>.
+    /// </summary>
     public Span<float> GetState(string name, TensorSlot tensor)
     {
-        int i = Descriptor.States.Select(static s => s.Name).ToList().IndexOf(name);
-        if (i < 0)
+        int i = StateIndex(name);
+        if (_packed?[i] is not null)
         {
-            throw new ArgumentException($"{Descriptor.Name} has no state '{name}'; its states are {string.Join(", ", Descriptor.States.Select(static s => s.Name))}.", nameof(name));
+            throw CompressedState(name);
         }
 
         var buffer = _states[i] ?? throw new InvalidOperationException($"State '{name}' is not used with the current hyperparameters.");
         return buffer.Slice(tensor.Offset, tensor.Length);
     }
 
+    /// <summary>How the per-element states are stored (<see cref="OptimizerOptions.StateStorage"/>).</summary>
+    public StateStorage StateStorage => Options.StateStorage;
+
     /// <summary>
-    /// Bytes one step moves per parameter: the parameter read and written, the gradient read, and every used state
-    /// read and/or written (Adam: 28).
+    /// Copies the float32 values of a named state for one tensor into <paramref name="destination"/> (its length), for any
+    /// storage: a bf16 state is widened, a q8 state dequantized.
     /// </summary>
-    public int BytesPerParameter => OptimizerCore.BytesPerParameterOf(Descriptor, s => _states[s] is not null);
+    public void CopyState(string name, TensorSlot tensor, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        int i = StateIndex(name);
+        if (destination.Length != tensor.Length)
+        {
+            throw new ArgumentException($"Tensor '{tensor.Name}' has {tensor.Length} elements; the destination holds {destination.Length}.", nameof(destination));
+        }
+
+        if (_packed?[i] is { } packed)
+        {
+            fixed (float* d = destination)
+            {
+                packed.Decode(tensor.Offset, tensor.Length, _blocks?.BlockBase(tensor.Index) ?? 0, d, Isa.Scalar);
+            }
+
+            return;
+        }
+
+        var buffer = _states[i] ?? throw new InvalidOperationException($"State '{name}' is not used with the current hyperparameters.");
+        buffer.Slice(tensor.Offset, tensor.Length).CopyTo(destination);
+    }
+
+    /// <summary>
+    /// Bytes one fused step moves per parameter with this instance's state storage: the parameter read and written, the
+    /// gradient read, and every used state read and/or written at its stored size (Adam: 28 with fp32 states, 20 with
+    /// bf16, about 16.06 with q8 — a code byte plus a 4-byte absmax per 256 elements).
+    /// </summary>
+    public double TrafficBytesPerParameter
+    {
+        get
+        {
+            double perState = StateStorages.BytesPerElement(Options.StateStorage);
+            double bytes = 4 + 4 + (Descriptor.ReadsParameter ? 4 : 0);
+            for (int k = 0; k < _states.Length; k++)
+            {
+                if (HasState(k))
+                {
+                    bytes += perState * ((Descriptor.States[k].IsRead ? 1 : 0) + (Descriptor.States[k].IsWritten ? 1 : 0));
+                }
+            }
+
+            return bytes;
+        }
+    }
+
+    /// <summary>
+    /// Bytes one step moves per parameter with float32 states: the parameter read and written, the gradient read, and
+    /// every used state read and/or written (Adam: 28). <see cref="TrafficBytesPerParameter"/> counts the stored size.
+    /// </summary>
+    public int BytesPerParameter => OptimizerCore.BytesPerParameterOf(Descriptor, HasState);
 
     /// <summary>Bytes a step of <paramref name="rule"/> moves per parameter with its hyperparameters (Adam: 28, with AMSGrad: 36).</summary>
     public static int BytesPerParameterOf(IOptimizerRule rule)
@@ -396,6 +488,21 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             s?.Dispose();
         }
 
+        foreach (var s in _packed ?? [])
+        {
+            s?.Dispose();
+        }
+
+        foreach (var s in _shadow ?? [])
+        {
+            s?.Dispose();
+        }
+
+        foreach (var s in _staging ?? [])
+        {
+            s.Dispose();
+        }
+
         if (_scratch is not null)
         {
             foreach (var s in _scratch)
@@ -422,6 +529,11 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// </summary>
     internal AlignedBuffer EnsureState(int index)
     {
+        if (_packed is not null)
+        {
+            throw CompressedState(Descriptor.States[index].Name);
+        }
+
         if (_states[index] is { } existing)
         {
             return existing;
@@ -433,28 +545,102 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         return buffer;
     }
 
+    /// <summary>Allocates a compressed state (filled with its initial value) and, for the naive mode, its float32 shadow.</summary>
+    private PackedState EnsurePacked(int index)
+    {
+        if (_packed![index] is { } existing)
+        {
+            return existing;
+        }
+
+        var packed = new PackedState(_arena, StateFormats.Of(Options.StateStorage, Descriptor.States[index].NonNegative), _blocks);
+        try
+        {
+            FillPacked(packed, index);
+            if (Options.Mode == StepMode.Naive)
+            {
+                _shadow![index] = new AlignedBuffer(_arena.Length);
+            }
+        }
+        catch
+        {
+            packed.Dispose();
+            throw;
+        }
+
+        _packed[index] = packed;
+        return packed;
+    }
+
     /// <summary>
     /// Refills state <paramref name="index"/>, when it is allocated, with its declared initial value under the current
     /// rules: what a fresh optimizer would hold for a state that a loaded file does not carry.
     /// </summary>
     internal void ResetState(int index)
     {
-        if (_states[index] is { } buffer)
+        if (_packed?[index] is { } packed)
+        {
+            FillPacked(packed, index);
+        }
+        else if (_states[index] is { } buffer)
         {
             Fill(buffer, index);
         }
     }
 
+    /// <summary>Elements per tile of the staged step over compressed states (a multiple of q8's block).</summary>
+    internal const int StageTile = 8 * Q8.BlockSize;
+
+    /// <summary>The raw memory of state <paramref name="index"/> in its stored form (for the same-traffic probe); empty when not allocated.</summary>
+    internal IReadOnlyList<(nint Pointer, long Bytes)> StateRegions(int index)
+    {
+        if (_packed?[index] is { } packed)
+        {
+            return packed.BlockCount == 0
+                ? [((nint)packed.Elements, packed.ElementBytes)]
+                : [((nint)packed.Elements, packed.ElementBytes), ((nint)packed.AbsMax, 4 * packed.BlockCount)];
+        }
+
+        return _states[index] is { } buffer ? [((nint)buffer.Pointer, buffer.Length * sizeof(float))] : [];
+    }
+
+    private bool HasState(int index) => _states[index] is not null || _packed?[index] is not null;
+
+    private int StateIndex(string name)
+    {
+        for (int i = 0; i < Descriptor.States.Count; i++)
+        {
+            if (Descriptor.States[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException($"{Descriptor.Name} has no state '{name}'; its states are {string.Join(", ", Descriptor.States.Select(static s => s.Name))}.", nameof(name));
+    }
+
+    private InvalidOperationException CompressedState(string name) =>
+        new($"State '{name}' is stored as {StateStorages.Name(Options.StateStorage)}, not as a float32 buffer; read its values with CopyState.");
+
     long IOptimizerStateStore.GetStepCount(int group) => _core.Steps[group];
 
     ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
 
-    StateFormat IOptimizerStateStore.GetStateFormat(int index) => _states[index] is null ? StateFormat.None : StateFormat.Float32;
+    StateFormat IOptimizerStateStore.GetStateFormat(int index) =>
+        _packed?[index] is { } packed ? packed.Format : _states[index] is null ? StateFormat.None : StateFormat.Float32;
 
     void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) => CopyOut(_arena.Params, byteOffset, destination);
 
-    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination) =>
+    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
+    {
+        if (_packed?[index] is { } packed)
+        {
+            packed.ReadStored(byteOffset, destination);
+            return;
+        }
+
         CopyOut(_states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated."), byteOffset, destination);
+    }
 
     void IOptimizerStateStore.Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates) =>
         _core.Restore(rules, steps, stepStates);
@@ -463,12 +649,31 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
     {
-        if (storage != StateFormat.Float32)
+        // A state saved in another storage is converted through float32 (widened exactly, or rounded/quantized).
+        if (_packed is not null)
         {
-            throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported by this optimizer.");
+            var packed = EnsurePacked(index);
+            if (storage == packed.Format)
+            {
+                packed.WriteStored(bytes);
+            }
+            else
+            {
+                packed.EncodeAll(StateFormats.ToFloat32(storage, bytes, _arena));
+            }
+
+            return;
         }
 
-        MemoryMarshal.Cast<byte, float>(bytes).CopyTo(EnsureState(index).Span);
+        var target = EnsureState(index).Span;
+        if (storage == StateFormat.Float32)
+        {
+            MemoryMarshal.Cast<byte, float>(bytes).CopyTo(target);
+        }
+        else
+        {
+            StateFormats.ToFloat32(storage, bytes, _arena).CopyTo(target);
+        }
     }
 
     void IOptimizerStateStore.ResetState(int index) => ResetState(index);
@@ -483,9 +688,19 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         new ReadOnlySpan<byte>((byte*)buffer.Pointer + byteOffset, destination.Length).CopyTo(destination);
     }
 
-    bool IOptimizerExecutor.HasState(int index) => _states[index] is not null;
+    bool IOptimizerExecutor.HasState(int index) => HasState(index);
 
-    void IOptimizerExecutor.AllocateState(int index) => EnsureState(index);
+    void IOptimizerExecutor.AllocateState(int index)
+    {
+        if (_packed is not null)
+        {
+            EnsurePacked(index);
+        }
+        else
+        {
+            EnsureState(index);
+        }
+    }
 
     void IOptimizerExecutor.Run(float gradScale)
     {
@@ -501,8 +716,39 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         }
         else
         {
-            _sweep.Slices = _groupSlices;
+            // q8 blocks start at each tensor's offset, so a q8 sweep goes tensor by tensor (one dispatch for all).
+            _sweep.Slices = _blocks is null ? _groupSlices : _tensorSlices;
             _pool.Run(_sweep);
+        }
+    }
+
+    private void FillPacked(PackedState packed, int state)
+    {
+        var constant = new float[StageTile];
+        fixed (float* values = constant)
+        {
+            foreach (var group in _arena.Groups)
+            {
+                constant.AsSpan().Fill(_core.InitialValue(state, group.Index));
+                if (_blocks is null)
+                {
+                    for (long a = group.Start; a < group.Start + group.Length; a += StageTile)
+                    {
+                        packed.Encode(values, a, Math.Min(StageTile, group.Start + group.Length - a), 0, Isa);
+                    }
+
+                    continue;
+                }
+
+                foreach (var tensor in group.Tensors)
+                {
+                    long end = tensor.Offset + tensor.Length;
+                    for (long a = tensor.Offset; a < end; a += StageTile)
+                    {
+                        packed.Encode(values, a, Math.Min(StageTile, end - a), _blocks.BlockBase(tensor.Index) + ((a - tensor.Offset) / Q8.BlockSize), Isa);
+                    }
+                }
+            }
         }
     }
 
@@ -523,7 +769,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// <summary>Runs this part's share of one slice of the arena with its group's kernel.</summary>
     private void RunSlice(in StepSlice slice, float gradScale, int part)
     {
-        var (s, e) = Partition.Of(slice.Length, part, _pool.Count);
+        var (s, e) = Partition.Of(slice.Length, part, _pool.Count, _granule);
         if (s >= e)
         {
             return;
@@ -541,7 +787,11 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
         var rule = _core.Rule(slice.Group);
         int flags = _core.Flags(slice.Group);
-        if (Options.Mode == StepMode.Fused)
+        if (_packed is not null)
+        {
+            RunStaged(in slice, ref frame, rule, flags, part, slice.Start + s, slice.Start + e);
+        }
+        else if (Options.Mode == StepMode.Fused)
         {
             rule.RunFused(Isa, flags, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e));
         }
@@ -551,13 +801,65 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         }
     }
 
+    /// <summary>
+    /// The step over compressed states, elements [start, end) of a slice: tile by tile (fused; the whole range for the
+    /// naive baseline, through full-size float32 shadows), decode each state's tile, run the kernel on the float32
+    /// values, encode what it wrote. A q8 range starts on a block of its tensor (the partition cuts on blocks).
+    /// </summary>
+    private void RunStaged(in StepSlice slice, ref StepFrame frame, IOptimizerRule rule, int flags, int part, long start, long end)
+    {
+        bool fused = Options.Mode == StepMode.Fused;
+        long tile = fused ? StageTile : end - start;
+        float* staging = fused ? _staging![part].Pointer : null;
+        long step = _core.Steps[slice.Group];
+        var states = Descriptor.States;
+        for (long a = start; a < end; a += tile)
+        {
+            long b = Math.Min(end, a + tile);
+            long block = slice.BlockBase + ((a - slice.Start) / Q8.BlockSize);
+            for (int k = 0; k < states.Count; k++)
+            {
+                if (_packed![k] is not { } packed)
+                {
+                    continue;
+                }
+
+                float* values = fused ? staging + ((long)k * StageTile) : _shadow![k]!.Pointer + a;
+                if (states[k].IsRead)
+                {
+                    packed.Decode(a, b - a, block, values, Isa);
+                }
+
+                frame.States[k] = (nint)(values - a);
+            }
+
+            if (fused)
+            {
+                rule.RunFused(Isa, flags, in frame, (nint)a, (nint)b);
+            }
+            else
+            {
+                rule.RunNaive(flags, in frame, (nint)a, (nint)b, Scratch(part));
+            }
+
+            for (int k = 0; k < states.Count; k++)
+            {
+                if (_packed![k] is { } packed && states[k].IsWritten)
+                {
+                    var rounding = _roundingKeys is { } keys ? new StochasticRounding(true, keys[k], step) : default;
+                    packed.Encode((float*)frame.States[k] + a, a, b - a, block, Isa, in rounding);
+                }
+            }
+        }
+    }
+
     private NaiveScratch Scratch(int part)
     {
         if (_scratch is null)
         {
             // Each part needs temporaries as long as its largest slice of any group or tensor.
             long longest = _arena.Groups.Max(static g => g.Length);
-            long capacity = Partition.Of(longest, 0, _pool.Count).End;
+            long capacity = Partition.Of(longest, 0, _pool.Count, _granule).End;
             var scratch = new NaiveScratch[_pool.Count];
             for (int i = 0; i < scratch.Length; i++)
             {
@@ -572,9 +874,10 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     /// <summary>
     /// A contiguous run of the arena stepped with one group's rule: a whole group (arena sweep) or one tensor
-    /// (<see cref="SweepMode.PerTensor"/>). Part i of a pool of n always takes <see cref="Partition.Of"/>(Length, i, n).
+    /// (<see cref="SweepMode.PerTensor"/>). Part i of a pool of n always takes <see cref="Partition.Of(long, int, int, long)"/>(Length, i, n, granule): 16 floats, 32 bf16 words or a 256-element q8 block.
     /// </summary>
-    private readonly record struct StepSlice(int Group, long Start, long Length);
+    /// <summary>A range of the arena stepped with one group's rule; <paramref name="BlockBase"/> is a tensor's first q8 block (−1 otherwise).</summary>
+    private readonly record struct StepSlice(int Group, long Start, long Length, long BlockBase);
 
     /// <summary>The step: each part runs its share of every slice, in order.</summary>
     private sealed class SweepWork(Optimizer owner) : IParallelWork

@@ -404,6 +404,19 @@ internal sealed unsafe class OptimizerCore : IDisposable
     }
 
     /// <summary>
+    /// Refuses compressed states on an executor that keeps float32 states only (the device executors): the error names
+    /// the storage and where it is supported.
+    /// </summary>
+    public static void RequireFloat32States(OptimizerOptions options, string executor)
+    {
+        if (options.StateStorage != Storage.StateStorage.Fp32)
+        {
+            throw new NotSupportedException(
+                $"{executor} keeps float32 states; StateStorage {Storage.StateStorages.Name(options.StateStorage)} is supported by the CPU Optimizer only.");
+        }
+    }
+
+    /// <summary>
     /// The checks of replacing a group's rule (CPU or device): the group exists, the rule is of the same declaration,
     /// and its hyperparameters are valid.
     /// </summary>

@@ -80,6 +80,7 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         _core = new OptimizerCore(arena, groupRules, options);
         try
         {
+            OptimizerCore.RequireFloat32States(Options, "The ILGPU device optimizer");
             if (Options.Mode != StepMode.Fused)
             {
                 throw new ArgumentException($"The device runs the generated fused kernel only; StepMode.{Options.Mode} is a CPU baseline (use Optimizer).", nameof(options));
@@ -407,7 +408,8 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     {
         if (storage != StateFormat.Float32)
         {
-            throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported on the device.");
+            // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
+            bytes = MemoryMarshal.AsBytes(Storage.StateFormats.ToFloat32(storage, bytes, _arena).AsSpan());
         }
 
         if (_states[index] is null)

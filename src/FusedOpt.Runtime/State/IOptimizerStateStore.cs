@@ -12,6 +12,18 @@ internal enum StateFormat : byte
 
     /// <summary>One float32 per parameter, little-endian, with the arena's layout.</summary>
     Float32 = 1,
+
+    /// <summary>One bfloat16 (the top half of a float32) per parameter (format version 2).</summary>
+    Bf16 = 2,
+
+    /// <summary>
+    /// q8 with bitsandbytes' signed dynamic map: one code byte per parameter, then one float32 absmax per block of 256
+    /// elements, blocks starting at each tensor's offset (<c>ArenaBlockLayout</c>) (format version 2).
+    /// </summary>
+    Q8Signed = 3,
+
+    /// <summary>q8 with the unsigned map (a non-negative state), laid out as <see cref="Q8Signed"/> (format version 2).</summary>
+    Q8Unsigned = 4,
 }
 
 /// <summary>
@@ -60,16 +72,4 @@ internal interface IOptimizerStateStore
 
     /// <summary>Refills state <paramref name="index"/>, when allocated, with its declared initial value under the current rules.</summary>
     void ResetState(int index);
-}
-
-/// <summary>Byte counts of the storages.</summary>
-internal static class StateFormatSize
-{
-    /// <summary>Bytes a state of <paramref name="length"/> elements takes in <paramref name="storage"/>.</summary>
-    public static long Of(StateFormat storage, long length) => storage switch
-    {
-        StateFormat.None => 0,
-        StateFormat.Float32 => checked(length * sizeof(float)),
-        _ => throw new ArgumentOutOfRangeException(nameof(storage), storage, $"Unknown state storage {storage}."),
-    };
 }

@@ -22,7 +22,7 @@ public sealed class StateFileException : IOException
 }
 
 /// <summary>
-/// The optimizer state format, version 1, little-endian:
+/// The optimizer state format, version 2, little-endian:
 /// <code>
 /// "FOPTSTAT" u32 version
 /// str optimizer  str typeName
@@ -30,16 +30,24 @@ public sealed class StateFileException : IOException
 /// u32 groups  per group: i64 step, H×f64 hyperparameters, Q×f64 step states
 /// i64 arenaLength  u32 tensors  per tensor: str name, u32 group, i64 offset, u32 rank, rank×i32 dims
 /// u8 hasParameters  [f32×arenaLength parameters]
-/// S× (u8 present [f32×arenaLength])
+/// S× (u8 format [the state in that format])
+///     format 0: absent; 1: f32×arenaLength; 2: bf16 (u16)×arenaLength;
+///     3, 4: q8 with the signed/unsigned dynamic map: u8×arenaLength codes, then f32 absmax per block of 256
+///     elements, blocks starting at each tensor's offset (a tensor's last block may be short)
 /// u64 XxHash3 of every byte above
 /// </code>
-/// Strings are u16 length + UTF-8. A file is written to a temporary name and renamed, so a crash never leaves a
+/// Version 1 is the same with formats 0 and 1 only; it still loads. A state is loaded into whatever storage the
+/// optimizer uses: a file written with fp32 states loads into a q8 optimizer (quantized on load) and the other way
+/// round (dequantized). Strings are u16 length + UTF-8. A file is written to a temporary name and renamed, so a crash never leaves a
 /// half-written state under the real name.
 /// </summary>
 public static class StateFile
 {
     /// <summary>Current format version.</summary>
-    public const uint Version = 1;
+    public const uint Version = 2;
+
+    /// <summary>The oldest format version this build reads.</summary>
+    public const uint OldestVersion = 1;
 
     /// <summary>
     /// The largest step count a file may hold: the next step, one more, must still fit the rule's <c>int t</c>. A larger
@@ -91,18 +99,13 @@ public static class StateFile
 
         for (int s = 0; s < optimizer.Descriptor.States.Count; s++)
         {
-            // Version 1 knows two storages: absent (0) and float32 (1); the presence byte is the storage kind.
+            // The format byte says how the state is stored (0: absent).
             var storage = optimizer.GetStateFormat(s);
-            if (storage is not (StateFormat.None or StateFormat.Float32))
-            {
-                throw new NotSupportedException($"State '{optimizer.Descriptor.States[s].Name}' is stored as {storage}, which format version {Version} cannot hold.");
-            }
-
             Emit(stream, hash, [(byte)storage]);
             if (storage != StateFormat.None)
             {
                 int state = s;
-                EmitChunks(stream, hash, StateFormatSize.Of(storage, length), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
+                EmitChunks(stream, hash, Storage.StateFormats.ByteCount(storage, optimizer.Arena), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
             }
         }
 
@@ -134,9 +137,9 @@ public static class StateFile
         }
 
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes[Magic.Length..]);
-        if (version != Version)
+        if (version is < OldestVersion or > Version)
         {
-            throw new StateFileException($"{source}: format version {version} is not supported; this build reads version {Version}.");
+            throw new StateFileException($"{source}: format version {version} is not supported; this build reads versions {OldestVersion} to {Version}.");
         }
 
         var body = bytes[..^8];
@@ -157,24 +160,30 @@ public static class StateFile
         }
 
         int stateCount = optimizer.Descriptor.States.Count;
-        var slices = new (int Offset, int Length)[stateCount];
+        var slices = new (int Offset, int Length, StateFormat Format)[stateCount];
+        byte newestFormat = version == 1 ? (byte)StateFormat.Float32 : (byte)StateFormat.Q8Unsigned;
         for (int s = 0; s < stateCount; s++)
         {
-            byte present = reader.Byte($"presence of state '{optimizer.Descriptor.States[s].Name}'");
-            if (present > 1)
+            string name = optimizer.Descriptor.States[s].Name;
+            byte present = reader.Byte($"format of state '{name}'");
+            if (present > newestFormat)
             {
-                throw new StateFileException($"{source}: state '{optimizer.Descriptor.States[s].Name}' has presence byte {present}; expected 0 or 1.");
+                throw new StateFileException(version == 1
+                    ? $"{source}: state '{name}' has presence byte {present}; expected 0 or 1."
+                    : $"{source}: state '{name}' has format byte {present}; expected 0 (absent) to {newestFormat}.");
             }
 
-            if (present == 1)
+            var format = (StateFormat)present;
+            if (format != StateFormat.None)
             {
                 int offset = reader.Position;
-                reader.Take(checked(length * 4), $"state '{optimizer.Descriptor.States[s].Name}'");
-                slices[s] = (offset, (int)(length * 4));
+                int count = checked((int)Storage.StateFormats.ByteCount(format, optimizer.Arena));
+                reader.Take(count, $"state '{name}' ({Storage.StateFormats.Name(format)})");
+                slices[s] = (offset, count, format);
             }
             else
             {
-                slices[s] = (-1, 0);
+                slices[s] = (-1, 0, format);
             }
         }
 
@@ -203,7 +212,7 @@ public static class StateFile
         {
             if (slices[s].Offset >= 0)
             {
-                optimizer.WriteState(s, StateFormat.Float32, body.Slice(slices[s].Offset, slices[s].Length));
+                optimizer.WriteState(s, slices[s].Format, body.Slice(slices[s].Offset, slices[s].Length));
             }
             else
             {

@@ -157,12 +157,18 @@ public static class Partition
     /// Every slice but the last is a multiple of 16 floats, so no two threads share a cache line and only the last
     /// slice has a tail; slices may be empty.
     /// </summary>
-    public static (long Start, long End) Of(long length, int part, int parts)
+    public static (long Start, long End) Of(long length, int part, int parts) => Of(length, part, parts, Granule);
+
+    /// <summary>
+    /// As <see cref="Of(long, int, int)"/> with cuts on multiples of <paramref name="granule"/> elements (q8 states cut
+    /// on their 256-element blocks, bf16 states on 32 elements: a cache line of words).
+    /// </summary>
+    public static (long Start, long End) Of(long length, int part, int parts, long granule)
     {
-        long granules = (length + Granule - 1) / Granule;
+        long granules = (length + granule - 1) / granule;
         long per = (granules + parts - 1) / parts;
-        long start = Math.Min(length, per * Granule * part);
-        long end = Math.Min(length, per * Granule * (part + 1));
+        long start = Math.Min(length, per * granule * part);
+        long end = Math.Min(length, per * granule * (part + 1));
         return (start, end);
     }
 }

@@ -98,6 +98,7 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         _groupPipelines = new (int, IOptimizerRule?, Pipeline?)[_core.GroupCount];
         try
         {
+            OptimizerCore.RequireFloat32States(Options, "The Vulkan optimizer");
             if (Options.Mode != StepMode.Fused)
             {
                 throw new ArgumentException($"The Vulkan device runs the fused step shader only; StepMode.{Options.Mode} is a CPU baseline (use Optimizer).", nameof(options));
@@ -492,7 +493,8 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     {
         if (storage != StateFormat.Float32)
         {
-            throw new NotSupportedException($"State '{Descriptor.States[index].Name}': storage {storage} is not supported on the Vulkan device.");
+            // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
+            bytes = MemoryMarshal.AsBytes(Storage.StateFormats.ToFloat32(storage, bytes, _arena).AsSpan());
         }
 
         _states[index] ??= _device.CreateStorageBuffer(_arena.Length);

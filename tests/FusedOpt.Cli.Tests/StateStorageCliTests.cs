@@ -254,4 +254,109 @@ public sealed class StateStorageCliTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(message, result.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Replay_Bf16States_EveryCaseWithinTheDistanceBound_HeldToTheFormulaHere()
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+        string output = Path.Combine(_dir, "replay-bf16");
+
+        var result = CliHarness.Run("replay", SharedData.ReferenceOptimizers, "--state", "bf16", "--out", output, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        var cases = JsonNode.Parse(result.Output)!.AsArray();
+        Assert.Equal(21, cases.Count);
+        foreach (var c in cases)
+        {
+            string name = c!["name"]!.GetValue<string>();
+            Assert.Equal("bf16", c["states"]!.GetValue<string>());
+            Assert.Equal(1e-4, c["tolerance"]!.GetValue<double>());
+            Assert.Equal(1.0 / 32, c["distanceTolerance"]!.GetValue<double>());
+            // The oracle: PyTorch's trajectory from the case file, the replayed one from --out, and the bound written out
+            // here: |ours − expected| ≤ 1e-4·(|expected| + 1e-3) + 2⁻⁵·(Σ |x_t − x_{t−1}| of PyTorch's trajectory so far).
+            string file = Directory.GetFiles(SharedData.ReferenceOptimizers, "*.json").Single(f => JsonNode.Parse(File.ReadAllText(f))!["name"]?.GetValue<string>() == name);
+            var reference = JsonNode.Parse(File.ReadAllText(file))!;
+            var initial = reference["initial"]!.AsArray().Select(static x => (double)(float)x!.GetValue<double>()).ToArray();
+            var expected = reference["expected"]!.AsArray().Select(static row => row!.AsArray().Select(static x => (double)(float)x!.GetValue<double>()).ToArray()).ToArray();
+            var ours = JsonNode.Parse(File.ReadAllText(Path.Combine(output, Path.GetFileName(file))))!["trajectory"]!.AsArray()
+                .Select(static row => row!.AsArray().Select(static x => (double)(float)x!.GetValue<double>()).ToArray()).ToArray();
+            var distance = new double[initial.Length];
+            double worst = 0;
+            for (int s = 0; s < expected.Length; s++)
+            {
+                for (int e = 0; e < initial.Length; e++)
+                {
+                    distance[e] += Math.Abs(expected[s][e] - (s == 0 ? initial : expected[s - 1])[e]);
+                    double bound = (1e-4 * (Math.Abs(expected[s][e]) + 1e-3)) + (distance[e] / 32);
+                    worst = Math.Max(worst, Math.Abs(ours[s][e] - expected[s][e]) / bound);
+                }
+            }
+
+            Assert.True(worst <= 1, $"{name}: error / bound {worst}");
+            Assert.Equal(worst, c["boundRatio"]!.GetValue<double>(), 1e-6);
+        }
+
+        // The states really are bf16: fp32's check (1e-4 relative, unchanged) would reject some of these replays.
+        Assert.Contains(cases, static c => c!["maxRelativeError"]!.GetValue<double>() > 1e-4);
+    }
+
+    [Fact]
+    public void Replay_Q8States_AdamBeyondItsBound_ExitsWith1WithTheEvidence()
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+
+        // One 203-element block with eps = 1e-8: an element whose v is far below the block's absmax stores v = 0, and
+        // its next update is lr·m̂/eps (docs/compressed-states.md): q8 cannot follow PyTorch's fp32 states here.
+        var result = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--state", "q8");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("states q8", result.Output, StringComparison.Ordinal);
+        Assert.Contains("its bound 1e-4·(|x| + 1e-3) + 0.5·(distance travelled", result.Output, StringComparison.Ordinal);
+        Assert.Contains("1 of 1 cases exceed the tolerance", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Replay_Fp32_KeepsTheReferenceTolerance()
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+
+        var result = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--json");
+
+        Assert.Equal(0, result.ExitCode);
+        var c = JsonNode.Parse(result.Output)!.AsArray().Single()!;
+        Assert.Equal(1e-4, c["tolerance"]!.GetValue<double>());
+        Assert.Equal(0, c["distanceTolerance"]!.GetValue<double>());
+        Assert.Null(c["boundRatio"]);
+        Assert.True(c["maxRelativeError"]!.GetValue<double>() <= 1e-4);
+    }
+
+    [Fact]
+    public void Train_Bf16States_DifferFromFp32_ButEndClose()
+    {
+        string fp32 = Path.Combine(_dir, "e2e-fp32"), bf16 = Path.Combine(_dir, "e2e-bf16");
+        string[] run = ["train", "--optimizer", "adam", "--lr", "1e-4", "--epochs", "3"];
+
+        var a = CliHarness.Run(Common([.. run, "--out", fp32]));
+        var b = CliHarness.Run(Common([.. run, "--out", bf16, "--state", "bf16"]));
+
+        Assert.True(a.ExitCode == 0, a.Error + a.Output);
+        Assert.True(b.ExitCode == 0, b.Error + b.Output);
+        var ra = ResultOf(fp32);
+        var rb = ResultOf(bf16);
+        var la = ra["iterations"]!.AsArray().Select(static x => x!.GetValue<double>()).ToList();
+        var lb = rb["iterations"]!.AsArray().Select(static x => x!.GetValue<double>()).ToList();
+        Assert.Equal(la.Count, lb.Count);
+        // Same data, seed and initial weights: the first loss is the same, and from then on the rounded states move the
+        // parameters elsewhere.
+        Assert.Equal(la[0], lb[0]);
+        Assert.NotEqual(la, lb);
+        // …but not far: the last-epoch train losses within 10% of each other, test accuracy within 10 points (two of the
+        // 20 test images).
+        double lossA = ra["epochs"]!.AsArray()[^1]!["trainLoss"]!.GetValue<double>(), lossB = rb["epochs"]!.AsArray()[^1]!["trainLoss"]!.GetValue<double>();
+        double accA = ra["epochs"]!.AsArray()[^1]!["test"]!["accuracy"]!.GetValue<double>(), accB = rb["epochs"]!.AsArray()[^1]!["test"]!["accuracy"]!.GetValue<double>();
+        Assert.True(Math.Abs(lossA - lossB) <= 0.10 * Math.Max(lossA, lossB), $"train loss fp32 {lossA}, bf16 {lossB}");
+        Assert.True(Math.Abs(accA - accB) <= 0.10, $"test accuracy fp32 {accA}, bf16 {accB}");
+        // Both learned: the last epoch's mean train loss is below the first iteration's.
+        Assert.True(lossA < la[0] && lossB < lb[0], $"fp32 {la[0]} → {lossA} (acc {accA}); bf16 {lb[0]} → {lossB} (acc {accB})");
+    }
 }

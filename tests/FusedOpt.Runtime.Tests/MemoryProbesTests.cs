@@ -146,6 +146,72 @@ public sealed class MemoryProbesTests
         Assert.Contains("avx512", ex.Message, StringComparison.Ordinal);
     }
 
+    public static IEnumerable<TheoryDataRow<Isa, int, int>> WidthsBlockLengthsThreads()
+    {
+        foreach (var width in new[] { Isa.Avx512, Isa.Avx2, Isa.Scalar })
+        {
+            foreach (int length in new[] { 0, 1, 63, 255, 256, 257, 1000, (16 * 256) + 3, (33 * 256) + 100 })
+            {
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    yield return new(width, length, threads);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(WidthsBlockLengthsThreads))]
+    public void SameTrafficBytes_WritesEveryByteOfEveryRegionExactlyOnce_AndNothingElse(Isa width, int length, int threads)
+    {
+        SkipUnlessSupported(width);
+        using var probes = new MemoryProbes(length, threads, width);
+        // The regions of an Adam step with q8 states beside fp32 and bf16 ones: 4n, 2n, n and 4·⌈n/256⌉ bytes.
+        long[] sizes = [4L * length, 4L * length, 2L * length, length, 4 * ((length + 255) / 256)];
+        var memory = new byte[sizes.Length][];
+        var before = new byte[sizes.Length][];
+        var handles = new System.Runtime.InteropServices.GCHandle[sizes.Length];
+        try
+        {
+            var regions = new List<(nint Pointer, long Bytes)>();
+            var random = new Random(length);
+            for (int r = 0; r < sizes.Length; r++)
+            {
+                memory[r] = new byte[sizes[r] + Guard];
+                random.NextBytes(memory[r]);
+                before[r] = (byte[])memory[r].Clone();
+                handles[r] = System.Runtime.InteropServices.GCHandle.Alloc(memory[r], System.Runtime.InteropServices.GCHandleType.Pinned);
+                regions.Add((handles[r].AddrOfPinnedObject(), sizes[r]));
+            }
+
+            // Every written byte is XORed with the mask: written once it is flipped, written twice it would be back.
+            probes.RewriteMask = 0xFF;
+            probes.SameTraffic(regions.GetRange(0, 1), regions.GetRange(1, sizes.Length - 1));
+
+            for (int r = 0; r < sizes.Length; r++)
+            {
+                for (int i = 0; i < memory[r].Length; i++)
+                {
+                    bool written = r > 0 && i < sizes[r];
+                    byte expected = written ? (byte)~before[r][i] : before[r][i];
+                    Assert.True(expected == memory[r][i], $"region {r} ({sizes[r]} bytes), byte {i}: {memory[r][i]}, expected {expected} (length {length}, {IsaSupport.Name(width)}, {threads} thread(s))");
+                }
+            }
+
+            Assert.Equal((4.0 * length) + (2 * ((4.0 * length) + (2.0 * length) + length + sizes[4])), MemoryProbes.BytesPerParameter(regions.GetRange(0, 1), regions.GetRange(1, sizes.Length - 1), Math.Max(length, 1)) * Math.Max(length, 1), 6);
+        }
+        finally
+        {
+            foreach (var handle in handles)
+            {
+                if (handle.IsAllocated)
+                {
+                    handle.Free();
+                }
+            }
+        }
+    }
+
     private static void SkipUnlessSupported(Isa width)
     {
         if (!IsaSupport.IsSupported(width))

@@ -2,9 +2,11 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
+using System.Linq;
 using FusedOpt.Benchmarks;
 using FusedOpt.Gpu;
 using FusedOpt.Kernels;
+using FusedOpt.Storage;
 using Spectre.Console;
 
 namespace FusedOpt.Cli.Commands;
@@ -12,7 +14,8 @@ namespace FusedOpt.Cli.Commands;
 /// <summary>
 /// <c>fusedopt bench step</c>: times the fused step against the naive multi-pass and the scalar path on the same
 /// buffers, beside a same-traffic probe, copy and triad, all in one run. With <c>--device cuda|opencl|ilgpu-cpu</c> it
-/// times the generated GPU kernel's step beside a device-to-device copy of the same bytes instead.
+/// times the generated GPU kernel's step beside a device-to-device copy of the same bytes instead. <c>--state</c> picks
+/// the states' storage, or several to compare in one run.
 /// </summary>
 internal static class BenchStepCommand
 {
@@ -30,13 +33,17 @@ internal static class BenchStepCommand
             Description = $"Where the step runs: {DeviceSpec.Choices}. A GPU device times the kernel against a device-to-device copy of the same bytes.",
             DefaultValueFactory = static _ => "cpu",
         };
+        var state = ReplayCommand.StateOption(
+            "How the optimizers store their states: fp32, bf16 or q8, or several in one run (fp32,bf16,q8): one block of rows per storage, and each fused step against the fp32 fused step of the same run. The same-traffic probe moves the stored bytes.");
+        var rounding = new Option<bool>("--stochastic-rounding") { Description = "bf16 states: round stochastically (rounding seed 1)." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("step", "Time one optimizer step: fused vs naive multi-pass vs scalar, against the memory limit.")
         {
-            optimizer, size, threads, isa, tensors, rounds, hyper, device, json,
+            optimizer, size, threads, isa, tensors, rounds, hyper, device, state, rounding, json,
         };
         command.SetAction(parse => context.Guard(() =>
         {
+            var storages = ParseStorages(parse.GetValue(state)!);
             var options = new StepBenchOptions(
                 parse.GetValue(optimizer)!,
                 StepBenchmark.ParseSize(parse.GetValue(size)!),
@@ -44,34 +51,32 @@ internal static class BenchStepCommand
                 IsaSupport.Parse(parse.GetValue(isa), "--isa"),
                 CliContext.Require("--rounds", parse.GetValue(rounds), 1, 10_000),
                 Tensors: CliContext.Require("--tensors", parse.GetValue(tensors), 1),
-                Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []));
+                Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []),
+                Storage: storages[0],
+                StochasticRounding: parse.GetValue(rounding));
             OptimizerCatalog.Get(options.Optimizer);
             var where = DeviceSpec.Parse(parse.GetValue(device));
             if (!where.IsHost)
             {
-                ReplayCommand.RequireHostOptions(where, new OptimizerOptions { Isa = options.Isa });
+                ReplayCommand.RequireHostOptions(where, new OptimizerOptions { Isa = options.Isa, StateStorage = storages.FirstOrDefault(static s => s != StateStorage.Fp32) });
+                if (options.StochasticRounding)
+                {
+                    throw new UsageException($"--stochastic-rounding rounds bf16 states on the CPU; it does not apply to --device {where}.");
+                }
+
                 return RunOnDevice(context, options, where, parse.GetValue(json));
             }
 
-            StepBenchResult result = null!;
+            StepBenchmark.Validate(options, storages);
+            IReadOnlyList<StepBenchResult> results = null!;
             if (parse.GetValue(json))
             {
-                result = StepBenchmark.Run(options);
-                context.WriteRaw(Json.Serialize(new
+                results = StepBenchmark.Run(options, storages);
+                context.WriteRaw(results.Count == 1 ? Json.Serialize(JsonOf(results[0])) : Json.Serialize(new
                 {
-                    result.Options,
-                    result.Machine,
-                    result.Isa,
-                    variants = new[] { result.Fused, result.Naive, result.Scalar, result.SameTraffic, result.Copy, result.Triad },
-                    result.SpeedupVsNaive,
-                    result.SpeedupVsScalar,
-                    result.FractionOfProbe,
-                    result.NaivePasses,
-                    result.Operations,
-                    result.OpCosts,
-                    result.ElementsPerCycle,
-                    result.ArithmeticLimit,
-                    result.FractionOfArithmeticLimit,
+                    results[0].Machine,
+                    results[0].Isa,
+                    storages = results.Select(JsonOf),
                 }));
                 return 0;
             }
@@ -80,19 +85,64 @@ internal static class BenchStepCommand
             {
                 context.Console.Status().Start("measuring", status =>
                 {
-                    result = StepBenchmark.Run(options, new Progress<string>(s => status.Status(Markup.Escape(s))));
+                    results = StepBenchmark.Run(options, storages, new Progress<string>(s => status.Status(Markup.Escape(s))));
                 });
             }
             else
             {
-                result = StepBenchmark.Run(options);
+                results = StepBenchmark.Run(options, storages);
             }
 
-            Render(context.Console, result);
+            foreach (var result in results)
+            {
+                Render(context.Console, result, results.Count > 1);
+            }
+
+            if (results.Count > 1)
+            {
+                RenderStorages(context.Console, results);
+            }
+
             return 0;
         }));
         return command;
     }
+
+    /// <summary>
+    /// Parses <c>--state</c>: one storage or a comma-separated list (<c>fp32,bf16,q8</c>), each named once; a bad name is
+    /// <see cref="StateStorages.Parse"/>'s error.
+    /// </summary>
+    internal static IReadOnlyList<StateStorage> ParseStorages(string text)
+    {
+        var storages = text.Split(',', StringSplitOptions.TrimEntries).Select(static t => StateStorages.Parse(t, "--state")).ToList();
+        var twice = storages.GroupBy(static s => s).FirstOrDefault(static g => g.Count() > 1);
+        return twice is null
+            ? storages
+            : throw new UsageException($"--state {text}: names {StateStorages.Name(twice.Key)} twice; each storage is measured once.");
+    }
+
+    /// <summary>One storage's result as --json prints it (alone, or as an item of <c>storages</c>).</summary>
+    private static object JsonOf(StepBenchResult result) => new
+    {
+        result.Options,
+        result.Machine,
+        result.Isa,
+        result.States,
+        fusedBytesPerParameter = result.Fused.BytesPerParameter,
+        variants = new[] { result.Fused, result.Naive, result.Scalar, result.SameTraffic, result.Copy, result.Triad },
+        result.SpeedupVsNaive,
+        result.SpeedupVsScalar,
+        result.FractionOfProbe,
+        targetOfProbe = StepBenchResult.TargetOfProbe,
+        result.SpeedupVsFp32Fused,
+        result.TargetVsFp32Fused,
+        result.NaivePasses,
+        result.Operations,
+        result.OpCosts,
+        result.ElementsPerCycle,
+        result.ArithmeticLimit,
+        result.FractionOfArithmeticLimit,
+    };
 
     private static int RunOnDevice(CliContext context, StepBenchOptions options, DeviceSpec device, bool json)
     {
@@ -171,13 +221,47 @@ internal static class BenchStepCommand
         return result;
     }
 
-    private static void Render(IAnsiConsole console, StepBenchResult r)
+    private static void Render(IAnsiConsole console, StepBenchResult r, bool several)
     {
         var o = r.Options;
-        console.MarkupLineInterpolated($"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {o.Threads} thread(s), {r.Machine.Cpu} ({r.Machine.Runtime})");
+        console.MarkupLineInterpolated($"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {o.Threads} thread(s), states: [bold]{r.States}[/], {r.Machine.Cpu} ({r.Machine.Runtime})");
         var table = BenchTables.Variants([r.Fused, r.Naive, r.Scalar, r.SameTraffic, r.Copy, r.Triad]);
         console.Write(table);
         console.MarkupLineInterpolated($"fused vs naive ({r.NaivePasses} passes): [bold]{r.SpeedupVsNaive:0.00}×[/]   fused vs scalar: [bold]{r.SpeedupVsScalar:0.00}×[/]   fused / same-traffic probe: [bold]{r.FractionOfProbe:0.00}[/]");
+        if (several)
+        {
+            // The op costs and the arithmetic limit are the run's, printed once after the comparison.
+            return;
+        }
+
+        RenderOpCosts(console, r);
+    }
+
+    /// <summary>
+    /// The storages side by side: each fused step against the fp32 fused step and against its own probe, measured in
+    /// the same run, beside the targets (bf16 ≥ 1.3×, q8 ≥ 1.5× the fp32 fused step; each ≥ 0.9 of its probe).
+    /// </summary>
+    private static void RenderStorages(IAnsiConsole console, IReadOnlyList<StepBenchResult> results)
+    {
+        var table = BenchTables.Create("fused steps by state storage, one run", 1, "states", "B/param", "best ms", "vs fp32 fused", "target", "fused / own probe", "target");
+        foreach (var r in results)
+        {
+            table.AddRow(
+                Markup.Escape(r.States),
+                BenchTables.Bytes(r.Fused.BytesPerParameter),
+                BenchTables.Number(r.Fused.BestSeconds * 1e3, "0.000"),
+                r.SpeedupVsFp32Fused is { } x ? BenchTables.Number(x, "0.00") + "×" : "-",
+                r.TargetVsFp32Fused is { } t ? "≥ " + BenchTables.Number(t, "0.0") + "×" : "",
+                BenchTables.Number(r.FractionOfProbe, "0.00"),
+                "≥ " + BenchTables.Number(StepBenchResult.TargetOfProbe, "0.0"));
+        }
+
+        console.Write(table);
+        RenderOpCosts(console, results[0]);
+    }
+
+    private static void RenderOpCosts(IAnsiConsole console, StepBenchResult r)
+    {
         if (r.OpCosts is { } c)
         {
             console.MarkupLineInterpolated(

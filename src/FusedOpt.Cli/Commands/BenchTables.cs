@@ -43,7 +43,7 @@ internal static class BenchTables
         {
             table.AddRow(
                 Markup.Escape(v.Name),
-                v.BytesPerParameter.ToString(CultureInfo.InvariantCulture),
+                Bytes(v.BytesPerParameter),
                 Number(v.BestSeconds * 1e3, "0.000"),
                 Number(v.MedianSeconds * 1e3, "0.000"),
                 Number(v.NsPerParameter, nsFormat),
@@ -52,6 +52,9 @@ internal static class BenchTables
 
         return table;
     }
+
+    /// <summary>Bytes per parameter: a whole number as it is (28), else to four decimals at most (q8 Adam: 16.0625).</summary>
+    public static string Bytes(double bytesPerParameter) => Number(bytesPerParameter, "0.####");
 
     /// <summary><paramref name="value"/> to <paramref name="format"/> in the invariant culture.</summary>
     public static string Number(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

@@ -60,7 +60,7 @@ internal static class CompareCommand
             var folders = new List<(string Name, string Folder)>();
             foreach (var (name, options) in plans)
             {
-                runner.Info($"[bold]{name}[/] lr {LearningRate(options):G4}");
+                runner.Info($"[bold]{name}[/] lr {LearningRate(options):G4}; states: {options.StatesLabel()}");
                 folders.Add((name, Path.Combine(folder, Slug(name))));
                 using var run = TrainingRun.Start(data, options, name, folders[^1].Folder);
                 var result = runner.Run(run, quiet);
@@ -79,7 +79,7 @@ internal static class CompareCommand
             File.WriteAllText(Path.Combine(folder, "compare.json"), Json.Serialize(results));
             if (quiet)
             {
-                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, r.FinalTestAccuracy, finalTrainLoss = r.FinalTrainLoss, r.Seconds, r.ImagesPerSecond, r.Diverged })));
+                context.WriteRaw(Json.Serialize(results.Select(static r => new { r.Name, states = r.Options.StatesLabel(), r.FinalTestAccuracy, finalTrainLoss = r.FinalTrainLoss, r.Seconds, r.ImagesPerSecond, r.Diverged })));
             }
             else
             {

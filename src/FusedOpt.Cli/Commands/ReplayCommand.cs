@@ -7,6 +7,7 @@ using FusedOpt.Gpu;
 using FusedOpt.IO;
 using FusedOpt.Kernels;
 using FusedOpt.Reference;
+using FusedOpt.Storage;
 using FusedOpt.Vulkan;
 using Spectre.Console;
 
@@ -14,7 +15,8 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt replay CASE.json|DIR</c>: replays PyTorch reference trajectories and prints the maximum relative error
-/// per case; exits with 1 when any case exceeds the reference tolerance (1e-4). <c>--device</c> replays with the
+/// per case; exits with 1 when any case exceeds the reference tolerance (1e-4; with <c>--state bf16|q8</c> plus a
+/// share of the distance each element travelled, <see cref="ReferenceCase.DistanceTolerance"/>). <c>--device</c> replays with the
 /// generated GPU kernels on CUDA, OpenCL or ILGPU's CPU accelerator instead of the fused CPU kernels.
 /// </summary>
 internal static class ReplayCommand
@@ -27,8 +29,10 @@ internal static class ReplayCommand
         var naive = new Option<bool>("--naive") { Description = "Replay with the naive multi-pass step instead of the fused kernel." };
         var output = new Option<string?>("--out") { Description = "Write {\"final\":[…],\"trajectory\":[[…],…]} to this file; when PATH is a folder, to this folder, one file per case named after the case file." };
         var device = new Option<string>("--device") { Description = $"Where the steps run: {DeviceSpec.Choices} (cuda:1 for the second GPU); see fusedopt devices.", DefaultValueFactory = static _ => "cpu" };
+        var state = StateOption("Replay with the states stored as fp32, bf16 or q8. PyTorch keeps them in fp32: with bf16 or q8 each element may also be off by a share of the distance it travelled (2^-5 bf16, 2^-1 q8; printed); fp32's 1e-4 is unchanged.");
+        var rounding = StochasticRoundingOption();
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, output, json };
+        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, state, rounding, output, json };
         command.SetAction(parse => context.Guard(() =>
         {
             var where = DeviceSpec.Parse(parse.GetValue(device));
@@ -46,7 +50,9 @@ internal static class ReplayCommand
                 Isa = IsaSupport.Parse(parse.GetValue(isa), "--isa"),
                 Threads = CheckThreads(parse.GetValue(threads)),
                 Mode = parse.GetValue(naive) ? StepMode.Naive : StepMode.Fused,
+                StateStorage = StateStorages.Parse(parse.GetValue(state), "--state"),
             };
+            options = WithRounding(options, parse.GetValue(rounding), seed: 1);
             RequireHostOptions(where, options);
             bool inputIsFolder = Directory.Exists(input);
             string[]? outputs = parse.GetValue(output) is { } target ? OutputPaths(files, target, inputIsFolder) : null;
@@ -73,7 +79,11 @@ internal static class ReplayCommand
                     isa = where.IsHost ? IsaSupport.Name(r.Isa) : null,
                     device = where.IsHost ? "cpu" : $"{where} ({r.Device})",
                     steps = r.Trajectory.Length,
+                    states = StateStorages.Name(options.StateStorage),
                     r.MaxRelativeError,
+                    tolerance = ReferenceCase.Tolerance,
+                    distanceTolerance = ReferenceCase.DistanceTolerance(options.StateStorage),
+                    r.BoundRatio,
                     r.Passed,
                 })));
             }
@@ -87,12 +97,39 @@ internal static class ReplayCommand
         return command;
     }
 
-    /// <summary>Refuses host-only options (<c>--isa</c>, <c>--naive</c>) with a GPU device.</summary>
+    /// <summary><c>--state fp32|bf16|q8</c>, default fp32, with <paramref name="description"/>.</summary>
+    internal static Option<string> StateOption(string description) => new("--state") { Description = description, DefaultValueFactory = static _ => "fp32" };
+
+    /// <summary><c>--stochastic-rounding</c> (bf16 states only).</summary>
+    internal static Option<bool> StochasticRoundingOption() => new("--stochastic-rounding") { Description = "With --state bf16: round the states stochastically (unbiased; rounding seed 1)." };
+
+    /// <summary>
+    /// <paramref name="options"/> with stochastic rounding seeded by <paramref name="seed"/> when asked; refused, naming
+    /// both options, unless the states are bf16.
+    /// </summary>
+    internal static OptimizerOptions WithRounding(OptimizerOptions options, bool stochastic, ulong seed)
+    {
+        if (!stochastic)
+        {
+            return options;
+        }
+
+        return options.StateStorage == StateStorage.Bf16
+            ? options with { StochasticRounding = true, RoundingSeed = seed }
+            : throw new UsageException($"--stochastic-rounding rounds bf16 states; it does not apply to --state {StateStorages.Name(options.StateStorage)}.");
+    }
+
+    /// <summary>Refuses host-only options (<c>--isa</c>, <c>--naive</c>, <c>--state</c> other than fp32) with a GPU device.</summary>
     internal static void RequireHostOptions(DeviceSpec device, OptimizerOptions options)
     {
         if (device.IsHost)
         {
             return;
+        }
+
+        if (options.StateStorage != StateStorage.Fp32)
+        {
+            throw new UsageException($"--state {StateStorages.Name(options.StateStorage)} stores the states compressed on the CPU only; --device {device} keeps them in fp32 (leave --state at fp32, or drop --device).");
         }
 
         if (options.Isa is { } forced)
@@ -114,20 +151,34 @@ internal static class ReplayCommand
             ? $"{(options.Mode == StepMode.Naive ? "naive" : "fused " + IsaSupport.Name(IsaSupport.Resolve(options.Isa)))}, {options.Threads} thread{(options.Threads == 1 ? "" : "s")}"
             : $"{(device.IsVulkan ? "HLSL shader" : "GPU kernel")} on {device}: {results.FirstOrDefault()?.Device}";
         var table = new Table().Border(TableBorder.Rounded)
-            .Title($"Reference replay ({Markup.Escape(path)}; tolerance {ReferenceCase.Tolerance:0e0})");
+            .Title($"Reference replay ({Markup.Escape(path)}{States(options)}; tolerance {Tolerance(options.StateStorage)})");
         table.AddColumn("case");
         table.AddColumn("optimizer");
         table.AddColumn(new TableColumn("steps").RightAligned());
         table.AddColumn(new TableColumn("max rel. error").RightAligned());
+        bool compressed = options.StateStorage != StateStorage.Fp32;
+        if (compressed)
+        {
+            table.AddColumn(new TableColumn("error / bound").RightAligned());
+        }
+
         table.AddColumn("");
         foreach (var r in results)
         {
-            table.AddRow(
+            var cells = new List<Spectre.Console.Rendering.IRenderable>
+            {
                 new Text(r.Case.Name),
                 new Text(r.Optimizer),
                 new Text(r.Trajectory.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 new Text(r.MaxRelativeError.ToString("0.00e+0", System.Globalization.CultureInfo.InvariantCulture)),
-                new Markup(r.Passed ? "[green]ok[/]" : "[red]FAIL[/]"));
+            };
+            if (compressed)
+            {
+                cells.Add(new Text((r.BoundRatio ?? double.NaN).ToString("0.00e+0", System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            cells.Add(new Markup(r.Passed ? "[green]ok[/]" : "[red]FAIL[/]"));
+            table.AddRow(cells);
         }
 
         console.Write(table);
@@ -136,9 +187,24 @@ internal static class ReplayCommand
             console.MarkupLineInterpolated($"[red]{r.Describe()}[/]");
         }
 
+        if (compressed)
+        {
+            console.MarkupLineInterpolated(
+                $"[grey]states {StateStorages.Name(options.StateStorage)}: PyTorch keeps them in fp32, so each element is held to |ours − expected| ≤ {Tolerance(options.StateStorage)}, d its distance travelled in PyTorch's trajectory so far (fp32 states: {ReferenceCase.Tolerance:0e0}·(|x| + {ReferenceCase.ErrorFloor:0e0}) alone); see docs/compressed-states.md.[/]");
+        }
+
         int failed = results.Count(static r => !r.Passed);
         console.MarkupLine(failed == 0 ? $"[green]{results.Count} cases within tolerance.[/]" : $"[red]{failed} of {results.Count} cases exceed the tolerance.[/]");
     }
+
+    /// <summary>The bound replay holds each element to, in words: fp32's relative tolerance, plus κ·d with compressed states.</summary>
+    private static string Tolerance(StateStorage storage) =>
+        storage == StateStorage.Fp32
+            ? ReferenceCase.Tolerance.ToString("0e0", System.Globalization.CultureInfo.InvariantCulture)
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{ReferenceCase.Tolerance:0e0}·(|x| + {ReferenceCase.ErrorFloor:0e0}) + {ReferenceCase.DistanceTolerance(storage):G4}·d");
+
+    private static string States(OptimizerOptions options) =>
+        options.StateStorage == StateStorage.Fp32 ? "" : $", states {StateStorages.Name(options.StateStorage)}{(options.StochasticRounding ? " (stochastic rounding)" : "")}";
 
     /// <summary>
     /// Where each case's trajectory goes: <paramref name="target"/> itself for one case file; for a folder, a file
@@ -183,6 +249,8 @@ internal static class ReplayCommand
         return outputs;
     }
 
+    private static readonly System.Text.Json.JsonSerializerOptions TrajectoryJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     private static void WriteTrajectories(List<ReplayResult> results, string[] outputs)
     {
         for (int i = 0; i < results.Count; i++)
@@ -192,7 +260,8 @@ internal static class ReplayCommand
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
 
             // Written beside the target and moved over it, so an interrupted run never leaves half a file.
-            AtomicFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory.Length > 0 ? r.Trajectory[^1] : r.Case.Initial, trajectory = r.Trajectory }));
+            // Named literals: a replay that blew up (q8 states can) still writes its NaN and ±∞ values.
+            AtomicFile.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(new { final = r.Trajectory.Length > 0 ? r.Trajectory[^1] : r.Case.Initial, trajectory = r.Trajectory }, TrajectoryJson));
         }
     }
 }

@@ -22,7 +22,7 @@ internal static class TrainCommand
         var output = new Option<string?>("--out") { Description = "Output folder (default runs/<optimizer>)." };
         var resume = new Option<string?>("--resume")
         {
-            Description = "Continue the run in this folder (or from this checkpoint file). --epochs, --threads, --isa, --naive, --keep-going and --data may change; other options must match the checkpoint.",
+            Description = "Continue the run in this folder (or from this checkpoint file). --epochs, --threads, --isa, --naive, --keep-going and --data may change; other options (--state included) must match the checkpoint.",
         };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("train", "Train on CIFAR-10 with one optimizer: progress, JSONL metrics, checkpoints, PNG curves.") { optimizer, lr, naive, output, resume, json };
@@ -65,7 +65,7 @@ internal static class TrainCommand
                 var dataset = runner.LoadData(data, options);
                 run = TrainingRun.Resume(dataset, checkpoint, contents, options);
                 finished = run.Trainer.Epoch >= run.Trainer.Options.Epochs;
-                runner.Info($"resuming {checkpoint} after epoch {run.Trainer.Epoch} ({run.Trainer.Iteration} steps), up to epoch {run.Trainer.Options.Epochs}");
+                runner.Info($"resuming {checkpoint} after epoch {run.Trainer.Epoch} ({run.Trainer.Iteration} steps), up to epoch {run.Trainer.Options.Epochs}; states: {run.Trainer.Options.StatesLabel()}");
             }
             else
             {
@@ -73,7 +73,7 @@ internal static class TrainCommand
                 var data = runner.LoadData(parse.GetValue(set.Data), options);
                 string folder = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", options.Optimizer));
                 run = TrainingRun.Start(data, options, Path.GetFileName(folder), folder);
-                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}{(options.StepInBackward ? ", stepped inside backward" : "")}");
+                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}{(options.StepInBackward ? ", stepped inside backward" : "")}; states: {options.StatesLabel()}");
             }
 
             using (run)

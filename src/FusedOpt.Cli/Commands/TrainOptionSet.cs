@@ -6,6 +6,7 @@ using System.Linq;
 using FusedOpt.Kernels;
 using FusedOpt.Models.Training;
 using FusedOpt.Models.Training.Schedules;
+using FusedOpt.Storage;
 
 namespace FusedOpt.Cli.Commands;
 
@@ -52,11 +53,19 @@ internal sealed class TrainOptionSet
 
     public Option<bool> StepInBackward { get; } = new("--step-in-backward") { Description = "Step each layer's parameters inside the backward pass, as soon as its gradients are complete (no separate optimizer pass; bit-identical results). Kept by --resume." };
 
+    public Option<string> State { get; } = new("--state")
+    {
+        Description = "How the optimizer stores its states: fp32, bf16 or q8 (blockwise 8-bit, as bitsandbytes). Parameters and gradients stay fp32. Kept by --resume.",
+        DefaultValueFactory = static _ => "fp32",
+    };
+
+    public Option<bool> StochasticRounding { get; } = new("--stochastic-rounding") { Description = "With --state bf16: round the states stochastically (unbiased), seeded by --seed. Kept by --resume." };
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Optimizer hyperparameters, e.g. --set momentum=0.9.", AllowMultipleArgumentsPerToken = true };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward })
+        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward, State, StochasticRounding })
         {
             command.Options.Add(option);
         }
@@ -82,6 +91,7 @@ internal sealed class TrainOptionSet
             hyper["lr"] = rate;
         }
 
+        var storage = saved is null || Given(parse, State) ? StateStorages.Parse(parse.GetValue(State), "--state") : saved.StateStorage;
         var options = new TrainOptions
         {
             Model = Pick(Model, static o => o.Model),
@@ -105,6 +115,10 @@ internal sealed class TrainOptionSet
             StepMode = naive ? StepMode.Naive : StepMode.Fused,
             KeepGoing = Pick(KeepGoing, static o => o.KeepGoing),
             StepInBackward = Pick(StepInBackward, static o => o.StepInBackward),
+            StateStorage = storage,
+            // A resume that names another storage keeps the saved rounding only where it applies (bf16), so that the
+            // conflict with the checkpoint is what gets reported.
+            StochasticRounding = saved is null || Given(parse, StochasticRounding) ? parse.GetValue(StochasticRounding) : saved.StochasticRounding && storage == StateStorage.Bf16,
             RecordsPerFile = saved is null || Given(parse, RecordsPerFile) ? ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!) : saved.RecordsPerFile,
             EvalBatchSize = saved?.EvalBatchSize ?? new TrainOptions().EvalBatchSize,
         };

@@ -4,6 +4,7 @@ using System.Linq;
 using FusedOpt.Kernels;
 using FusedOpt.Models.Data;
 using FusedOpt.Models.Training.Schedules;
+using FusedOpt.Storage;
 
 namespace FusedOpt.Models.Training;
 
@@ -83,6 +84,18 @@ public sealed record TrainOptions
     /// </summary>
     public bool StepInBackward { get; init; }
 
+    /// <summary>
+    /// How the optimizer stores its per-element states: float32 (as declared), bfloat16 or blockwise 8-bit (q8); see
+    /// <see cref="OptimizerOptions.StateStorage"/>. Recorded in the checkpoint; a resumed run keeps it.
+    /// </summary>
+    public StateStorage StateStorage { get; init; } = StateStorage.Fp32;
+
+    /// <summary>
+    /// bf16 states only: round them stochastically, with <see cref="Seed"/> as the rounding seed
+    /// (<see cref="OptimizerOptions.StochasticRounding"/>). Kept by a resumed run.
+    /// </summary>
+    public bool StochasticRounding { get; init; }
+
     /// <summary>Images per forward pass when evaluating.</summary>
     public int EvalBatchSize { get; init; } = 500;
 
@@ -143,6 +156,16 @@ public sealed record TrainOptions
             throw new ArgumentException($"--weight-decay must be ≥ 0 and --dropout in [0, 1), got {WeightDecay} and {Dropout}.");
         }
 
+        if (!Enum.IsDefined(StateStorage))
+        {
+            throw new ArgumentException($"--state: {(int)StateStorage} is not a state storage; expected {StateStorages.Accepted}.");
+        }
+
+        if (StochasticRounding && StateStorage != StateStorage.Bf16)
+        {
+            throw new ArgumentException($"--stochastic-rounding rounds bf16 states; it does not apply to --state {StateStorages.Name(StateStorage)}.");
+        }
+
         Training.WeightDecay.GroupRules(this, groups: 2);
         ParsedSchedule();
     }
@@ -193,10 +216,26 @@ public sealed record TrainOptions
         Check("--balanced", saved.BalancedSubset, requested.BalancedSubset);
         Check("--test-subset", saved.TestSubset, requested.TestSubset);
         Check("--step-in-backward", saved.StepInBackward, requested.StepInBackward, static b => b ? "on" : "off");
+        Check("--state", saved.StateStorage, requested.StateStorage, StateStorages.Name);
+        Check("--stochastic-rounding", saved.StochasticRounding, requested.StochasticRounding, static b => b ? "on" : "off");
         Check("--records-per-file", saved.RecordsPerFile, requested.RecordsPerFile, static n => n?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any");
         Check("eval batch size", saved.EvalBatchSize, requested.EvalBatchSize);
         return conflicts;
     }
+
+    /// <summary>The optimizer's options for this run: threads, ISA, step mode, state storage and its rounding (seeded by <see cref="Seed"/>).</summary>
+    public OptimizerOptions OptimizerOptions() => new()
+    {
+        Threads = Threads,
+        Isa = Isa,
+        Mode = StepMode,
+        StateStorage = StateStorage,
+        StochasticRounding = StochasticRounding,
+        RoundingSeed = StochasticRounding ? Seed : 0,
+    };
+
+    /// <summary>The states as a run's header line names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c> or <c>q8</c>.</summary>
+    public string StatesLabel() => StateStorages.Name(StateStorage) + (StochasticRounding ? " (stochastic rounding)" : "");
 
     /// <summary>Minibatch settings for the training set.</summary>
     public MinibatchOptions Minibatches() => new()

@@ -120,7 +120,7 @@ public sealed class Trainer : IDisposable
         _model.Register(_arena, GroupsByShape(spec));
         _arena.Build();
         _model.Initialize(options.Seed);
-        _optimizer = new Optimizer(_arena, WeightDecay.GroupRules(options, _arena.Groups.Length), new OptimizerOptions { Threads = options.Threads, Isa = options.Isa, Mode = options.StepMode });
+        _optimizer = new Optimizer(_arena, WeightDecay.GroupRules(options, _arena.Groups.Length), options.OptimizerOptions());
         _stepInBackward = options.StepInBackward ? new StepTensorsHook(_optimizer) : null;
         _baseLearningRate = _optimizer.GetHyperparameter("lr");
         _learningRate = _baseLearningRate;

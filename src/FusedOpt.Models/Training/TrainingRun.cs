@@ -286,6 +286,7 @@ public sealed class TrainingRun : IDisposable
             ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
             ["threads"] = o.Threads.ToString(CultureInfo.InvariantCulture),
             ["step"] = o.StepMode.ToString(),
+            ["states"] = o.StatesLabel(),
         };
         if (o.StepInBackward)
         {

@@ -61,7 +61,7 @@ internal static class DeviceStepBenchmark
         source.MemSetToZero();
         accelerator.Synchronize();
 
-        var variants = new (string Name, int Bytes, Action Call)[]
+        var variants = new (string Name, double Bytes, Action Call)[]
         {
             ($"{rule.Descriptor.Name} step ({DeviceSpec.Name(device.Kind)})", bytes, () =>
             {

@@ -6,10 +6,11 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
+using FusedOpt.Storage;
 
 namespace FusedOpt.Benchmarks;
 
-/// <summary>What <see cref="StepBenchmark.Run"/> measures.</summary>
+/// <summary>What <see cref="StepBenchmark.Run(StepBenchOptions, IProgress{string})"/> measures.</summary>
 /// <param name="Optimizer">Catalogue name.</param>
 /// <param name="Size">Parameters.</param>
 /// <param name="Threads">Threads for every variant and probe.</param>
@@ -18,6 +19,8 @@ namespace FusedOpt.Benchmarks;
 /// <param name="SecondsPerRound">Approximate time spent per variant per round.</param>
 /// <param name="Tensors">Split the parameters into this many tensors in one arena (the multi-tensor case).</param>
 /// <param name="Hyperparameters">Hyperparameters other than the defaults.</param>
+/// <param name="Storage">How the optimizers store their states (every variant: fused, naive and scalar).</param>
+/// <param name="StochasticRounding">bf16 states: round stochastically (rounding seed 1).</param>
 internal sealed record StepBenchOptions(
     string Optimizer,
     long Size,
@@ -26,16 +29,21 @@ internal sealed record StepBenchOptions(
     int Rounds = 5,
     double SecondsPerRound = 0.1,
     int Tensors = 1,
-    IReadOnlyDictionary<string, double>? Hyperparameters = null);
+    IReadOnlyDictionary<string, double>? Hyperparameters = null,
+    StateStorage Storage = StateStorage.Fp32,
+    bool StochasticRounding = false);
 
 /// <summary>One measured variant.</summary>
 /// <param name="Name">e.g. <c>fused avx512</c>, <c>naive</c>, <c>same-traffic probe</c>.</param>
-/// <param name="BytesPerParameter">Bytes the variant must move per parameter (reads + writes, no read-for-ownership).</param>
+/// <param name="BytesPerParameter">
+/// Bytes the variant must move per parameter (reads + writes, no read-for-ownership); with compressed states not a
+/// whole number (q8: 1 + 4/256 bytes per element of a state).
+/// </param>
 /// <param name="BestSeconds">Best time of one call over all rounds.</param>
 /// <param name="MedianSeconds">Median over rounds of the mean time per call.</param>
 /// <param name="NsPerParameter">Best time per parameter in nanoseconds.</param>
 /// <param name="GBps">Bytes moved per second at the best time, in 10⁹ B/s.</param>
-internal sealed record BenchVariant(string Name, int BytesPerParameter, double BestSeconds, double MedianSeconds, double NsPerParameter, double GBps);
+internal sealed record BenchVariant(string Name, double BytesPerParameter, double BestSeconds, double MedianSeconds, double NsPerParameter, double GBps);
 
 /// <summary>The machine a benchmark ran on.</summary>
 /// <param name="Cpu">CPU model as the OS names it.</param>
@@ -70,7 +78,7 @@ internal sealed record MachineInfo(string Cpu, int LogicalCores, string BestIsa,
     }
 }
 
-/// <summary>The outcome of <see cref="StepBenchmark.Run"/>, with the ratios that matter.</summary>
+/// <summary>The outcome of <see cref="StepBenchmark.Run(StepBenchOptions, IProgress{string})"/>, with the ratios that matter.</summary>
 /// <param name="Options">What was measured.</param>
 /// <param name="Machine">Where.</param>
 /// <param name="Isa">The fused variant's instruction set.</param>
@@ -103,6 +111,29 @@ internal sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Mac
 
     /// <summary>Fused throughput as a fraction of the same-traffic probe (1 = at the memory limit).</summary>
     public double FractionOfProbe => SameTraffic.BestSeconds / Fused.BestSeconds;
+
+    /// <summary>The states as the result names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c> or <c>q8</c>.</summary>
+    public string States => StateStorages.Name(Options.Storage) + (Options.StochasticRounding ? " (stochastic rounding)" : "");
+
+    /// <summary>
+    /// How many times faster this fused step is than the fp32 fused step measured in the same run (fp32 best ÷ this
+    /// best; 1 for fp32 itself), or null when the run measured no fp32 step.
+    /// </summary>
+    public double? SpeedupVsFp32Fused { get; init; }
+
+    /// <summary>
+    /// The issue's target for this storage's fused step against the fp32 fused step of the same run (bf16: 1.3×, q8:
+    /// 1.5×), or null for fp32.
+    /// </summary>
+    public double? TargetVsFp32Fused => Options.Storage switch
+    {
+        StateStorage.Bf16 => 1.3,
+        StateStorage.Q8 => 1.5,
+        _ => null,
+    };
+
+    /// <summary>The issue's target for every storage's fused step against its own same-traffic probe: 0.9.</summary>
+    public const double TargetOfProbe = 0.9;
 }
 
 /// <summary>
@@ -115,38 +146,85 @@ internal static class StepBenchmark
     /// <summary>Runs the benchmark; <paramref name="progress"/> receives what is being measured.</summary>
     public static StepBenchResult Run(StepBenchOptions options, IProgress<string>? progress = null)
     {
-        var rule = Validate(options);
-        MemoryBudget.Require(RequiredBytes(options), $"bench step {options.Optimizer} --size {options.Size:N0} (parameters, gradients, the fused, naive and scalar optimizers' states, the naive temporaries and three probe buffers)");
-        using var arena = CreateArena(options, progress);
-        var isa = IsaSupport.Resolve(options.Isa);
-        using var fused = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = isa });
-        using var naive = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Mode = StepMode.Naive });
-        using var scalar = new Optimizer(arena, rule, new OptimizerOptions { Threads = options.Threads, Isa = Kernels.Isa.Scalar });
-        using var probes = new MemoryProbes(arena.Length, options.Threads);
-        using var a = new AlignedBuffer(arena.Length);
-        using var b = new AlignedBuffer(arena.Length);
-        using var c = new AlignedBuffer(arena.Length);
-
-        var (readOnly, readWrite) = MemoryProbes.SameTrafficBuffers(fused);
-
-        var variants = new (string Name, int Bytes, Action Call)[]
-        {
-            ($"fused {IsaSupport.Name(isa)}", fused.BytesPerParameter, () => fused.Step()),
-            ("naive multi-pass", fused.BytesPerParameter, () => naive.Step()),
-            ("fused scalar", fused.BytesPerParameter, () => scalar.Step()),
-            ("same-traffic probe", 4 * (readOnly.Count + (2 * readWrite.Count)), () => probes.SameTraffic(readOnly, readWrite)),
-            ("copy", 8, () => probes.Copy(a, b)),
-            ("triad", 12, () => probes.Triad(a, b, c)),
-        };
-
-        var measured = Measure(variants, options, arena.ParameterCount, progress);
-        progress?.Report("probing vector operation costs");
-        var costs = isa == Kernels.Isa.Scalar ? null : CpuProbes.MeasureVectorOps(isa);
-        return new StepBenchResult(options, MachineInfo.Current, IsaSupport.Name(isa), measured[0], measured[1], measured[2], measured[3], measured[4], measured[5],
-            rule.Descriptor.NaivePasses, rule.Descriptor.ElementOperations, costs);
+        ArgumentNullException.ThrowIfNull(options);
+        return Run(options, [options.Storage], progress)[0];
     }
 
-    internal static BenchVariant[] Measure((string Name, int Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
+    /// <summary>
+    /// Runs the benchmark once per storage in <paramref name="storages"/>, in one run: every storage's fused, naive
+    /// and scalar steps and its same-traffic probe (moving the compressed bytes; <see cref="MemoryProbes.SameTrafficRegions"/>),
+    /// then copy and triad once, all interleaved round by round, on the same parameters and gradients. Each result
+    /// carries <see cref="StepBenchResult.SpeedupVsFp32Fused"/> when fp32 is among the storages.
+    /// <see cref="StepBenchOptions.StochasticRounding"/> applies to bf16 only.
+    /// </summary>
+    public static IReadOnlyList<StepBenchResult> Run(StepBenchOptions options, IReadOnlyList<StateStorage> storages, IProgress<string>? progress = null)
+    {
+        var rule = Validate(options, storages);
+        MemoryBudget.Require(RequiredBytes(options, storages), $"bench step {options.Optimizer} --size {options.Size:N0} (parameters, gradients, the fused, naive and scalar optimizers' states for each storage, the naive temporaries and three probe buffers)");
+        using var arena = CreateArena(options, progress);
+        var isa = IsaSupport.Resolve(options.Isa);
+        var optimizers = new List<Optimizer>();
+        try
+        {
+            using var probes = new MemoryProbes(arena.Length, options.Threads);
+            using var a = new AlignedBuffer(arena.Length);
+            using var b = new AlignedBuffer(arena.Length);
+            using var c = new AlignedBuffer(arena.Length);
+            var variants = new List<(string Name, double Bytes, Action Call)>();
+            var runOptions = new List<StepBenchOptions>();
+            foreach (var storage in storages)
+            {
+                var each = options with { Storage = storage, StochasticRounding = options.StochasticRounding && storage == StateStorage.Bf16 };
+                runOptions.Add(each);
+                var common = new OptimizerOptions { Threads = options.Threads, StateStorage = storage, StochasticRounding = each.StochasticRounding, RoundingSeed = 1 };
+                var fused = new Optimizer(arena, rule, common with { Isa = isa });
+                optimizers.Add(fused);
+                var naive = new Optimizer(arena, rule, common with { Mode = StepMode.Naive });
+                optimizers.Add(naive);
+                var scalar = new Optimizer(arena, rule, common with { Isa = Kernels.Isa.Scalar });
+                optimizers.Add(scalar);
+                double bytes = fused.TrafficBytesPerParameter;
+                variants.Add(($"fused {IsaSupport.Name(isa)}", bytes, () => fused.Step()));
+                variants.Add(("naive multi-pass", bytes, () => naive.Step()));
+                variants.Add(("fused scalar", bytes, () => scalar.Step()));
+                if (storage == StateStorage.Fp32)
+                {
+                    var (readOnly, readWrite) = MemoryProbes.SameTrafficBuffers(fused);
+                    variants.Add(("same-traffic probe", 4 * (readOnly.Count + (2 * readWrite.Count)), () => probes.SameTraffic(readOnly, readWrite)));
+                }
+                else
+                {
+                    var (readOnly, readWrite) = MemoryProbes.SameTrafficRegions(fused);
+                    variants.Add(("same-traffic probe", MemoryProbes.BytesPerParameter(readOnly, readWrite, arena.ParameterCount), () => probes.SameTraffic(readOnly, readWrite)));
+                }
+            }
+
+            variants.Add(("copy", 8, () => probes.Copy(a, b)));
+            variants.Add(("triad", 12, () => probes.Triad(a, b, c)));
+            var measured = Measure([.. variants], options, arena.ParameterCount, progress);
+            progress?.Report("probing vector operation costs");
+            var costs = isa == Kernels.Isa.Scalar ? null : CpuProbes.MeasureVectorOps(isa);
+            BenchVariant copy = measured[^2], triad = measured[^1];
+            var results = new List<StepBenchResult>();
+            for (int k = 0; k < storages.Count; k++)
+            {
+                results.Add(new StepBenchResult(runOptions[k], MachineInfo.Current, IsaSupport.Name(isa), measured[4 * k], measured[(4 * k) + 1], measured[(4 * k) + 2], measured[(4 * k) + 3], copy, triad,
+                    rule.Descriptor.NaivePasses, rule.Descriptor.ElementOperations, costs));
+            }
+
+            int fp32 = storages.ToList().IndexOf(StateStorage.Fp32);
+            return fp32 < 0 ? results : [.. results.Select(r => r with { SpeedupVsFp32Fused = results[fp32].Fused.BestSeconds / r.Fused.BestSeconds })];
+        }
+        finally
+        {
+            foreach (var optimizer in optimizers)
+            {
+                optimizer.Dispose();
+            }
+        }
+    }
+
+    internal static BenchVariant[] Measure((string Name, double Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
     {
         int n = variants.Length;
         var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
@@ -202,14 +280,66 @@ internal static class StepBenchmark
     }
 
     /// <summary>
-    /// The bytes <see cref="Run"/> allocates for <paramref name="options"/>: parameters and gradients, every state of
-    /// each of the three optimizers (fused, naive, scalar), the naive step's temporaries and the three probe buffers.
+    /// The bytes <see cref="Run(StepBenchOptions, IProgress{string})"/> allocates for <paramref name="options"/>: parameters
+    /// and gradients, every state of each of the three optimizers (fused, naive, scalar), the naive step's temporaries
+    /// and the three probe buffers.
     /// </summary>
     public static long RequiredBytes(StepBenchOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        return RequiredBytes(options, [options.Storage]);
+    }
+
+    /// <summary>
+    /// As <see cref="RequiredBytes(StepBenchOptions)"/> with one set of optimizers per storage: states stored in
+    /// <see cref="StateStorages.ByteCount"/> bytes each, and for compressed states the naive step's float32 copies of
+    /// them (it decodes each state, runs its passes, and encodes it back).
+    /// </summary>
+    public static long RequiredBytes(StepBenchOptions options, IReadOnlyList<StateStorage> storages)
+    {
+        var rule = Validate(options, storages);
+        string what = $"bench step --size {options.Size:N0}";
+        int states = rule.Descriptor.States.Count;
+        long bytes = MemoryBudget.Bytes(options.Size, (2 + 3) * sizeof(float), what);
+        foreach (var storage in storages)
+        {
+            bytes += 3 * states * StateStorages.ByteCount(storage, options.Size);
+            long naiveFloats = rule.Descriptor.NaiveTemporaries + (storage == StateStorage.Fp32 ? 0 : states);
+            bytes += MemoryBudget.Bytes(options.Size, naiveFloats * sizeof(float), what);
+        }
+
+        return bytes;
+    }
+
+    /// <summary>
+    /// Checks the options and the storages (at least one, none twice; stochastic rounding only with bf16 among them)
+    /// and creates the rule they name.
+    /// </summary>
+    internal static IOptimizerRule Validate(StepBenchOptions options, IReadOnlyList<StateStorage> storages)
+    {
+        ArgumentNullException.ThrowIfNull(storages);
         var rule = Validate(options);
-        long buffers = 2 + (3L * rule.Descriptor.States.Count) + rule.Descriptor.NaiveTemporaries + 3;
-        return MemoryBudget.Bytes(options.Size, buffers * sizeof(float), $"bench step --size {options.Size:N0}");
+        if (storages.Count == 0)
+        {
+            throw new ArgumentException($"--state names no storage; expected one or more of {StateStorages.Accepted}.", nameof(storages));
+        }
+
+        foreach (var storage in storages)
+        {
+            StateStorages.Name(storage);
+        }
+
+        if (storages.Distinct().Count() != storages.Count)
+        {
+            throw new ArgumentException($"--state names a storage twice ({string.Join(",", storages.Select(StateStorages.Name))}); each is measured once.", nameof(storages));
+        }
+
+        if (options.StochasticRounding && !storages.Contains(StateStorage.Bf16))
+        {
+            throw new ArgumentException($"--stochastic-rounding rounds bf16 states; it does not apply to --state {string.Join(",", storages.Select(StateStorages.Name))}.", nameof(storages));
+        }
+
+        return rule;
     }
 
     /// <summary>Checks the options (sizes, optimizer, hyperparameters) and creates the rule they name.</summary>

@@ -1,0 +1,117 @@
+using System;
+using System.IO;
+using System.Linq;
+using FusedOpt.Models.Data;
+using FusedOpt.Models.Training;
+using FusedOpt.Storage;
+using FusedOpt.Tests.Data;
+using Xunit;
+
+namespace FusedOpt.Tests.Training;
+
+/// <summary>
+/// The trainer with compressed optimizer states (<see cref="TrainOptions.StateStorage"/>, issue 14): the storage
+/// reaches the optimizer, a checkpoint records it and a resumed run continues bit for bit, and options that do not go
+/// together are refused.
+/// </summary>
+public sealed class CompressedStatesTrainerTests : IDisposable
+{
+    private readonly SyntheticCifar10 _files = SmallRun.Files();
+    private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-train-states-").FullName;
+
+    public void Dispose()
+    {
+        _files.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private Cifar10Dataset Data() => Cifar10.Load(_files.Folder, SyntheticCifar10.Options);
+
+    private static TrainOptions Small(int epochs, StateStorage storage, bool stochastic = false) =>
+        SmallRun.Options(epochs) with { StateStorage = storage, StochasticRounding = stochastic };
+
+    [Theory]
+    [InlineData(StateStorage.Bf16, false)]
+    [InlineData(StateStorage.Bf16, true)]
+    [InlineData(StateStorage.Q8, false)]
+    public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise(StateStorage storage, bool stochastic)
+    {
+        var data = Data();
+        float[] straight;
+        using (var trainer = new Trainer(data, Small(2, storage, stochastic)))
+        {
+            Assert.Equal(storage, trainer.Optimizer.Options.StateStorage);
+            Assert.Equal(stochastic, trainer.Optimizer.Options.StochasticRounding);
+            trainer.RunEpoch();
+            trainer.RunEpoch();
+            straight = trainer.Arena.Params.Span.ToArray();
+        }
+
+        string path = Path.Combine(_dir, "checkpoint.fopt");
+        using (var first = new Trainer(data, Small(2, storage, stochastic)))
+        {
+            first.RunEpoch();
+            first.SaveCheckpoint(path);
+        }
+
+        var saved = Checkpoint.Read(path).Header.Options;
+        using var resumed = Trainer.Resume(Data(), path);
+        resumed.RunEpoch();
+
+        Assert.Equal(storage, saved.StateStorage);
+        Assert.Equal(stochastic, saved.StochasticRounding);
+        Assert.Equal(storage, resumed.Optimizer.Options.StateStorage);
+        Assert.True(straight.AsSpan().SequenceEqual(resumed.Arena.Params.Span), "resumed parameters differ from the uninterrupted run");
+    }
+
+    [Fact]
+    public void EachStorage_TrainsElsewhere_Deterministically()
+    {
+        var data = Data();
+        float[] Train(StateStorage storage, bool stochastic = false)
+        {
+            using var trainer = new Trainer(data, Small(1, storage, stochastic));
+            trainer.RunEpoch();
+            return trainer.Arena.Params.Span.ToArray();
+        }
+
+        float[] fp32 = Train(StateStorage.Fp32), bf16 = Train(StateStorage.Bf16), stochastic = Train(StateStorage.Bf16, stochastic: true), q8 = Train(StateStorage.Q8);
+
+        Assert.False(fp32.AsSpan().SequenceEqual(bf16), "bf16 states trained to the fp32 run's parameters");
+        Assert.False(bf16.AsSpan().SequenceEqual(stochastic), "stochastic rounding trained to nearest rounding's parameters");
+        Assert.False(fp32.AsSpan().SequenceEqual(q8), "q8 states trained to the fp32 run's parameters");
+        Assert.True(q8.AsSpan().SequenceEqual(Train(StateStorage.Q8)), "the same options gave other parameters");
+        Assert.True(stochastic.AsSpan().SequenceEqual(Train(StateStorage.Bf16, stochastic: true)), "the same seed gave other stochastic rounding");
+    }
+
+    [Theory]
+    [InlineData(StateStorage.Fp32)]
+    [InlineData(StateStorage.Q8)]
+    public void StochasticRounding_WithoutBf16_IsRefused(StateStorage storage)
+    {
+        var e = Assert.Throws<ArgumentException>(Small(1, storage, stochastic: true).Validate);
+
+        Assert.Equal($"--stochastic-rounding rounds bf16 states; it does not apply to --state {StateStorages.Name(storage)}.", e.Message);
+    }
+
+    [Fact]
+    public void ResumeConflicts_NameTheStorageAndTheRounding()
+    {
+        var conflicts = TrainOptions.ResumeConflicts(Small(1, StateStorage.Bf16, stochastic: true), Small(1, StateStorage.Q8));
+
+        Assert.Equal(["--state q8 (the checkpoint has bf16)", "--stochastic-rounding off (the checkpoint has on)"], conflicts);
+        Assert.Empty(TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8), Small(3, StateStorage.Q8) with { Threads = 1 }));
+    }
+
+    [Fact]
+    public void OptimizerOptions_SeedTheRoundingWithTheRunsSeed()
+    {
+        var options = Small(1, StateStorage.Bf16, stochastic: true).OptimizerOptions();
+
+        Assert.Equal(StateStorage.Bf16, options.StateStorage);
+        Assert.True(options.StochasticRounding);
+        Assert.Equal(SmallRun.Options(1).Seed, options.RoundingSeed);
+        Assert.Equal("bf16 (stochastic rounding)", Small(1, StateStorage.Bf16, stochastic: true).StatesLabel());
+        Assert.Equal("q8", Small(1, StateStorage.Q8).StatesLabel());
+    }
+}

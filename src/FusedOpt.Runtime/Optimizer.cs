@@ -68,6 +68,13 @@ public sealed record OptimizerOptions
 
     /// <summary>The seed of <see cref="StochasticRounding"/>'s generator.</summary>
     public ulong RoundingSeed { get; init; }
+
+    /// <summary>
+    /// q8 states only: tensors with fewer elements keep float32 states (bitsandbytes' <c>min_8bit_size</c>, 4096 there
+    /// too). A small tensor saves little memory, and in a 256-element block a value far below the block's largest is
+    /// stored as 0 — for Adam's v that turns the step into lr·m/ε. 0 quantizes every tensor.
+    /// </summary>
+    public long Q8MinElements { get; init; } = 4096;
 }
 
 /// <summary>The outcome of <see cref="Optimizer.Step"/>.</summary>
@@ -112,7 +119,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     private readonly PackedState?[]? _packed;
     private readonly AlignedBuffer?[]? _shadow;
     private readonly AlignedBuffer[]? _staging;
-    private readonly ArenaBlockLayout? _blocks;
+    private readonly Q8Layout? _blocks;
     private readonly StochasticKey[]? _roundingKeys;
     private readonly long _granule;
     private readonly WorkerPool _pool;
@@ -145,9 +152,9 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             _states = new AlignedBuffer?[Descriptor.States.Count];
             var storage = Options.StateStorage;
             _granule = storage switch { StateStorage.Q8 => Q8.BlockSize, StateStorage.Bf16 => 2 * Partition.Granule, _ => Partition.Granule };
-            _blocks = storage == StateStorage.Q8 ? new ArenaBlockLayout(arena) : null;
+            _blocks = storage == StateStorage.Q8 ? new Q8Layout(arena, Options.Q8MinElements) : null;
             _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length, -1)).ToArray();
-            _tensorSlices = arena.Tensors.Select(t => new StepSlice(t.Group, t.Offset, t.Length, _blocks?.BlockBase(t.Index) ?? -1)).ToArray();
+            _tensorSlices = arena.Tensors.Select(static t => new StepSlice(t.Group, t.Offset, t.Length, t.Index)).ToArray();
             _stepped = new bool[_tensorSlices.Length];
             _pool = new WorkerPool(Options.Threads);
             if (storage != StateStorage.Fp32)
@@ -271,7 +278,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         {
             fixed (float* d = destination)
             {
-                packed.Decode(tensor.Offset, tensor.Length, _blocks?.BlockBase(tensor.Index) ?? 0, d, Isa.Scalar);
+                packed.Decode(tensor.Offset, tensor.Length, tensor.Index, d, Isa.Scalar);
             }
 
             return;
@@ -604,9 +611,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     {
         if (_packed?[index] is { } packed)
         {
-            return packed.BlockCount == 0
-                ? [((nint)packed.Elements, packed.ElementBytes)]
-                : [((nint)packed.Elements, packed.ElementBytes), ((nint)packed.AbsMax, 4 * packed.BlockCount)];
+            return packed.MemoryRegions();
         }
 
         return _states[index] is { } buffer ? [((nint)buffer.Pointer, buffer.Length * sizeof(float))] : [];
@@ -639,6 +644,9 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) => CopyOut(_arena.Params, byteOffset, destination);
 
+    long IOptimizerStateStore.GetStateByteCount(int index) =>
+        _packed?[index] is { } packed ? packed.ByteCount : _states[index] is null ? 0 : _arena.Length * sizeof(float);
+
     void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
     {
         if (_packed?[index] is { } packed)
@@ -661,11 +669,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         if (_packed is not null)
         {
             var packed = EnsurePacked(index);
-            if (storage == packed.Format)
-            {
-                packed.WriteStored(bytes);
-            }
-            else
+            if (storage != packed.Format || !packed.TryWriteStored(bytes))
             {
                 packed.EncodeAll(StateFormats.ToFloat32(storage, bytes, _arena));
             }
@@ -742,7 +746,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 {
                     for (long a = group.Start; a < group.Start + group.Length; a += StageTile)
                     {
-                        packed.Encode(values, a, Math.Min(StageTile, group.Start + group.Length - a), 0, Isa);
+                        packed.Encode(values, a, Math.Min(StageTile, group.Start + group.Length - a), -1, Isa);
                     }
 
                     continue;
@@ -753,7 +757,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                     long end = tensor.Offset + tensor.Length;
                     for (long a = tensor.Offset; a < end; a += StageTile)
                     {
-                        packed.Encode(values, a, Math.Min(StageTile, end - a), _blocks.BlockBase(tensor.Index) + ((a - tensor.Offset) / Q8.BlockSize), Isa);
+                        packed.Encode(values, a, Math.Min(StageTile, end - a), tensor.Index, Isa);
                     }
                 }
             }
@@ -834,7 +838,6 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         for (long a = start; a < end; a += tile)
         {
             long b = Math.Min(end, a + tile);
-            long block = slice.BlockBase + ((a - slice.Start) / Q8.BlockSize);
             for (int k = 0; k < states.Count; k++)
             {
                 if (_packed![k] is not { } packed)
@@ -845,7 +848,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 float* values = fused ? staging + ((long)k * StageTile) : _shadow![k]!.Pointer + a;
                 if (states[k].IsRead)
                 {
-                    packed.Decode(a, b - a, block, values, Isa);
+                    packed.Decode(a, b - a, slice.Tensor, values, Isa);
                 }
 
                 frame.States[k] = (nint)(values - a);
@@ -865,7 +868,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 if (_packed![k] is { } packed && states[k].IsWritten)
                 {
                     var rounding = _roundingKeys is { } keys ? new StochasticRounding(true, keys[k], step) : default;
-                    packed.Encode((float*)frame.States[k] + a, a, b - a, block, Isa, in rounding);
+                    packed.Encode((float*)frame.States[k] + a, a, b - a, slice.Tensor, Isa, in rounding);
                 }
             }
         }
@@ -894,8 +897,8 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// A contiguous run of the arena stepped with one group's rule: a whole group (arena sweep) or one tensor
     /// (<see cref="SweepMode.PerTensor"/>). Part i of a pool of n always takes <see cref="Partition.Of(long, int, int, long)"/>(Length, i, n, granule): 16 floats, 32 bf16 words or a 256-element q8 block.
     /// </summary>
-    /// <summary>A range of the arena stepped with one group's rule; <paramref name="BlockBase"/> is a tensor's first q8 block (−1 otherwise).</summary>
-    private readonly record struct StepSlice(int Group, long Start, long Length, long BlockBase);
+    /// <summary>A range of the arena stepped with one group's rule: a whole group, or tensor <paramref name="Tensor"/> (−1 for a group).</summary>
+    private readonly record struct StepSlice(int Group, long Start, long Length, int Tensor);
 
     /// <summary>The step: each part runs its share of every slice, in order.</summary>
     private sealed class SweepWork(Optimizer owner) : IParallelWork

@@ -395,6 +395,11 @@ internal sealed unsafe class OptimizerCore : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.StateStorage, $"StateStorage {(int)options.StateStorage} is not a state storage; expected {Storage.StateStorages.Accepted}.");
         }
 
+        if (options.Q8MinElements < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Q8MinElements, $"Q8MinElements must be ≥ 0 (0 quantizes every tensor), got {options.Q8MinElements}.");
+        }
+
         if (options.StochasticRounding && options.StateStorage != Storage.StateStorage.Bf16)
         {
             throw new ArgumentException($"StochasticRounding applies to bf16 states only; StateStorage is {Storage.StateStorages.Name(options.StateStorage)}.", nameof(options));

@@ -378,6 +378,8 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
         new ReadOnlySpan<byte>((byte*)_arena.Params.Pointer + byteOffset, destination.Length).CopyTo(destination);
 
+    long IOptimizerStateStore.GetStateByteCount(int index) => _states[index] is null ? 0 : _arena.Length * sizeof(float);
+
     void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
     {
         var buffer = _states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated.");

@@ -17,8 +17,8 @@ internal enum StateFormat : byte
     Bf16 = 2,
 
     /// <summary>
-    /// q8 with bitsandbytes' signed dynamic map: one code byte per parameter, then one float32 absmax per block of 256
-    /// elements, blocks starting at each tensor's offset (<c>ArenaBlockLayout</c>) (format version 2).
+    /// q8 with bitsandbytes' signed dynamic map: the threshold, one code byte per parameter, one float32 absmax per block
+    /// of 256 elements of each large tensor, float32 values of small tensors (<c>Q8Layout</c>) (format version 2).
     /// </summary>
     Q8Signed = 3,
 
@@ -60,6 +60,9 @@ internal interface IOptimizerStateStore
 
     /// <summary>Copies bytes of state <paramref name="index"/>, in its current storage, into <paramref name="destination"/>.</summary>
     void ReadState(int index, long byteOffset, Span<byte> destination);
+
+    /// <summary>Bytes of state <paramref name="index"/>'s stored form (its <see cref="GetStateFormat"/>).</summary>
+    long GetStateByteCount(int index);
 
     /// <summary>Replaces rules, step counts and per-step states (already validated); states the rules need are allocated.</summary>
     void Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates);

@@ -32,8 +32,9 @@ public sealed class StateFileException : IOException
 /// u8 hasParameters  [f32×arenaLength parameters]
 /// S× (u8 format [the state in that format])
 ///     format 0: absent; 1: f32×arenaLength; 2: bf16 (u16)×arenaLength;
-///     3, 4: q8 with the signed/unsigned dynamic map: u8×arenaLength codes, then f32 absmax per block of 256
-///     elements, blocks starting at each tensor's offset (a tensor's last block may be short)
+///     3, 4: q8 with the signed/unsigned dynamic map: i64 minElements, u8×arenaLength codes, f32 absmax per
+///     block of 256 elements of each tensor of at least minElements (blocks start at the tensor's offset; its last
+///     block may be short), then f32 values of the smaller tensors, in tensor order
 /// u64 XxHash3 of every byte above
 /// </code>
 /// Version 1 is the same with formats 0 and 1 only; it still loads. A state is loaded into whatever storage the
@@ -105,7 +106,7 @@ public static class StateFile
             if (storage != StateFormat.None)
             {
                 int state = s;
-                EmitChunks(stream, hash, Storage.StateFormats.ByteCount(storage, optimizer.Arena), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
+                EmitChunks(stream, hash, optimizer.GetStateByteCount(s), (offset, chunk) => optimizer.ReadState(state, offset, chunk));
             }
         }
 
@@ -177,7 +178,17 @@ public static class StateFile
             if (format != StateFormat.None)
             {
                 int offset = reader.Position;
-                int count = checked((int)Storage.StateFormats.ByteCount(format, optimizer.Arena));
+                int count;
+                try
+                {
+                    var rest = body[offset..];
+                    count = checked((int)Storage.StateFormats.ByteCount(format, optimizer.Arena, rest[..Math.Min(8, rest.Length)]));
+                }
+                catch (ArgumentException e)
+                {
+                    throw new StateFileException($"{source}: state '{name}' ({Storage.StateFormats.Name(format)}): {e.Message}");
+                }
+
                 reader.Take(count, $"state '{name}' ({Storage.StateFormats.Name(format)})");
                 slices[s] = (offset, count, format);
             }

@@ -7,47 +7,75 @@ using FusedOpt.State;
 namespace FusedOpt.Storage;
 
 /// <summary>
-/// Where q8 blocks lie in an arena: blocks of <see cref="Q8.BlockSize"/> elements start at each tensor's offset (a
-/// tensor's last block may be short), so no block straddles two tensors and a tensor's scales never depend on its
-/// neighbour — bitsandbytes quantizes per tensor the same way. Padding between tensors belongs to no block.
+/// Where a q8 state's values lie in an arena. A tensor of at least <see cref="MinElements"/> elements is quantized:
+/// blocks of <see cref="Q8.BlockSize"/> start at its offset (its last block may be short), so no block straddles two
+/// tensors and a tensor's scales never depend on its neighbour — bitsandbytes quantizes per tensor the same way. A
+/// smaller tensor (biases, normalisation scales) keeps float32 values, as bitsandbytes' <c>min_8bit_size</c> (4096)
+/// does: a small tensor saves little, and a value far below its block's absmax would be stored as 0. Padding between
+/// tensors belongs to neither.
 /// </summary>
-internal sealed class ArenaBlockLayout
+internal sealed class Q8Layout
 {
     private readonly long[] _bases;
+    private readonly bool[] _plain;
 
-    public ArenaBlockLayout(ParameterArena arena)
+    public Q8Layout(ParameterArena arena, long minElements)
     {
         ArgumentNullException.ThrowIfNull(arena);
+        ArgumentOutOfRangeException.ThrowIfNegative(minElements);
+        MinElements = minElements;
         _bases = new long[arena.Tensors.Count];
-        long total = 0;
+        _plain = new bool[_bases.Length];
+        long blocks = 0, plain = 0;
         for (int t = 0; t < _bases.Length; t++)
         {
-            _bases[t] = total;
-            total += Q8.BlockCount(arena.Tensors[t].Length);
+            long length = arena.Tensors[t].Length;
+            _plain[t] = length < minElements;
+            _bases[t] = _plain[t] ? plain : blocks;
+            if (_plain[t])
+            {
+                plain += length;
+            }
+            else
+            {
+                blocks += Q8.BlockCount(length);
+            }
         }
 
-        BlockCount = total;
+        BlockCount = blocks;
+        PlainCount = plain;
     }
 
-    /// <summary>Blocks (one absmax each) over every tensor.</summary>
+    /// <summary>Tensors shorter than this keep float32 values.</summary>
+    public long MinElements { get; }
+
+    /// <summary>Blocks (one absmax each) over the quantized tensors.</summary>
     public long BlockCount { get; }
 
-    /// <summary>The index of tensor <paramref name="tensor"/>'s first block.</summary>
-    public long BlockBase(int tensor) => _bases[tensor];
+    /// <summary>float32 values of the tensors kept as float32.</summary>
+    public long PlainCount { get; }
+
+    /// <summary>True when tensor <paramref name="tensor"/> keeps float32 values.</summary>
+    public bool IsPlain(int tensor) => _plain[tensor];
+
+    /// <summary>The first block (a quantized tensor) or the first float32 value (a plain one) of tensor <paramref name="tensor"/>.</summary>
+    public long Base(int tensor) => _bases[tensor];
 }
 
 /// <summary>
-/// One per-element state of an optimizer over an arena, stored compressed: bfloat16 words or q8 codes plus one float32
-/// absmax per block (<see cref="ArenaBlockLayout"/>). Elements are indexed like the arena's parameters. The stored form
-/// is one byte stream (elements, then the absmax values) — what state files hold.
+/// One per-element state of an optimizer over an arena, stored compressed: bfloat16 words, or q8 (<see cref="Q8Layout"/>:
+/// one code byte per element, one float32 absmax per block, float32 values for small tensors). Elements are indexed
+/// like the arena's parameters. The stored form is one byte stream — what state files hold: bf16 the words; q8
+/// <c>i64 minElements</c>, the codes, the absmax values, the small tensors' float32 values.
 /// </summary>
 internal sealed unsafe class PackedState : IDisposable
 {
+    private const int Q8Header = 8;
     private readonly ParameterArena _arena;
-    private readonly ArenaBlockLayout? _blocks;
+    private readonly Q8Layout? _layout;
     private void* _memory;
 
-    public PackedState(ParameterArena arena, StateFormat format, ArenaBlockLayout? blocks)
+    public PackedState(ParameterArena arena, StateFormat format, Q8Layout? layout)
     {
         ArgumentNullException.ThrowIfNull(arena);
         _arena = arena;
@@ -60,13 +88,16 @@ internal sealed unsafe class PackedState : IDisposable
             StateFormat.Q8Unsigned => (Length, DynamicMap.Unsigned),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "A packed state is bf16 or q8."),
         };
-        _blocks = Map is null ? null : blocks ?? new ArenaBlockLayout(arena);
-        BlockCount = _blocks?.BlockCount ?? 0;
+        _layout = Map is null ? null : layout ?? throw new ArgumentNullException(nameof(layout), "A q8 state needs its layout.");
+        BlockCount = _layout?.BlockCount ?? 0;
+        PlainCount = _layout?.PlainCount ?? 0;
         long absMaxOffset = (ElementBytes + 63) & ~63L;
-        nuint allocated = (nuint)Math.Max(64, absMaxOffset + (4 * BlockCount));
+        long plainOffset = (absMaxOffset + (4 * BlockCount) + 63) & ~63L;
+        nuint allocated = (nuint)Math.Max(64, plainOffset + (4 * PlainCount));
         _memory = NativeMemory.AlignedAlloc(allocated, 64);
         NativeMemory.Clear(_memory, allocated);
         AbsMax = (float*)((byte*)_memory + absMaxOffset);
+        Plain = (float*)((byte*)_memory + plainOffset);
     }
 
     /// <summary>The stored form (what a state file records).</summary>
@@ -84,8 +115,11 @@ internal sealed unsafe class PackedState : IDisposable
     /// <summary>q8 blocks (absmax values); 0 for bf16.</summary>
     public long BlockCount { get; }
 
-    /// <summary>Bytes of the stored form: elements, then absmax values.</summary>
-    public long ByteCount => ElementBytes + (4 * BlockCount);
+    /// <summary>q8: float32 values of the tensors too small to quantize; 0 for bf16.</summary>
+    public long PlainCount { get; }
+
+    /// <summary>Bytes of the stored form.</summary>
+    public long ByteCount => Map is null ? ElementBytes : Q8Header + ElementBytes + (4 * BlockCount) + (4 * PlainCount);
 
     /// <summary>The element array (bf16 words or q8 codes).</summary>
     public byte* Elements => (byte*)(_memory != null ? _memory : throw new ObjectDisposedException(nameof(PackedState)));
@@ -93,14 +127,14 @@ internal sealed unsafe class PackedState : IDisposable
     /// <summary>The absmax values (q8).</summary>
     public float* AbsMax { get; }
 
-    /// <summary>The first block of tensor <paramref name="tensor"/> (q8).</summary>
-    public long BlockBase(int tensor) => _blocks!.BlockBase(tensor);
+    /// <summary>The float32 values of small tensors (q8).</summary>
+    public float* Plain { get; }
 
     /// <summary>
-    /// destination[0, count) ← the float32 values of elements [start, start + count). For q8 the range starts on a block
-    /// boundary of its tensor (block <paramref name="block"/>) and ends on one or at the tensor's end.
+    /// destination[0, count) ← the float32 values of elements [start, start + count). For q8 the range lies in tensor
+    /// <paramref name="tensor"/> and starts on one of its blocks; bf16 ignores <paramref name="tensor"/>.
     /// </summary>
-    public void Decode(long start, long count, long block, float* destination, Isa isa)
+    public void Decode(long start, long count, int tensor, float* destination, Isa isa)
     {
         int n = checked((int)count);
         var into = new Span<float>(destination, n);
@@ -108,9 +142,13 @@ internal sealed unsafe class PackedState : IDisposable
         {
             Bf16.Widen(new ReadOnlySpan<ushort>((ushort*)Elements + start, n), into, isa);
         }
+        else if (_layout!.IsPlain(tensor))
+        {
+            new ReadOnlySpan<float>(Plain + PlainIndex(start, tensor), n).CopyTo(into);
+        }
         else
         {
-            Q8.Dequantize(new ReadOnlySpan<byte>(Elements + start, n), new ReadOnlySpan<float>(AbsMax + block, (int)Q8.BlockCount(count)), into, Map, isa);
+            Q8.Dequantize(new ReadOnlySpan<byte>(Elements + start, n), new ReadOnlySpan<float>(AbsMax + Block(start, tensor), (int)Q8.BlockCount(count)), into, Map, isa);
         }
     }
 
@@ -119,7 +157,7 @@ internal sealed unsafe class PackedState : IDisposable
     /// (q8, same range rules as <see cref="Decode"/>). With <paramref name="stochastic"/> a bf16 store rounds
     /// stochastically with the bits of (key, step, element index).
     /// </summary>
-    public void Encode(float* source, long start, long count, long block, Isa isa, in StochasticRounding stochastic = default)
+    public void Encode(float* source, long start, long count, int tensor, Isa isa, in StochasticRounding stochastic = default)
     {
         int n = checked((int)count);
         var from = new ReadOnlySpan<float>(source, n);
@@ -135,13 +173,21 @@ internal sealed unsafe class PackedState : IDisposable
                 Bf16.Narrow(from, into, isa);
             }
         }
+        else if (_layout!.IsPlain(tensor))
+        {
+            from.CopyTo(new Span<float>(Plain + PlainIndex(start, tensor), n));
+        }
         else
         {
-            Q8.Quantize(from, new Span<byte>(Elements + start, n), new Span<float>(AbsMax + block, (int)Q8.BlockCount(count)), Map, isa);
+            Q8.Quantize(from, new Span<byte>(Elements + start, n), new Span<float>(AbsMax + Block(start, tensor), (int)Q8.BlockCount(count)), Map, isa);
         }
     }
 
-    /// <summary>Decodes the whole state into <paramref name="destination"/> (the arena's length; padding reads 0).</summary>
+    private long Block(long start, int tensor) => _layout!.Base(tensor) + ((start - _arena.Tensors[tensor].Offset) / Q8.BlockSize);
+
+    private long PlainIndex(long start, int tensor) => _layout!.Base(tensor) + (start - _arena.Tensors[tensor].Offset);
+
+    /// <summary>Decodes the whole state into <paramref name="destination"/> (the arena's length; q8 padding reads 0).</summary>
     public void DecodeAll(Span<float> destination)
     {
         if (destination.Length < Length)
@@ -153,14 +199,14 @@ internal sealed unsafe class PackedState : IDisposable
         {
             if (Map is null)
             {
-                Decode(0, Length, 0, d, Isa.Scalar);
+                Decode(0, Length, -1, d, Isa.Scalar);
                 return;
             }
 
             destination[..(int)Length].Clear();
             foreach (var t in _arena.Tensors)
             {
-                Decode(t.Offset, t.Length, BlockBase(t.Index), d + t.Offset, Isa.Scalar);
+                Decode(t.Offset, t.Length, t.Index, d + t.Offset, Isa.Scalar);
             }
         }
     }
@@ -177,40 +223,86 @@ internal sealed unsafe class PackedState : IDisposable
         {
             if (Map is null)
             {
-                Encode(s, 0, Length, 0, Isa.Scalar);
+                Encode(s, 0, Length, -1, Isa.Scalar);
                 return;
             }
 
             foreach (var t in _arena.Tensors)
             {
-                Encode(s + t.Offset, t.Offset, t.Length, BlockBase(t.Index), Isa.Scalar);
+                Encode(s + t.Offset, t.Offset, t.Length, t.Index, Isa.Scalar);
             }
         }
     }
 
+    /// <summary>The stored form's regions in order: (pointer, bytes).</summary>
+    private (nint Pointer, long Bytes)[] StoredRegions()
+    {
+        if (Map is null)
+        {
+            return [((nint)Elements, ElementBytes)];
+        }
+
+        return [(0, Q8Header), ((nint)Elements, ElementBytes), ((nint)AbsMax, 4 * BlockCount), ((nint)Plain, 4 * PlainCount)];
+    }
+
+    /// <summary>The memory one step reads and writes: the elements, and for q8 the absmax and small tensors' values.</summary>
+    public (nint Pointer, long Bytes)[] MemoryRegions() =>
+        Map is null ? [((nint)Elements, ElementBytes)] : [((nint)Elements, ElementBytes), ((nint)AbsMax, 4 * BlockCount), ((nint)Plain, 4 * PlainCount)];
+
     /// <summary>Copies bytes [byteOffset, byteOffset + destination.Length) of the stored form out.</summary>
     public void ReadStored(long byteOffset, Span<byte> destination)
     {
-        CheckRange(byteOffset, destination.Length);
-        int head = (int)Math.Clamp(ElementBytes - byteOffset, 0, destination.Length);
-        new ReadOnlySpan<byte>(Elements + byteOffset, head).CopyTo(destination);
-        if (head < destination.Length)
+        if (byteOffset < 0 || byteOffset + destination.Length > ByteCount)
         {
-            long at = Math.Max(0, byteOffset - ElementBytes);
-            new ReadOnlySpan<byte>((byte*)AbsMax + at, destination.Length - head).CopyTo(destination[head..]);
+            throw new ArgumentOutOfRangeException(nameof(byteOffset), byteOffset, $"Bytes [{byteOffset}, {byteOffset + destination.Length}) are outside a stored state of {ByteCount} bytes.");
+        }
+
+        Span<byte> header = stackalloc byte[Q8Header];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(header, _layout?.MinElements ?? 0);
+        long regionStart = 0;
+        int written = 0;
+        foreach (var (pointer, bytes) in StoredRegions())
+        {
+            long from = Math.Max(byteOffset + written, regionStart), to = Math.Min(byteOffset + destination.Length, regionStart + bytes);
+            if (from < to)
+            {
+                var source = pointer == 0 ? header : new ReadOnlySpan<byte>((byte*)pointer, (int)bytes);
+                source.Slice((int)(from - regionStart), (int)(to - from)).CopyTo(destination[written..]);
+                written += (int)(to - from);
+            }
+
+            regionStart += bytes;
         }
     }
 
-    /// <summary>Replaces the whole stored form with <paramref name="bytes"/> (<see cref="ByteCount"/> of them).</summary>
-    public void WriteStored(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// Replaces the whole stored form with <paramref name="bytes"/>; false (nothing changed) when they are laid out for
+    /// another q8 threshold, which the caller converts through float32 instead.
+    /// </summary>
+    public bool TryWriteStored(ReadOnlySpan<byte> bytes)
     {
+        if (Map is not null && (bytes.Length < Q8Header || System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes) != _layout!.MinElements))
+        {
+            return false;
+        }
+
         if (bytes.Length != ByteCount)
         {
             throw new ArgumentException($"A {StateFormats.Name(Format)} state of {Length} elements is {ByteCount} bytes, not {bytes.Length}.", nameof(bytes));
         }
 
-        bytes[..(int)ElementBytes].CopyTo(new Span<byte>(Elements, (int)ElementBytes));
-        bytes[(int)ElementBytes..].CopyTo(new Span<byte>(AbsMax, (int)(4 * BlockCount)));
+        int at = 0;
+        foreach (var (pointer, count) in StoredRegions())
+        {
+            if (pointer != 0)
+            {
+                bytes.Slice(at, (int)count).CopyTo(new Span<byte>((byte*)pointer, (int)count));
+            }
+
+            at += (int)count;
+        }
+
+        return true;
     }
 
     public void Dispose()
@@ -219,14 +311,6 @@ internal sealed unsafe class PackedState : IDisposable
         {
             NativeMemory.AlignedFree(_memory);
             _memory = null;
-        }
-    }
-
-    private void CheckRange(long byteOffset, int count)
-    {
-        if (byteOffset < 0 || byteOffset + count > ByteCount)
-        {
-            throw new ArgumentOutOfRangeException(nameof(byteOffset), byteOffset, $"Bytes [{byteOffset}, {byteOffset + count}) are outside a stored state of {ByteCount} bytes.");
         }
     }
 }
@@ -255,15 +339,35 @@ internal static class StateFormats
         _ => nonNegative ? StateFormat.Q8Unsigned : StateFormat.Q8Signed,
     };
 
-    /// <summary>Bytes of a state of <paramref name="format"/> over <paramref name="arena"/>.</summary>
-    public static long ByteCount(StateFormat format, ParameterArena arena) => format switch
+    /// <summary>
+    /// Bytes of a stored state of <paramref name="format"/> over <paramref name="arena"/>; a q8 state's size depends on
+    /// its threshold, the first 8 of <paramref name="stored"/> (which must hold them).
+    /// </summary>
+    public static long ByteCount(StateFormat format, ParameterArena arena, ReadOnlySpan<byte> stored = default) => format switch
     {
         StateFormat.None => 0,
         StateFormat.Float32 => checked(arena.Length * sizeof(float)),
         StateFormat.Bf16 => checked(arena.Length * 2),
-        StateFormat.Q8Signed or StateFormat.Q8Unsigned => checked(arena.Length + (4 * new ArenaBlockLayout(arena).BlockCount)),
+        StateFormat.Q8Signed or StateFormat.Q8Unsigned => Q8ByteCount(arena, stored),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format, $"Unknown state format {(byte)format}."),
     };
+
+    private static long Q8ByteCount(ParameterArena arena, ReadOnlySpan<byte> stored)
+    {
+        if (stored.Length < 8)
+        {
+            throw new ArgumentException("A q8 state starts with its 8-byte threshold.", nameof(stored));
+        }
+
+        long min = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(stored);
+        if (min < 0)
+        {
+            throw new ArgumentException($"A q8 state's threshold is {min}; expected ≥ 0.", nameof(stored));
+        }
+
+        var layout = new Q8Layout(arena, min);
+        return checked(8 + arena.Length + (4 * layout.BlockCount) + (4 * layout.PlainCount));
+    }
 
     /// <summary>The float32 values (arena length) of a stored state of <paramref name="format"/>.</summary>
     public static float[] ToFloat32(StateFormat format, ReadOnlySpan<byte> bytes, ParameterArena arena)
@@ -275,8 +379,9 @@ internal static class StateFormats
             return values;
         }
 
-        using var packed = new PackedState(arena, format, null);
-        packed.WriteStored(bytes);
+        var layout = format == StateFormat.Bf16 ? null : new Q8Layout(arena, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes));
+        using var packed = new PackedState(arena, format, layout);
+        packed.TryWriteStored(bytes);
         packed.DecodeAll(values);
         return values;
     }

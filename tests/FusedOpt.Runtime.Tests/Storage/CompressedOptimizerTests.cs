@@ -42,7 +42,11 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         StateStorage = variant == Variant.Q8 ? StateStorage.Q8 : StateStorage.Bf16,
         StochasticRounding = variant == Variant.Bf16Stochastic,
         RoundingSeed = 42,
+        Q8MinElements = Q8Threshold,
     };
+
+    /// <summary>The q8 threshold of these tests: tensor t1 (1300) is quantized, t0 (700) and t2 (37) keep float32 states.</summary>
+    private const long Q8Threshold = 1000;
 
     private static ParameterArena Arena(out TensorSlot[] tensors)
     {
@@ -58,6 +62,9 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var kept = new float[values.Length];
         switch (variant)
         {
+            case Variant.Q8 when values.Length < Q8Threshold:
+                // Below the threshold a q8 state keeps float32 values.
+                return values;
             case Variant.Bf16:
                 for (int i = 0; i < values.Length; i++)
                 {
@@ -198,7 +205,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var x = arena.Add("x", Length);
         arena.Build();
         p0.CopyTo(arena.Param(x));
-        using var generated = new Optimizer(arena, new Adam(Lr: 1e-2f), new OptimizerOptions { Threads = threads, StateStorage = storage, StochasticRounding = stochastic, RoundingSeed = 9 });
+        using var generated = new Optimizer(arena, new Adam(Lr: 1e-2f), new OptimizerOptions { Threads = threads, StateStorage = storage, StochasticRounding = stochastic, RoundingSeed = 9, Q8MinElements = 0 });
         using var handWritten = new CompressedAdam(Length, storage, threads) { Lr = 1e-2f, StochasticRounding = stochastic, Seed = 9 };
         using var p = new AlignedBuffer(Length);
         using var g = new AlignedBuffer(Length);
@@ -269,7 +276,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
     public void Q8Blocks_StartAtEachTensor_AndTheirScalesAreTheTensorsOwn()
     {
         using var arena = Arena(out var tensors);
-        using var optimizer = new Optimizer(arena, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8 });
+        using var optimizer = new Optimizer(arena, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = 0 });
         // Gradients of very different size per tensor: a block shared with a neighbour would take its scale.
         float[] scale = [1e-6f, 1f, 1e-3f];
         for (int t = 0; t < tensors.Length; t++)
@@ -300,7 +307,8 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var (p0, grads) = TestData.Inputs(TensorLengths.Sum(), 4, seed: 11);
         using var arena = Arena(out var tensors);
         Scatter(p0, arena.Params.Span, tensors);
-        using var original = new Optimizer(arena, new Adam(Amsgrad: true), new OptimizerOptions { StateStorage = storage });
+        var options = new OptimizerOptions { StateStorage = storage, Q8MinElements = Q8Threshold };
+        using var original = new Optimizer(arena, new Adam(Amsgrad: true), options);
         for (int s = 0; s < 2; s++)
         {
             Scatter(grads[s], arena.Grads.Span, tensors);
@@ -313,7 +321,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
 
         // The same storage: identical states, and continuing gives the same bits as the original continuing.
         using var arenaR = Arena(out var tr);
-        using var restored = new Optimizer(arenaR, new Adam(Amsgrad: true), new OptimizerOptions { StateStorage = storage });
+        using var restored = new Optimizer(arenaR, new Adam(Amsgrad: true), options);
         restored.Load(bytes, "memory");
         for (int s = 2; s < 4; s++)
         {
@@ -341,7 +349,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         using var widened = new Optimizer(arenaF, new Adam(Amsgrad: true));
         widened.Load(bytes, "memory");
         using var arenaB = Arena(out var tb);
-        using var before = new Optimizer(arenaB, new Adam(Amsgrad: true), new OptimizerOptions { StateStorage = storage });
+        using var before = new Optimizer(arenaB, new Adam(Amsgrad: true), options);
         before.Load(bytes, "memory");
         foreach (var (f, b) in tf.Zip(tb))
         {
@@ -354,7 +362,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var fp32File = new MemoryStream();
         widened.Save(fp32File);
         using var arenaN = Arena(out var tn);
-        using var narrowed = new Optimizer(arenaN, new Adam(Amsgrad: true), new OptimizerOptions { StateStorage = storage });
+        using var narrowed = new Optimizer(arenaN, new Adam(Amsgrad: true), options);
         narrowed.Load(fp32File.ToArray(), "memory");
         foreach (var (f, n) in tf.Zip(tn))
         {
@@ -387,7 +395,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         using var arena = Arena(out _);
         using var fp32 = new Optimizer(arena, new Adam());
         using var bf16 = new Optimizer(arena, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Bf16 });
-        using var q8 = new Optimizer(arena, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8 });
+        using var q8 = new Optimizer(arena, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = 0 });
         foreach (var o in new[] { fp32, bf16, q8 })
         {
             o.Step();
@@ -414,7 +422,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
             ("fp32", new OptimizerOptions()),
             ("bf16", new OptimizerOptions { StateStorage = StateStorage.Bf16 }),
             ("bf16-sr", new OptimizerOptions { StateStorage = StateStorage.Bf16, StochasticRounding = true, RoundingSeed = 1 }),
-            ("q8", new OptimizerOptions { StateStorage = StateStorage.Q8 }),
+            ("q8", new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = 0 }),   // every tensor quantized
         };
         float[] start = [];
         foreach (var (label, options) in variants)
@@ -461,5 +469,69 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         Assert.InRange(drift["bf16"], 0, 0.02);
         Assert.InRange(drift["bf16-sr"], 0, 0.02);
         Assert.InRange(drift["q8"], 0, 0.12);
+    }
+
+    [Fact]
+    public void Q8_KeepsSmallTensorsInFloat32_ByDefault_AndFilesConvertAcrossThresholds()
+    {
+        // With the default threshold (4096, bitsandbytes' min_8bit_size) every tensor here keeps float32 states: the
+        // step gives exactly the float32 optimizer's bits.
+        var (p0, grads) = TestData.Inputs(TensorLengths.Sum(), 3, seed: 21);
+        using var arenaQ = Arena(out var tq);
+        using var arenaF = Arena(out var tf);
+        Scatter(p0, arenaQ.Params.Span, tq);
+        Scatter(p0, arenaF.Params.Span, tf);
+        using var q8 = new Optimizer(arenaQ, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8 });
+        using var fp32 = new Optimizer(arenaF, new Adam());
+        Assert.Equal(4096, q8.Options.Q8MinElements);
+        foreach (var grad in grads)
+        {
+            Scatter(grad, arenaQ.Grads.Span, tq);
+            Scatter(grad, arenaF.Grads.Span, tf);
+            q8.Step();
+            fp32.Step();
+        }
+
+        foreach (var (q, f) in tq.Zip(tf))
+        {
+            TestData.AssertBitwiseEqual(arenaF.Param(f), arenaQ.Param(q), $"{q.Name} parameters");
+            var v = new float[q.Length];
+            q8.CopyState("v", q, v);
+            TestData.AssertBitwiseEqual(fp32.GetState("v", f), v, $"{q.Name} v");
+        }
+
+        // A file written with the default threshold loads into an optimizer quantizing everything: converted, each
+        // tensor's v is what storing its float32 values keeps.
+        var file = new MemoryStream();
+        q8.Save(file);
+        using var arenaA = Arena(out var ta);
+        using var all = new Optimizer(arenaA, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = 0 });
+        all.Load(file.ToArray(), "memory");
+        foreach (var (a, f) in ta.Zip(tf))
+        {
+            var v = new float[a.Length];
+            all.CopyState("v", a, v);
+            var map = DynamicMap.Unsigned;
+            var expected = fp32.GetState("v", f).ToArray();
+            for (int start = 0; start < expected.Length; start += Q8.BlockSize)
+            {
+                var block = expected.AsSpan(start, Math.Min(Q8.BlockSize, expected.Length - start));
+                float absmax = 0;
+                foreach (float x in block)
+                {
+                    absmax = Math.Max(absmax, Math.Abs(x));
+                }
+
+                for (int i = 0; i < block.Length; i++)
+                {
+                    block[i] = Q8.Decode(Q8.Encode(block[i] * Q8.InverseScale(absmax), map), absmax, map);
+                }
+            }
+
+            TestData.AssertBitwiseEqual(expected, v, $"{a.Name} v quantized on load");
+        }
+
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => new Optimizer(arenaA, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = -1 }));
+        Assert.Contains("-1", bad.Message);
     }
 }

@@ -480,7 +480,14 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{Descriptor.Name} ({Options.Mode.ToString().ToLowerInvariant()}, {IsaSupport.Name(Isa)}, {Options.Threads} thread{(Options.Threads == 1 ? "" : "s")}, {_arena.Tensors.Count} tensors, {_arena.ParameterCount:N0} parameters)";
+        $"{Descriptor.Name} ({Options.Mode.ToString().ToLowerInvariant()}, {IsaSupport.Name(Isa)}, {Options.Threads} thread{(Options.Threads == 1 ? "" : "s")}, {_arena.Tensors.Count} tensors, {_arena.ParameterCount:N0} parameters{StatesNote})";
+
+    private string StatesNote => Options.StateStorage switch
+    {
+        StateStorage.Fp32 => "",
+        StateStorage.Bf16 => Options.StochasticRounding ? ", bf16 states (stochastic rounding)" : ", bf16 states",
+        _ => $", q8 states (tensors under {Options.Q8MinElements:N0} elements fp32)",
+    };
 
     /// <inheritdoc />
     public void Dispose()

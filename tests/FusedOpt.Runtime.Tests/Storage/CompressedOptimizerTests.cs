@@ -384,6 +384,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         Assert.Contains("stored as bf16", e.Message);
         Assert.Contains("CopyState", e.Message);
         Assert.Throws<InvalidOperationException>(() => optimizer.GetState(0));
+        Assert.EndsWith("parameters, bf16 states)", optimizer.ToString());
         var refused = Assert.Throws<NotSupportedException>(() => OptimizerCore.RequireFloat32States(new OptimizerOptions { StateStorage = StateStorage.Q8 }, "The Vulkan optimizer"));
         Assert.Contains("q8", refused.Message);
         Assert.Throws<ArgumentException>(() => new Optimizer(arena, new Adam(), new OptimizerOptions { StochasticRounding = true }));

@@ -16,12 +16,21 @@ namespace FusedOpt.Storage;
 /// <para><b>Quantize.</b> y = x · (1 / absmax) (a reciprocal then a multiply, as bitsandbytes' kernels do), then
 /// q = the number of the map's <see cref="DynamicMap.Bounds"/> strictly below y: the nearest code, a tie going to the
 /// lower code. bitsandbytes finds the code by a binary search with a midpoint test; the scalar path here is a
-/// branch-free search, eight compare-and-add steps (idx += s where y &gt; Bounds[idx + s], s = 128, 64, …, 1). The
-/// Vector512 path runs the same search with the candidate bounds of each level looked up by in-register permutes (the
-/// bounds of level L form a table of 2^L entries; <see cref="Encode512"/>). The Vector256 path gets the same count from a
-/// bucket table on the top 16 bits of |y| (<see cref="Encode256"/>: two gathers and one comparison, where the search
-/// would need eight dependent gathers). <see cref="Encode512Bucket"/> and <see cref="Encode256Search"/> are the
-/// alternatives, kept for measurement. All give the same codes (tested).</para>
+/// branch-free search, eight compare-and-add steps (idx += s where y &gt; Bounds[idx + s], s = 128, 64, …, 1).</para>
+/// <para>The vector paths compute the count instead of searching for it (<see cref="Encode512"/>, <see cref="Encode256"/>).
+/// Within decade i (values up to 10^(i−6)) the map's n_i codes are evenly spaced, so t = a·n_i/(0.9·10^(i−6)) + f_i + ½ − n_i/9
+/// (a = |y|, f_i the positive codes below the decade) puts positive code m at m + 1 and the bound between codes j − 1
+/// and j at j + ½. The decade is the number of thresholds 10^(i−7) (i = 1 … 6) at or below a, where the switch from one
+/// decade's t to the next keeps t continuous to within ½; on AVX-512 a 32-entry table over a's binade gives the
+/// thresholds below the binade (in the entry's low 3 bits) and the one inside it (one comparison), on AVX2 six
+/// comparisons. The bucket k = ⌊t⌋ (a clamped to [2⁻³¹, 1]) never decreases as a grows and every positive bound P[j]
+/// lands in bucket j (checked when the tables are built), so every bound below the bucket is below a, every bound above
+/// it is above a, and the count is k + (a &gt; P[k]): one lookup (four or eight two-table permutes and selects on
+/// AVX-512, one gather on AVX2) and one comparison. Signed map: 127 + k + (a &gt; P[k]) for y &gt; 0 and
+/// 127 − min(k + (a ≥ P[k]), 127) for y &lt; 0 (its negative bounds mirror the positive ones). Every float32 bit
+/// pattern gives the scalar search's code (checked once exhaustively, and by the tests on a stride).
+/// <see cref="Encode512Bucket"/> (a 49 KB bucket table on the top 16 bits of |y|) and <see cref="Encode256Search"/> are
+/// alternatives kept for measurement.</para>
 /// <para><b>Dequantize.</b> Codes[q] × absmax: a 256-entry table lookup (eight two-table permutes and seven selects on
 /// AVX-512, or a gather), then one multiply.</para>
 /// <para><b>absmax.</b> The maximum of |x| computed on the bit patterns (exact, order-free, so every path agrees). An all-zero
@@ -215,13 +224,13 @@ public static unsafe class Q8
     }
 
     /// <summary>
-    /// The codes of 16 scaled values by the bucket lookup of <see cref="Encode256"/> on both halves, kept to measure
-    /// against <see cref="Encode512"/>: as fast within noise on Zen 4, but with 49 KB of tables per map where the search
-    /// needs 1 KB.
+    /// The codes of 16 scaled values by the bucket table (<see cref="Tables.BucketStart"/>, <see cref="Tables.BucketBound"/>;
+    /// two gathers per half), kept to measure against <see cref="Encode512"/>: about twice its time, with 49 KB of
+    /// tables per map where it needs 1.3 KB.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Encode512Bucket(Vector512<float> y, Tables t) =>
-        Vector512.Create(Encode256(y.GetLower(), t), Encode256(y.GetUpper(), t));
+        Vector512.Create(Encode256Bucket(y.GetLower(), t), Encode256Bucket(y.GetUpper(), t));
 
     /// <summary>
     /// The codes of 16 scaled values (AVX-512F): the bucket of |y| computed arithmetically, then one comparison with the
@@ -388,13 +397,40 @@ public static unsafe class Q8
         Vector512.Create(Avx2.GatherVector256(t.Codes, q.GetLower(), 4), Avx2.GatherVector256(t.Codes, q.GetUpper(), 4));
 
     /// <summary>
-    /// The codes of 8 scaled values (AVX2): with a = |y| and its bucket k (the top 16 bits of a, clamped to the range
+    /// The codes of 8 scaled values (AVX2) by <see cref="Encode512"/>'s bucket arithmetic: the decade from six comparisons
+    /// with the decade thresholds, the bucket's bound by one gather from the 1 KB bound table.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Encode256(Vector256<float> y, Tables t)
+    {
+        float* th = t.DecadeThresholds;
+        var scale = Vector256.Load(t.DecadeScale);
+        var offset = Vector256.Load(t.DecadeOffset);
+        if (t.IsSigned)
+        {
+            var a = Avx.Max(Avx.Min(Vector256.Abs(y), Vector256.Create(1f)), Vector256.Create(Tables.SmallestScaled));
+            var k = Bucket256(a, th, scale, offset);
+            var bound = Avx2.GatherVector256(t.PositiveBounds, k, 4);
+            var negative = Avx.CompareNotGreaterThanOrEqual(y, Vector256<float>.Zero).AsInt32();    // y < 0 or NaN
+            var signedBound = bound ^ (negative.AsSingle() & Vector256.Create(-0f));
+            var code = Vector256.Create(127) + (k ^ negative) - Vector256.GreaterThan(y, signedBound).AsInt32();
+            return Vector256.Max(code, Vector256<int>.Zero);
+        }
+
+        var u = Avx.Min(Avx.Max(y, Vector256.Create(Tables.SmallestScaled)), Vector256.Create(1f));
+        var ku = Bucket256(u, th, scale, offset);
+        return ku - Vector256.GreaterThan(y, Avx2.GatherVector256(t.PositiveBounds, ku, 4)).AsInt32();
+    }
+
+    /// <summary>
+    /// The codes of 8 scaled values by a bucket table (AVX2), the path before <see cref="Encode256"/>'s bucket arithmetic,
+    /// kept to measure against it: with a = |y| and its bucket k (the top 16 bits of a, clamped to the range
     /// where bounds lie), lt = Start[k] + (a &gt; Bound[k]) counts the positive bounds below a and le = Start[k] +
     /// (a ≥ Bound[k]) those at or below it. Unsigned map: y &gt; 0 ? lt : 0. Signed map (the bounds below 0 mirror those
     /// above it, but for the one between 0.99297 and 1): y &gt; 0 ? 127 + lt : y &lt; 0 ? 127 − min(le, 127) : 127, and 0 for NaN.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Encode256(Vector256<float> y, Tables t)
+    internal static Vector256<int> Encode256Bucket(Vector256<float> y, Tables t)
     {
         var a = (y.AsUInt32() & Vector256.Create(0x7FFF_FFFFu)).AsSingle();
         var key = Vector256.Min(Vector256.Max((a.AsInt32() >> 15) - Vector256.Create(Tables.FirstKey - 1), Vector256<int>.Zero), Vector256.Create(Tables.BucketCount - 1));
@@ -411,6 +447,18 @@ public static unsafe class Q8
         var negative = Vector256.LessThan(y, Vector256<float>.Zero).AsInt32();
         var zeroOrNaN = Vector256.ConditionalSelect(Vector256.Equals(y, y).AsInt32(), Vector256.Create(127), Vector256<int>.Zero);
         return Vector256.ConditionalSelect(positive, Vector256.Create(127) + lt, Vector256.ConditionalSelect(negative, Vector256.Create(127) - le, zeroOrNaN));
+    }
+
+    /// <summary><see cref="Bucket512"/> on AVX2: the decade as the count of the six thresholds at or below a.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Bucket256(Vector256<float> a, float* thresholds, Vector256<float> scale, Vector256<float> offset)
+    {
+        var d0 = Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[0])).AsInt32() + Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[1])).AsInt32();
+        var d1 = Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[2])).AsInt32() + Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[3])).AsInt32();
+        var d2 = Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[4])).AsInt32() + Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[5])).AsInt32();
+        var decade = Vector256<int>.Zero - (d0 + d1 + d2);
+        var bucket = Fma.MultiplyAdd(a, Avx2.PermuteVar8x32(scale, decade), Avx2.PermuteVar8x32(offset, decade));
+        return Avx.ConvertToVector256Int32WithTruncation(bucket);
     }
 
     /// <summary>The codes of 8 scaled values by the branch-free binary search with gathered bounds (AVX2), kept to measure against <see cref="Encode256"/>.</summary>
@@ -479,8 +527,8 @@ public static unsafe class Q8
         internal Tables(DynamicMap map)
         {
             // 256 codes, 256 bounds, levels 1–4 (4 × 16), 5 (32), 6 (64), 7 (128) and 32 unused, the bucket arithmetic's tables
-            // (32 + 16 + 16 + 256), plus 16 floats of alignment slack.
-            _memory = GC.AllocateArray<float>(256 + 256 + 64 + 32 + 64 + 128 + 32 + 320 + 16, pinned: true);
+            // (32 + 16 + 16 + 256 + 16), plus 16 floats of alignment slack.
+            _memory = GC.AllocateArray<float>(256 + 256 + 64 + 32 + 64 + 128 + 32 + 336 + 16, pinned: true);
             float* baseAddress = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(_memory, 0);
             float* aligned = (float*)(((nuint)baseAddress + 63) & ~(nuint)63);
             Codes = aligned;
@@ -497,6 +545,7 @@ public static unsafe class Q8
             DecadeScale = aligned + 864;
             DecadeOffset = aligned + 880;
             PositiveBounds = aligned + 896;
+            DecadeThresholds = aligned + 1152;
             BuildBucketArithmetic(map);
             BuildBuckets(map);
             int[] offsets = [0, 0, 16, 32, 48, 64, 96, 160];
@@ -535,6 +584,9 @@ public static unsafe class Q8
         /// thresholds below the binade. So decade = low bits + (a ≥ entry).
         /// </summary>
         internal float* Thresholds { get; }
+
+        /// <summary>The six entries of <see cref="Thresholds"/> that hold a decade threshold, in order (for the AVX2 path), then +∞ twice.</summary>
+        internal float* DecadeThresholds { get; }
 
         /// <summary>Per decade i = 0 … 6, the slope of t = a·Scale + Offset: n_i / (0.9·10^(i−6)), n_i the decade's codes.</summary>
         internal float* DecadeScale { get; }
@@ -588,6 +640,12 @@ public static unsafe class Q8
                 Thresholds[e & 31] = BitConverter.UInt32BitsToSingle(entry | thresholdsBelow);
             }
 
+            for (int i = 1; i < 7; i++)
+            {
+                DecadeThresholds[i - 1] = Thresholds[(BitConverter.SingleToUInt32Bits((float)Math.Pow(10, i - 7)) >> 23) & 31];
+            }
+
+            DecadeThresholds[6] = DecadeThresholds[7] = float.PositiveInfinity;
             for (int j = 0; j < count; j++)
             {
                 int bucket = BucketOf(PositiveBounds[j]);

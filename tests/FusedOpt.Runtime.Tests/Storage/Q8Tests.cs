@@ -113,11 +113,13 @@ public sealed class Q8Tests
             for (int i = 0; i + 8 <= values.Count; i += 8)
             {
                 var y = System.Runtime.Intrinsics.Vector256.Create(values.GetRange(i, 8).ToArray());
-                var bucket = Q8.Encode256(y, t);
+                var arithmetic256 = Q8.Encode256(y, t);
+                var bucket = Q8.Encode256Bucket(y, t);
                 var search = Q8.Encode256Search(y, t);
                 for (int j = 0; j < 8; j++)
                 {
                     int expected = Q8.Encode(y[j], map);
+                    Assert.True(expected == arithmetic256[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y[j]:R} (0x{BitConverter.SingleToUInt32Bits(y[j]):X8}): search {expected}, Encode256 {arithmetic256[j]}");
                     Assert.True(expected == bucket[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y[j]:R} (0x{BitConverter.SingleToUInt32Bits(y[j]):X8}): search {expected}, bucket {bucket[j]}");
                     Assert.Equal(expected, search[j]);
                 }

@@ -302,7 +302,7 @@ public static unsafe class Q8
 
     /// <summary>
     /// The bucket k of a = |y| clamped to [2⁻³¹, 1] (<paramref name="a"/>): its decade d (the binade's threshold table
-    /// gives the decades below the binade in its low 3 bits and the one threshold inside it), then k = ⌊a·Scale[d] + Offset[d]⌋.
+    /// gives the number of thresholds below the binade in its low 3 bits and the one threshold inside it), then k = ⌊a·Scale[d] + Offset[d]⌋ (one rounding).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> Bucket512(Vector512<float> a, Vector512<float> th0, Vector512<float> th1, Vector512<float> scale, Vector512<float> offset)
@@ -310,7 +310,7 @@ public static unsafe class Q8
         var threshold = Avx512F.PermuteVar16x32x2(th0, a.AsInt32() >>> 23, th1);
         var below = threshold.AsInt32() & Vector512.Create(7);
         var decade = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, threshold).AsInt32(), below + Vector512.Create(1), below);
-        var bucket = Avx512F.FusedMultiplyAdd(a, Avx512F.PermuteVar16x32(scale, decade), Avx512F.PermuteVar16x32(offset, decade));
+        var bucket = Vector512.FusedMultiplyAdd(a, Avx512F.PermuteVar16x32(scale, decade), Avx512F.PermuteVar16x32(offset, decade));
         return Avx512F.ConvertToVector512Int32WithTruncation(bucket);
     }
 
@@ -457,7 +457,7 @@ public static unsafe class Q8
         var d1 = Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[2])).AsInt32() + Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[3])).AsInt32();
         var d2 = Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[4])).AsInt32() + Vector256.GreaterThanOrEqual(a, Vector256.Create(thresholds[5])).AsInt32();
         var decade = Vector256<int>.Zero - (d0 + d1 + d2);
-        var bucket = Fma.MultiplyAdd(a, Avx2.PermuteVar8x32(scale, decade), Avx2.PermuteVar8x32(offset, decade));
+        var bucket = Vector256.FusedMultiplyAdd(a, Avx2.PermuteVar8x32(scale, decade), Avx2.PermuteVar8x32(offset, decade));
         return Avx.ConvertToVector256Int32WithTruncation(bucket);
     }
 

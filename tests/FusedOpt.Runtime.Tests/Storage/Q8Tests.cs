@@ -113,11 +113,13 @@ public sealed class Q8Tests
             for (int i = 0; i + 8 <= values.Count; i += 8)
             {
                 var y = System.Runtime.Intrinsics.Vector256.Create(values.GetRange(i, 8).ToArray());
-                var bucket = Q8.Encode256(y, t);
+                var arithmetic256 = Q8.Encode256(y, t);
+                var bucket = Q8.Encode256Bucket(y, t);
                 var search = Q8.Encode256Search(y, t);
                 for (int j = 0; j < 8; j++)
                 {
                     int expected = Q8.Encode(y[j], map);
+                    Assert.True(expected == arithmetic256[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y[j]:R} (0x{BitConverter.SingleToUInt32Bits(y[j]):X8}): search {expected}, Encode256 {arithmetic256[j]}");
                     Assert.True(expected == bucket[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y[j]:R} (0x{BitConverter.SingleToUInt32Bits(y[j]):X8}): search {expected}, bucket {bucket[j]}");
                     Assert.Equal(expected, search[j]);
                 }
@@ -125,15 +127,115 @@ public sealed class Q8Tests
                 if (IsaSupport.IsSupported(Isa.Avx512) && i + 16 <= values.Count)
                 {
                     var y16 = System.Runtime.Intrinsics.Vector512.Create(values.GetRange(i, 16).ToArray());
-                    var permuted = Q8.Encode512(y16, t);
+                    var arithmetic = Q8.Encode512(y16, t);
+                    var permuted = Q8.Encode512Search(y16, t);
                     var buckets = Q8.Encode512Bucket(y16, t);
                     for (int j = 0; j < 16; j++)
                     {
-                        Assert.Equal(Q8.Encode(y16[j], map), permuted[j]);
-                        Assert.Equal(Q8.Encode(y16[j], map), buckets[j]);
+                        int expected = Q8.Encode(y16[j], map);
+                        Assert.True(expected == arithmetic[j], $"{(map.IsSigned ? "signed" : "unsigned")} y = {y16[j]:R} (0x{BitConverter.SingleToUInt32Bits(y16[j]):X8}): search {expected}, Encode512 {arithmetic[j]}");
+                        Assert.Equal(expected, permuted[j]);
+                        Assert.Equal(expected, buckets[j]);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Every float32 bit pattern with a stride of 1021 (4.2 million per map: all signs, binades, NaN payloads and
+    /// infinities; with FUSEDOPT_Q8_EXHAUSTIVE=1 every one of the 2³² patterns, about a minute per map) through the
+    /// vector paths of <see cref="Q8.EncodeBlock"/> (inverse scale 1), against the scalar search.
+    /// </summary>
+    [Fact]
+    public void EncodeBlock_VectorPaths_GiveTheSearchsCode_OnEveryStridedFloat()
+    {
+        long stride = Environment.GetEnvironmentVariable("FUSEDOPT_Q8_EXHAUSTIVE") == "1" ? 1 : 1021;
+        const int Chunk = 1 << 16;
+        var x = new float[Chunk];
+        var codes = new byte[Chunk];
+        foreach (var isa in Paths.Where(p => p != Isa.Scalar))
+        {
+            foreach (var map in new[] { DynamicMap.Signed, DynamicMap.Unsigned })
+            {
+                long bits = 0;
+                while (bits < 1L << 32)
+                {
+                    int n = 0;
+                    for (; n < Chunk && bits < 1L << 32; n++, bits += stride)
+                    {
+                        x[n] = BitConverter.UInt32BitsToSingle((uint)bits);
+                    }
+
+                    Q8.EncodeBlock(x.AsSpan(0, n), codes.AsSpan(0, n), 1f, map, isa);
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (codes[i] != Q8.Encode(x[i], map))
+                        {
+                            Assert.Fail($"{isa} {(map.IsSigned ? "signed" : "unsigned")} y = {x[i]:R} (0x{BitConverter.SingleToUInt32Bits(x[i]):X8}): search {Q8.Encode(x[i], map)}, EncodeBlock {codes[i]}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void EncodeBlock_VectorPaths_GiveTheSearchsCode_OnBoundsTiesAndScaledBlocks()
+    {
+        foreach (var map in new[] { DynamicMap.Signed, DynamicMap.Unsigned })
+        {
+            var values = new System.Collections.Generic.List<float> { 0f, -0f, 1f, -1f, 1.0000001f, float.NaN, -float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon };
+            for (int k = 1; k < 256; k++)
+            {
+                foreach (float b in new[] { map.Bounds[k], map.Codes[k], map.Codes[k - 1] })
+                {
+                    values.AddRange([b, MathF.BitIncrement(b), MathF.BitDecrement(b), -b, MathF.BitIncrement(-b), MathF.BitDecrement(-b)]);
+                }
+            }
+
+            // Ties and neighbours as the block path sees them (inverse scale 1), then whole blocks scaled by their absmax.
+            var x = values.ToArray();
+            var expected = x.Select(v => Q8.Encode(v, map)).ToArray();
+            var data = Data(4096, map.IsSigned, 9);
+            var absmax = new float[Q8.BlockCount(data.Length)];
+            var scalar = new byte[data.Length];
+            Q8.Quantize(data, scalar, absmax, map, Isa.Scalar);
+            foreach (var isa in Paths)
+            {
+                var codes = new byte[x.Length];
+                Q8.EncodeBlock(x, codes, 1f, map, isa);
+                Assert.Equal(expected, codes);
+                var blockCodes = new byte[data.Length];
+                var blockAbsmax = new float[absmax.Length];
+                Q8.Quantize(data, blockCodes, blockAbsmax, map, isa);
+                Assert.Equal(scalar, blockCodes);
+            }
+        }
+    }
+
+    [Fact]
+    public void BucketArithmetic_PutsEachPositiveBoundInItsOwnBucket_AndNeverDecreases()
+    {
+        foreach (var map in new[] { DynamicMap.Signed, DynamicMap.Unsigned })
+        {
+            var t = Q8.TablesOf(map);
+            int first = map.IsSigned ? 128 : 1;
+            for (int k = first; k < 256; k++)
+            {
+                Assert.Equal(k - first, t.BucketOf(map.Bounds[k]));
+            }
+
+            // The premise of one comparison per element: the bucket is nondecreasing in |y| (every 97th float from 0 to 2).
+            int previous = 0;
+            for (uint bits = 0; bits <= 0x4000_0000u; bits += 97)
+            {
+                int bucket = t.BucketOf(BitConverter.UInt32BitsToSingle(bits));
+                Assert.True(bucket >= previous, $"bucket {bucket} after {previous} at 0x{bits:X8}");
+                previous = bucket;
+            }
+
+            Assert.Equal(255 - first, previous);
         }
     }
 

@@ -140,7 +140,7 @@ internal sealed unsafe class StorageProbes : IParallelWork, IDisposable
 
     /// <summary>
     /// Quantizes with the bucket lookup on both halves (<see cref="Q8.Encode512Bucket"/>), single-threaded: the
-    /// alternative to <see cref="Q8.Quantize"/>'s permuted search on AVX-512, kept to measure one against the other.
+    /// alternative to <see cref="Q8.Quantize"/>'s per-decade arithmetic bucket on AVX-512, kept to measure one against the other.
     /// </summary>
     public static void QuantizeWithBuckets(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map)
     {

@@ -338,7 +338,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// <summary>
     /// Begins a step that is taken tensor by tensor as the gradients become complete (the step inside backward): runs
     /// every group's prologue (step-invariant scalars, switch bits) and counts the step, as <see cref="Step"/> does before
-    /// its sweep. Then call <see cref="StepTensors"/> or <see cref="StepTensor"/> once for every tensor of the arena, in
+    /// its sweep. Then call <see cref="StepTensors(int, int, bool)"/> or <see cref="StepTensor"/> once for every tensor of the arena, in
     /// any order, and <see cref="EndStep"/>. The result is bit-identical to <see cref="Step"/> with the same loss scale:
     /// the kernels are element-wise, and every element sees the same scalars.
     /// </summary>
@@ -366,7 +366,15 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// tensor, as <see cref="SweepMode.PerTensor"/> partitions them. Allocates nothing.
     /// </summary>
     /// <exception cref="InvalidOperationException">No step is open, or one of the tensors was already stepped in it.</exception>
-    public void StepTensors(int first, int count)
+    public void StepTensors(int first, int count) => StepTensors(first, count, zeroGradients: false);
+
+    /// <summary>
+    /// As <see cref="StepTensors(int, int)"/>; with <paramref name="zeroGradients"/> each thread also zeroes the
+    /// gradients it has just stepped, 16K elements at a time while they are still in its cache — so a training loop that
+    /// steps inside backward needs no separate zeroing pass over every gradient before the next batch. Parameters and
+    /// states are the same bits either way.
+    /// </summary>
+    public void StepTensors(int first, int count, bool zeroGradients)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_core.IsPartialStepOpen)
@@ -399,6 +407,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
         _steppedCount += count;
         _sweep.GradScale = _openGradScale;
+        _sweep.ZeroGradients = zeroGradients;
         _sweep.Slices = new ArraySegment<StepSlice>(_tensorSlices, first, count);
         long elements = 0;
         for (int t = first; t < first + count; t++)
@@ -422,10 +431,10 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         }
     }
 
-    /// <summary>Below this many elements, <see cref="StepTensors"/> runs every part on the calling thread instead of the pool.</summary>
+    /// <summary>Below this many elements, <see cref="StepTensors(int, int, bool)"/> runs every part on the calling thread instead of the pool.</summary>
     internal const long InlineStepElements = 1 << 16;
 
-    /// <summary>Steps one tensor of the arena in the open step; see <see cref="StepTensors"/>.</summary>
+    /// <summary>Steps one tensor of the arena in the open step; see <see cref="StepTensors(int, int, bool)"/>.</summary>
     public void StepTensor(TensorSlot tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
@@ -724,6 +733,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     void IOptimizerExecutor.Run(float gradScale)
     {
         _sweep.GradScale = gradScale;
+        _sweep.ZeroGradients = false;
         if (Options.Sweep == SweepMode.PerTensor)
         {
             // One dispatch (and one barrier) per tensor, as a per-parameter for-loop does.
@@ -786,10 +796,30 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     }
 
     /// <summary>Runs this part's share of one slice of the arena with its group's kernel.</summary>
-    private void RunSlice(in StepSlice slice, float gradScale, int part)
+    private void RunSlice(in StepSlice slice, float gradScale, int part, bool zeroGradients)
     {
         var (s, e) = Partition.Of(slice.Length, part, _pool.Count, _granule);
-        if (s >= e)
+        if (!zeroGradients)
+        {
+            RunRange(in slice, gradScale, part, slice.Start + s, slice.Start + e);
+            return;
+        }
+
+        for (long a = s; a < e; a += ZeroChunk)
+        {
+            long b = Math.Min(e, a + ZeroChunk);
+            RunRange(in slice, gradScale, part, slice.Start + a, slice.Start + b);
+            new Span<float>(_arena.Grads.Pointer + slice.Start + a, (int)(b - a)).Clear();
+        }
+    }
+
+    /// <summary>Elements a thread steps before zeroing their gradients (a multiple of every partition granule).</summary>
+    private const int ZeroChunk = 1 << 14;
+
+    /// <summary>Steps elements [start, end) of a slice (one part's range, or a chunk of it).</summary>
+    private void RunRange(in StepSlice slice, float gradScale, int part, long start, long end)
+    {
+        if (start >= end)
         {
             return;
         }
@@ -814,19 +844,19 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 frame.States[k] = _packed[k] is { } words ? (nint)words.Elements : 0;
             }
 
-            rule.RunFused(Isa, flags | StateAccessFlags.Bf16, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e));
+            rule.RunFused(Isa, flags | StateAccessFlags.Bf16, in frame, (nint)start, (nint)end);
         }
         else if (_packed is not null)
         {
-            RunStaged(in slice, ref frame, rule, flags, part, slice.Start + s, slice.Start + e);
+            RunStaged(in slice, ref frame, rule, flags, part, start, end);
         }
         else if (Options.Mode == StepMode.Fused)
         {
-            rule.RunFused(Isa, flags, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e));
+            rule.RunFused(Isa, flags, in frame, (nint)start, (nint)end);
         }
         else
         {
-            rule.RunNaive(flags, in frame, (nint)(slice.Start + s), (nint)(slice.Start + e), Scratch(part));
+            rule.RunNaive(flags, in frame, (nint)start, (nint)end, Scratch(part));
         }
     }
 
@@ -914,11 +944,14 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
         public float GradScale { get; set; }
 
+        /// <summary>Zero each stepped gradient chunk right after stepping it (<see cref="StepTensors(int, int, bool)"/>).</summary>
+        public bool ZeroGradients { get; set; }
+
         public void Execute(int part)
         {
             foreach (ref readonly var slice in Slices.AsSpan())
             {
-                owner.RunSlice(in slice, GradScale, part);
+                owner.RunSlice(in slice, GradScale, part, ZeroGradients);
             }
         }
     }

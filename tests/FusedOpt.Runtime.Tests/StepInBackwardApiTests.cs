@@ -231,4 +231,66 @@ public sealed class StepInBackwardApiTests
             Assert.Equal(0, Allocations.OnThisThread(Steps, windows: 3));
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void ZeroGradients_ZeroesExactlyTheSteppedTensorsGradients_AndChangesNoOtherBit(int threads)
+    {
+        // Lengths across the 16K-element zeroing chunk, and a tensor left for a second call.
+        int[] lengths = [40_000, 16_384, 7];
+        var (p0, grads) = TestData.Inputs(lengths.Sum(), 2, seed: 8);
+        using var a = Arena(lengths, out var ta);
+        using var b = Arena(lengths, out var tb);
+        foreach (var (arena, tensors) in new[] { (a, ta), (b, tb) })
+        {
+            int at = 0;
+            foreach (var t in tensors)
+            {
+                p0.AsSpan(at, (int)t.Length).CopyTo(arena.Param(t));
+                at += (int)t.Length;
+            }
+        }
+
+        using var plain = new Optimizer(a, new Adam(WeightDecay: 0.01f), new OptimizerOptions { Threads = threads });
+        using var zeroing = new Optimizer(b, new Adam(WeightDecay: 0.01f), new OptimizerOptions { Threads = threads });
+        foreach (var g in grads)
+        {
+            foreach (var (arena, tensors) in new[] { (a, ta), (b, tb) })
+            {
+                int at = 0;
+                foreach (var t in tensors)
+                {
+                    g.AsSpan(at, (int)t.Length).CopyTo(arena.Grad(t));
+                    at += (int)t.Length;
+                }
+            }
+
+            plain.BeginStep();
+            plain.StepTensors(0, 3);
+            plain.EndStep();
+            zeroing.BeginStep();
+            zeroing.StepTensors(1, 2, zeroGradients: true);
+            Assert.All(b.Grad(tb[1]).ToArray(), static x => Assert.Equal(0f, x));
+            Assert.All(b.Grad(tb[2]).ToArray(), static x => Assert.Equal(0f, x));
+            TestData.AssertBitwiseEqual(a.Grad(ta[0]), b.Grad(tb[0]), "the tensor not stepped yet keeps its gradient");
+            zeroing.StepTensors(0, 1, zeroGradients: true);
+            zeroing.EndStep();
+            Assert.All(b.Grads.Span.ToArray(), static x => Assert.Equal(0f, x));
+        }
+
+        TestData.AssertBitwiseEqual(a.Params.Span, b.Params.Span, "parameters");
+        for (int k = 0; k < 2; k++)
+        {
+            TestData.AssertBitwiseEqual(plain.GetState(k)!.Span, zeroing.GetState(k)!.Span, $"state {k}");
+        }
+
+        static ParameterArena Arena(int[] lengths, out TensorSlot[] tensors)
+        {
+            var arena = new ParameterArena();
+            tensors = [.. lengths.Select((n, i) => arena.Add($"t{i}", n))];
+            arena.Build();
+            return arena;
+        }
+    }
 }

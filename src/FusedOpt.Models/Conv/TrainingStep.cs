@@ -61,15 +61,22 @@ public sealed class TrainingStep : IDisposable
             _dLogits = new float[batch * classes];
         }
 
-        _arena.ZeroGrads();
+        if (_stepInBackward is not { GradientsZeroed: true })
+        {
+            // The step inside backward zeroed every gradient it stepped, in cache; otherwise one pass here.
+            _arena.ZeroGrads();
+        }
+
         var logits = Model.Forward(images[..(batch * Model.InputFeatures)], batch, training: true);
         Span<float> dLogits = _dLogits.AsSpan(0, batch * classes);
         double loss = _loss.Evaluate(logits, labels[..batch], classes, dLogits);
         if (_stepInBackward is { } hook)
         {
             _optimizer.BeginStep();
+            hook.GradientsZeroed = false;
             Model.Backward(dLogits, hook: hook);
             _optimizer.EndStep();
+            hook.GradientsZeroed = true;
         }
         else
         {

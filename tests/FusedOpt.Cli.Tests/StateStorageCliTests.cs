@@ -208,6 +208,33 @@ public sealed class StateStorageCliTests : IDisposable
     }
 
     [Fact]
+    public void BenchStep_Q8_TensorsUnderTheThreshold_SaysTheyKeepFp32()
+    {
+        // 64K parameters in 32 tensors of 2,048: every tensor is under 4,096, so q8 keeps every state in fp32.
+        var table = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "64K", "--tensors", "32", "--threads", "1", "--rounds", "1");
+        // 8,191 parameters in two tensors: 4,095 (under the threshold) and 4,096 (quantized, 16 blocks).
+        var json = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "8191", "--tensors", "2", "--threads", "1", "--rounds", "1", "--json");
+        var whole = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "4K", "--threads", "1", "--rounds", "1");
+
+        Assert.True(table.ExitCode == 0, table.Error + table.Output);
+        Assert.Contains("q8: 32 of 32 tensor(s), 65,536 of 65,536 parameters, have fewer than 4,096 elements and keep fp32 states", table.Output, StringComparison.Ordinal);
+        Assert.True(json.ExitCode == 0, json.Error + json.Output);
+        using var doc = JsonDocument.Parse(json.Output);
+        var kept = doc.RootElement.GetProperty("q8KeptFp32");
+        Assert.Equal(4096, kept.GetProperty("threshold").GetInt64());
+        Assert.Equal(1, kept.GetProperty("tensors").GetInt32());
+        Assert.Equal(4095, kept.GetProperty("parameters").GetInt64());
+        // The oracle is the optimizer's own layout, seen through the probe, which walks the arena's buffers and each
+        // state's stored regions. The arena is 8,192 floats (the first tensor padded to a 64-byte line): g read, p read
+        // and written, 12 bytes per slot; each of Adam's two states read and written: a code byte per slot, a float per
+        // block of the quantized tensor (16), a float per element kept fp32 (4,095).
+        double probe = doc.RootElement.GetProperty("variants")[3].GetProperty("bytesPerParameter").GetDouble();
+        Assert.Equal(((12.0 * 8192) + (4 * (8192 + (4 * 16) + (4 * 4095)))) / 8191, probe, 9);
+        Assert.True(whole.ExitCode == 0, whole.Error + whole.Output);
+        Assert.DoesNotContain("keep fp32 states", whole.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BenchStep_SeveralStorages_OneRun_BytesAndRatiosToTheFp32FusedStep()
     {
         var result = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "fp32,bf16,q8", "--size", "64K", "--threads", "2", "--rounds", "1", "--json");

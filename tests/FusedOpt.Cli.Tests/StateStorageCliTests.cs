@@ -161,6 +161,19 @@ public sealed class StateStorageCliTests : IDisposable
     }
 
     [Fact]
+    public void Compare_Q8MinElements_AppliesToEveryOptimizer()
+    {
+        string output = Path.Combine(_dir, "compare-q8-every");
+
+        var run = CliHarness.Run(Common("compare", "--optimizers", "sgd-momentum,adam", "--lr", "sgd-momentum=0.05,adam=0.01", "--epochs", "1", "--out", output, "--state", "q8", "--q8-min-elements", "0", "--json"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        using var compare = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json")));
+        Assert.Equal([0L, 0L], compare.RootElement.EnumerateArray().Select(static r => r.GetProperty("options").GetProperty("q8MinElements").GetInt64()));
+        Assert.Equal(["q8 (every tensor)", "q8 (every tensor)"], JsonNode.Parse(run.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void Resume_KeepsTheStorage_AndRefusesAnother()
     {
         string output = Path.Combine(_dir, "resume");

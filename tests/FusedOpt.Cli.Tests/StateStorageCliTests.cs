@@ -17,6 +17,9 @@ public sealed class StateStorageCliTests : IDisposable
 {
     private const string BadState = "--state: 'fp16' is not a state storage; expected fp32, bf16 or q8.";
 
+    /// <summary>How a run names q8 states with the default threshold (bitsandbytes' min_8bit_size, 4096).</summary>
+    private const string Q8Default = "q8 (tensors under 4,096 elements fp32)";
+
     private readonly string _dir = Directory.CreateTempSubdirectory("fusedopt-state-cli-").FullName;
 
     public StateStorageCliTests()
@@ -111,7 +114,7 @@ public sealed class StateStorageCliTests : IDisposable
     [Theory]
     [InlineData("bf16", false, "bf16")]
     [InlineData("bf16", true, "bf16 (stochastic rounding)")]
-    [InlineData("q8", false, "q8")]
+    [InlineData("q8", false, "q8 (tensors under 4,096 elements fp32)")]
     public void Train_CompressedStates_RecordedInHeaderMetricsResultAndCheckpoint(string state, bool stochastic, string label)
     {
         string output = Path.Combine(_dir, "run-" + state + (stochastic ? "-sr" : ""));
@@ -152,9 +155,22 @@ public sealed class StateStorageCliTests : IDisposable
         Assert.True(run.ExitCode == 0, run.Error + run.Output);
         using var compare = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json")));
         Assert.Equal(["q8", "q8"], compare.RootElement.EnumerateArray().Select(static r => r.GetProperty("options").GetProperty("stateStorage").GetString()));
-        Assert.Equal(["q8", "q8"], JsonNode.Parse(run.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()));
+        Assert.Equal(Q8Default, JsonNode.Parse(run.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()).Distinct().Single());
         Assert.Equal("q8", ResultOf(Path.Combine(output, "sgd-momentum"))["options"]!["stateStorage"]!.GetValue<string>());
         Assert.Equal(2, run.Error.Split('\n').Count(static l => l.Contains("states: q8", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Compare_Q8MinElements_AppliesToEveryOptimizer()
+    {
+        string output = Path.Combine(_dir, "compare-q8-every");
+
+        var run = CliHarness.Run(Common("compare", "--optimizers", "sgd-momentum,adam", "--lr", "sgd-momentum=0.05,adam=0.01", "--epochs", "1", "--out", output, "--state", "q8", "--q8-min-elements", "0", "--json"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        using var compare = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json")));
+        Assert.Equal([0L, 0L], compare.RootElement.EnumerateArray().Select(static r => r.GetProperty("options").GetProperty("q8MinElements").GetInt64()));
+        Assert.Equal(["q8 (every tensor)", "q8 (every tensor)"], JsonNode.Parse(run.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()));
     }
 
     [Fact]
@@ -202,6 +218,33 @@ public sealed class StateStorageCliTests : IDisposable
         }
 
         Assert.Contains("fused / same-traffic probe", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchStep_Q8_TensorsUnderTheThreshold_SaysTheyKeepFp32()
+    {
+        // 64K parameters in 32 tensors of 2,048: every tensor is under 4,096, so q8 keeps every state in fp32.
+        var table = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "64K", "--tensors", "32", "--threads", "1", "--rounds", "1");
+        // 8,191 parameters in two tensors: 4,095 (under the threshold) and 4,096 (quantized, 16 blocks).
+        var json = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "8191", "--tensors", "2", "--threads", "1", "--rounds", "1", "--json");
+        var whole = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "q8", "--size", "4K", "--threads", "1", "--rounds", "1");
+
+        Assert.True(table.ExitCode == 0, table.Error + table.Output);
+        Assert.Contains("q8: 32 of 32 tensor(s), 65,536 of 65,536 parameters, have fewer than 4,096 elements and keep fp32 states", table.Output, StringComparison.Ordinal);
+        Assert.True(json.ExitCode == 0, json.Error + json.Output);
+        using var doc = JsonDocument.Parse(json.Output);
+        var kept = doc.RootElement.GetProperty("q8KeptFp32");
+        Assert.Equal(4096, kept.GetProperty("threshold").GetInt64());
+        Assert.Equal(1, kept.GetProperty("tensors").GetInt32());
+        Assert.Equal(4095, kept.GetProperty("parameters").GetInt64());
+        // The oracle is the optimizer's own layout, seen through the probe, which walks the arena's buffers and each
+        // state's stored regions. The arena is 8,192 floats (the first tensor padded to a 64-byte line): g read, p read
+        // and written, 12 bytes per slot; each of Adam's two states read and written: a code byte per slot, a float per
+        // block of the quantized tensor (16), a float per element kept fp32 (4,095).
+        double probe = doc.RootElement.GetProperty("variants")[3].GetProperty("bytesPerParameter").GetDouble();
+        Assert.Equal(((12.0 * 8192) + (4 * (8192 + (4 * 16) + (4 * 4095)))) / 8191, probe, 9);
+        Assert.True(whole.ExitCode == 0, whole.Error + whole.Output);
+        Assert.DoesNotContain("keep fp32 states", whole.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -301,18 +344,170 @@ public sealed class StateStorageCliTests : IDisposable
     }
 
     [Fact]
-    public void Replay_Q8States_AdamBeyondItsBound_ExitsWith1WithTheEvidence()
+    public void Replay_Q8States_EveryTensorQuantized_AdamBeyondItsBound_ExitsWith1WithTheEvidence()
     {
         SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
 
-        // One 203-element block with eps = 1e-8: an element whose v is far below the block's absmax stores v = 0, and
-        // its next update is lr·m̂/eps (docs/compressed-states.md): q8 cannot follow PyTorch's fp32 states here.
-        var result = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--state", "q8");
+        // --q8-min-elements 0 quantizes the case's 203 elements (one block) too. With eps = 1e-8, an element whose v is
+        // far below the block's absmax stores v = 0, and its next update is lr·m̂/eps (docs/compressed-states.md): q8
+        // cannot follow PyTorch's fp32 states here.
+        var result = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--state", "q8", "--q8-min-elements", "0");
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("states q8", result.Output, StringComparison.Ordinal);
+        Assert.Contains("states q8 (every case)", result.Output, StringComparison.Ordinal);
+        Assert.Contains("│ q8 ", result.Output, StringComparison.Ordinal);
         Assert.Contains("its bound 1e-4·(|x| + 1e-3) + 0.5·(distance travelled", result.Output, StringComparison.Ordinal);
         Assert.Contains("1 of 1 cases exceed the tolerance", result.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("stayed fp32", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Replay_Q8States_DefaultThreshold_CasesStayFp32_SaysSo_AndGivesFp32sBits()
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+        string q8 = Path.Combine(_dir, "replay-q8"), fp32 = Path.Combine(_dir, "replay-fp32");
+
+        var json = CliHarness.Run("replay", SharedData.ReferenceOptimizers, "--state", "q8", "--out", q8, "--json");
+        var plain = CliHarness.Run("replay", SharedData.ReferenceOptimizers, "--out", fp32, "--json");
+        var table = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--state", "q8");
+
+        Assert.True(json.ExitCode == 0, json.Error + json.Output);
+        Assert.True(plain.ExitCode == 0, plain.Error + plain.Output);
+        var cases = JsonNode.Parse(json.Output)!.AsArray();
+        Assert.Equal(21, cases.Count);
+        foreach (var c in cases)
+        {
+            // Every shared case has fewer than 4096 elements: its states stayed fp32, and it is held to fp32's check.
+            Assert.True(c!["elements"]!.GetValue<int>() < 4096);
+            Assert.Equal("q8", c["states"]!.GetValue<string>());
+            Assert.Equal(4096, c["q8MinElements"]!.GetValue<long>());
+            Assert.Equal("fp32", c["storedAs"]!.GetValue<string>());
+            Assert.Equal(0, c["distanceTolerance"]!.GetValue<double>());
+            Assert.Null(c["boundRatio"]);
+            Assert.True(c["maxRelativeError"]!.GetValue<double>() <= 1e-4, c["name"]!.GetValue<string>());
+        }
+
+        // The same trajectories as fp32 states, value for value: q8 really was not used.
+        foreach (string file in Directory.GetFiles(fp32))
+        {
+            Assert.Equal(File.ReadAllText(file), File.ReadAllText(Path.Combine(q8, Path.GetFileName(file))));
+        }
+
+        Assert.Equal(0, table.ExitCode);
+        // The title (wrapped to the table's width) names the threshold and fp32's tolerance, which every case is held to.
+        Assert.Contains("states q8 (cases under 4,096 elements", table.Output, StringComparison.Ordinal);
+        Assert.Contains("tolerance 1e-4)", table.Output, StringComparison.Ordinal);
+        Assert.Contains("│ fp32 (small) ", table.Output, StringComparison.Ordinal);
+        Assert.Contains("fewer elements than --q8-min-elements 4,096 (the largest: 203), so its states stayed fp32", table.Output, StringComparison.Ordinal);
+        Assert.Contains("--q8-min-elements 0 quantizes every case.", table.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(203, "q8", 1)]
+    [InlineData(204, "fp32", 0)]
+    public void Replay_Q8States_ThresholdAtTheCaseSize_QuantizesFromItsOwnLengthUp(long threshold, string storedAs, int exitCode)
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+        string adam = Path.Combine(SharedData.ReferenceOptimizers, "adam.json");
+        string ours = Path.Combine(_dir, $"adam-{threshold}.json"), fp32 = Path.Combine(_dir, "adam-fp32.json");
+
+        // A tensor of exactly the threshold is quantized (bitsandbytes: numel < min_8bit_size stays fp32); the label is
+        // checked against what the optimizer did: fp32's bits, or a replay that q8 pulls beyond its bound (exit 1).
+        var result = CliHarness.Run("replay", adam, "--state", "q8", "--q8-min-elements", threshold.ToString(System.Globalization.CultureInfo.InvariantCulture), "--out", ours, "--json");
+        var plain = CliHarness.Run("replay", adam, "--out", fp32);
+
+        Assert.Equal(exitCode, result.ExitCode);
+        Assert.Equal(0, plain.ExitCode);
+        var c = JsonNode.Parse(result.Output)!.AsArray().Single()!;
+        Assert.Equal(203, c["elements"]!.GetValue<int>());
+        Assert.Equal(threshold, c["q8MinElements"]!.GetValue<long>());
+        Assert.Equal(storedAs, c["storedAs"]!.GetValue<string>());
+        Assert.Equal(storedAs == "fp32", File.ReadAllText(ours) == File.ReadAllText(fp32));
+    }
+
+    [Theory]
+    [InlineData("train")]
+    [InlineData("compare")]
+    [InlineData("replay")]
+    public void Q8MinElements_Negative_ExitsWith2NamingTheValue(string command)
+    {
+        var result = CliHarness.Run(Q8Args(command, "q8", "-1"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("error: --q8-min-elements must be ≥ 0 (0 quantizes every tensor), got -1.", result.Error.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "q8min")), "nothing is written before the options are checked");
+    }
+
+    [Theory]
+    [InlineData("train", "fp32")]
+    [InlineData("train", "bf16")]
+    [InlineData("compare", "bf16")]
+    [InlineData("replay", "fp32")]
+    [InlineData("replay", "bf16")]
+    public void Q8MinElements_WithoutQ8_IsRefused(string command, string state)
+    {
+        // Refused even at the default value: given with another storage it would change nothing.
+        var result = CliHarness.Run(Q8Args(command, state, "4096"));
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state {state}.", result.Error.Trim());
+        Assert.False(Directory.Exists(Path.Combine(_dir, "q8min")), "nothing is written before the options are checked");
+    }
+
+    /// <summary><paramref name="command"/> with <c>--state <paramref name="state"/> --q8-min-elements <paramref name="threshold"/></c>.</summary>
+    private string[] Q8Args(string command, string state, string threshold)
+    {
+        string output = Path.Combine(_dir, "q8min");
+        string anyCase = Path.Combine(_dir, "case.json");
+        File.WriteAllText(anyCase, "{}");
+        return command switch
+        {
+            "train" => Common("train", "--epochs", "1", "--out", output, "--state", state, "--q8-min-elements", threshold),
+            "compare" => Common("compare", "--optimizers", "sgd,adam", "--epochs", "1", "--out", output, "--state", state, "--q8-min-elements", threshold),
+            _ => ["replay", anyCase, "--state", state, "--q8-min-elements", threshold],
+        };
+    }
+
+    [Fact]
+    public void Train_Q8EveryTensor_Recorded_ResumeKeepsIt_AndRefusesAnotherThreshold()
+    {
+        string output = Path.Combine(_dir, "q8-every");
+        var first = CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1", "--out", output, "--state", "q8", "--q8-min-elements", "0"));
+        Assert.True(first.ExitCode == 0, first.Error + first.Output);
+        Assert.Contains("states: q8 (every tensor)", first.Output, StringComparison.Ordinal);
+        Assert.Equal(0, ResultOf(output)["options"]!["q8MinElements"]!.GetValue<long>());
+        Assert.Contains("\"states\":\"q8 (every tensor)\"", File.ReadLines(Path.Combine(output, "metrics.jsonl")).First(), StringComparison.Ordinal);
+        Assert.Equal(0, Checkpoint.Read(Path.Combine(output, Checkpoint.FileName)).Header.Options.Q8MinElements);
+
+        var other = CliHarness.Run("train", "--resume", output, "--epochs", "2", "--q8-min-elements", "4096");
+        var resumed = CliHarness.Run("train", "--resume", output, "--epochs", "2");
+
+        Assert.Equal(2, other.ExitCode);
+        Assert.Contains("--q8-min-elements 4096 (the checkpoint has 0)", other.Error, StringComparison.Ordinal);
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Output);
+        Assert.Contains("states: q8 (every tensor)", resumed.Output, StringComparison.Ordinal);
+        var result = ResultOf(output);
+        Assert.Equal(2, result["epochs"]!.AsArray().Count);
+        Assert.Equal("q8", result["options"]!["stateStorage"]!.GetValue<string>());
+        Assert.Equal(0, result["options"]!["q8MinElements"]!.GetValue<long>());
+        Assert.Equal(0, Checkpoint.Read(Path.Combine(output, Checkpoint.FileName)).Header.Options.Q8MinElements);
+    }
+
+    [Fact]
+    public void Train_Q8DefaultThreshold_HeaderCountsTheTensorsKeptFp32()
+    {
+        string output = Path.Combine(_dir, "q8-default");
+
+        var run = CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1", "--out", output, "--state", "q8"));
+
+        Assert.True(run.ExitCode == 0, run.Error + run.Output);
+        // The FCN [16] on 32×32×3 images, 10 classes: weights 3072×16 (above 4096) and 16×10, biases 16 and 10.
+        const int large = 3072 * 16, small = (16 * 10) + 16 + 10;
+        Assert.Contains(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"states: {Q8Default}: 3 of 4 tensors, {small:N0} of {large + small:N0} parameters, keep fp32 states"),
+            run.Output,
+            StringComparison.Ordinal);
+        Assert.Equal(4096, ResultOf(output)["options"]!["q8MinElements"]!.GetValue<long>());
     }
 
     [Fact]

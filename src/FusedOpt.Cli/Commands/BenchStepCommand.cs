@@ -136,6 +136,7 @@ internal static class BenchStepCommand
         targetOfProbe = StepBenchResult.TargetOfProbe,
         result.SpeedupVsFp32Fused,
         result.TargetVsFp32Fused,
+        q8KeptFp32 = result.Options.Storage == StateStorage.Q8 ? Q8KeptFp32(result.Options, Q8MinElements) : null,
         result.NaivePasses,
         result.Operations,
         result.OpCosts,
@@ -221,12 +222,45 @@ internal static class BenchStepCommand
         return result;
     }
 
+    /// <summary>
+    /// The q8 threshold the benchmark's optimizers run with: <see cref="OptimizerOptions.Q8MinElements"/>'s default (4096;
+    /// <c>StepBenchmark</c> builds its own options and does not take another yet).
+    /// </summary>
+    private static readonly long Q8MinElements = new OptimizerOptions().Q8MinElements;
+
+    /// <summary>What q8 keeps in fp32 in the benchmark's arena: its tensors under the threshold and their parameters.</summary>
+    /// <param name="Threshold">Tensors with fewer elements keep fp32 states.</param>
+    /// <param name="Tensors">How many of the arena's tensors do.</param>
+    /// <param name="Parameters">Their elements.</param>
+    internal sealed record Q8Fp32Part(long Threshold, int Tensors, long Parameters);
+
+    /// <summary>
+    /// The tensors of <paramref name="options"/>' arena under <paramref name="threshold"/>: <c>StepBenchmark</c> cuts
+    /// <see cref="StepBenchOptions.Size"/> into <see cref="StepBenchOptions.Tensors"/> tensors of Size / Tensors elements,
+    /// the last taking the rest.
+    /// </summary>
+    internal static Q8Fp32Part Q8KeptFp32(StepBenchOptions options, long threshold)
+    {
+        long per = options.Size / options.Tensors, last = options.Size - (per * (options.Tensors - 1));
+        int tensors = (per < threshold ? options.Tensors - 1 : 0) + (last < threshold ? 1 : 0);
+        long parameters = (per < threshold ? per * (options.Tensors - 1) : 0) + (last < threshold ? last : 0);
+        return new Q8Fp32Part(threshold, tensors, parameters);
+    }
+
     private static void Render(IAnsiConsole console, StepBenchResult r, bool several)
     {
         var o = r.Options;
         console.MarkupLineInterpolated($"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {o.Threads} thread(s), states: [bold]{r.States}[/], {r.Machine.Cpu} ({r.Machine.Runtime})");
         var table = BenchTables.Variants([r.Fused, r.Naive, r.Scalar, r.SameTraffic, r.Copy, r.Triad]);
         console.Write(table);
+        if (o.Storage == StateStorage.Q8 && Q8KeptFp32(o, Q8MinElements) is { Tensors: > 0 } kept)
+        {
+            // Optimizer.TrafficBytesPerParameter counts every element of a q8 state at 1 + 4/256 bytes, and the probe
+            // walks the stored regions (the codes of every element, the absmax values, the small tensors' floats).
+            console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+                $"[yellow]q8: {kept.Tensors} of {o.Tensors} tensor(s), {kept.Parameters:N0} of {o.Size:N0} parameters, have fewer than {kept.Threshold:N0} elements and keep fp32 states (bitsandbytes' min_8bit_size): the steps' B/param counts them at q8's size, below what the step moves, and the probe also walks their unused code bytes. Measure q8 on tensors of at least {kept.Threshold:N0} elements.[/]"));
+        }
+
         console.MarkupLineInterpolated($"fused vs naive ({r.NaivePasses} passes): [bold]{r.SpeedupVsNaive:0.00}×[/]   fused vs scalar: [bold]{r.SpeedupVsScalar:0.00}×[/]   fused / same-traffic probe: [bold]{r.FractionOfProbe:0.00}[/]");
         if (several)
         {

@@ -1,6 +1,7 @@
 using System;
 using System.CommandLine;
 using System.IO;
+using System.Linq;
 using FusedOpt.Models.Training;
 using Spectre.Console;
 
@@ -65,7 +66,7 @@ internal static class TrainCommand
                 var dataset = runner.LoadData(data, options);
                 run = TrainingRun.Resume(dataset, checkpoint, contents, options);
                 finished = run.Trainer.Epoch >= run.Trainer.Options.Epochs;
-                runner.Info($"resuming {checkpoint} after epoch {run.Trainer.Epoch} ({run.Trainer.Iteration} steps), up to epoch {run.Trainer.Options.Epochs}; states: {run.Trainer.Options.StatesLabel()}");
+                runner.Info($"resuming {checkpoint} after epoch {run.Trainer.Epoch} ({run.Trainer.Iteration} steps), up to epoch {run.Trainer.Options.Epochs}; states: {States(run.Trainer)}");
             }
             else
             {
@@ -73,7 +74,7 @@ internal static class TrainCommand
                 var data = runner.LoadData(parse.GetValue(set.Data), options);
                 string folder = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", options.Optimizer));
                 run = TrainingRun.Start(data, options, Path.GetFileName(folder), folder);
-                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}{(options.StepInBackward ? ", stepped inside backward" : "")}; states: {options.StatesLabel()}");
+                runner.Info($"{ModelLabel(options)}, {run.Trainer.Arena.ParameterCount:N0} parameters; {run.Trainer.Optimizer}{(options.StepInBackward ? ", stepped inside backward" : "")}; states: {States(run.Trainer)}");
             }
 
             using (run)
@@ -109,6 +110,24 @@ internal static class TrainCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The states as the header line names them (<see cref="TrainOptions.StatesLabel"/>); with q8, also how many of the
+    /// model's tensors and parameters are under the threshold and keep fp32 states.
+    /// </summary>
+    internal static string States(Trainer trainer)
+    {
+        var options = trainer.Options;
+        if (options.StateStorage != FusedOpt.Storage.StateStorage.Q8 || options.Q8MinElements == 0)
+        {
+            return options.StatesLabel();
+        }
+
+        var tensors = trainer.Arena.Tensors;
+        var small = tensors.Where(t => t.Length < options.Q8MinElements).ToList();
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{options.StatesLabel()}: {small.Count} of {tensors.Count} tensors, {small.Sum(static t => t.Length):N0} of {trainer.Arena.ParameterCount:N0} parameters, keep fp32 states");
     }
 
     /// <summary>The model as the summary line names it: the FCN with its hidden widths, a scaled model with its width.</summary>

@@ -61,11 +61,13 @@ internal sealed class TrainOptionSet
 
     public Option<bool> StochasticRounding { get; } = new("--stochastic-rounding") { Description = "With --state bf16: round the states stochastically (unbiased), seeded by --seed. Kept by --resume." };
 
+    public Option<long> Q8MinElements { get; } = ReplayCommand.Q8MinElementsOption("With --state q8: tensors with fewer elements keep fp32 states (bitsandbytes' min_8bit_size); 0 quantizes every tensor. Kept by --resume.");
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Optimizer hyperparameters, e.g. --set momentum=0.9.", AllowMultipleArgumentsPerToken = true };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward, State, StochasticRounding })
+        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward, State, StochasticRounding, Q8MinElements })
         {
             command.Options.Add(option);
         }
@@ -92,6 +94,7 @@ internal sealed class TrainOptionSet
         }
 
         var storage = saved is null || Given(parse, State) ? StateStorages.Parse(parse.GetValue(State), "--state") : saved.StateStorage;
+        long? threshold = ReplayCommand.Q8Threshold(parse, Q8MinElements, storage);
         var options = new TrainOptions
         {
             Model = Pick(Model, static o => o.Model),
@@ -119,6 +122,8 @@ internal sealed class TrainOptionSet
             // A resume that names another storage keeps the saved rounding only where it applies (bf16), so that the
             // conflict with the checkpoint is what gets reported.
             StochasticRounding = saved is null || Given(parse, StochasticRounding) ? parse.GetValue(StochasticRounding) : saved.StochasticRounding && storage == StateStorage.Bf16,
+            // Likewise q8's threshold: given, or the checkpoint's where the states stay q8, else the default.
+            Q8MinElements = threshold ?? (saved?.StateStorage == StateStorage.Q8 && storage == StateStorage.Q8 ? saved.Q8MinElements : new TrainOptions().Q8MinElements),
             RecordsPerFile = saved is null || Given(parse, RecordsPerFile) ? ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!) : saved.RecordsPerFile,
             EvalBatchSize = saved?.EvalBatchSize ?? new TrainOptions().EvalBatchSize,
         };

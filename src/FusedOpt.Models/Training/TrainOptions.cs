@@ -25,6 +25,9 @@ public enum WeightDecayMode
 /// <summary>Everything that defines a training run; stored in every checkpoint so a resumed run is the same run.</summary>
 public sealed record TrainOptions
 {
+    /// <summary>The optimizer's own default (a checkpoint written before the option existed reads as this).</summary>
+    private static readonly long DefaultQ8MinElements = new OptimizerOptions().Q8MinElements;
+
     /// <summary>Model name in <see cref="ModelCatalog"/> (<c>fcn</c>: seed 001's fully connected network).</summary>
     public string Model { get; init; } = "fcn";
 
@@ -96,6 +99,13 @@ public sealed record TrainOptions
     /// </summary>
     public bool StochasticRounding { get; init; }
 
+    /// <summary>
+    /// q8 states only: tensors with fewer elements keep float32 states (<see cref="OptimizerOptions.Q8MinElements"/>,
+    /// bitsandbytes' <c>min_8bit_size</c>; 4096 by default); 0 quantizes every tensor. Must stay at the default with
+    /// another storage. Recorded in the checkpoint; a resumed run keeps it.
+    /// </summary>
+    public long Q8MinElements { get; init; } = DefaultQ8MinElements;
+
     /// <summary>Images per forward pass when evaluating.</summary>
     public int EvalBatchSize { get; init; } = 500;
 
@@ -166,6 +176,16 @@ public sealed record TrainOptions
             throw new ArgumentException($"--stochastic-rounding rounds bf16 states; it does not apply to --state {StateStorages.Name(StateStorage)}.");
         }
 
+        if (Q8MinElements < 0)
+        {
+            throw new ArgumentException($"--q8-min-elements must be ≥ 0 (0 quantizes every tensor), got {Q8MinElements}.");
+        }
+
+        if (Q8MinElements != DefaultQ8MinElements && StateStorage != StateStorage.Q8)
+        {
+            throw new ArgumentException(Q8ThresholdWithout(StateStorage));
+        }
+
         Training.WeightDecay.GroupRules(this, groups: 2);
         ParsedSchedule();
     }
@@ -218,12 +238,16 @@ public sealed record TrainOptions
         Check("--step-in-backward", saved.StepInBackward, requested.StepInBackward, static b => b ? "on" : "off");
         Check("--state", saved.StateStorage, requested.StateStorage, StateStorages.Name);
         Check("--stochastic-rounding", saved.StochasticRounding, requested.StochasticRounding, static b => b ? "on" : "off");
+        Check("--q8-min-elements", saved.Q8MinElements, requested.Q8MinElements);
         Check("--records-per-file", saved.RecordsPerFile, requested.RecordsPerFile, static n => n?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any");
         Check("eval batch size", saved.EvalBatchSize, requested.EvalBatchSize);
         return conflicts;
     }
 
-    /// <summary>The optimizer's options for this run: threads, ISA, step mode, state storage and its rounding (seeded by <see cref="Seed"/>).</summary>
+    /// <summary>
+    /// The optimizer's options for this run: threads, ISA, step mode, state storage, its rounding (seeded by
+    /// <see cref="Seed"/>) and q8's threshold.
+    /// </summary>
     public OptimizerOptions OptimizerOptions() => new()
     {
         Threads = Threads,
@@ -232,10 +256,23 @@ public sealed record TrainOptions
         StateStorage = StateStorage,
         StochasticRounding = StochasticRounding,
         RoundingSeed = StochasticRounding ? Seed : 0,
+        Q8MinElements = Q8MinElements,
     };
 
-    /// <summary>The states as a run's header line names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c> or <c>q8</c>.</summary>
-    public string StatesLabel() => StateStorages.Name(StateStorage) + (StochasticRounding ? " (stochastic rounding)" : "");
+    /// <summary>
+    /// The states as a run's header line names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c>,
+    /// <c>q8 (tensors under 4,096 elements fp32)</c> or, with <see cref="Q8MinElements"/> 0, <c>q8 (every tensor)</c>.
+    /// </summary>
+    public string StatesLabel() => StateStorage switch
+    {
+        StateStorage.Q8 when Q8MinElements == 0 => "q8 (every tensor)",
+        StateStorage.Q8 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"q8 (tensors under {Q8MinElements:N0} elements fp32)"),
+        _ => StateStorages.Name(StateStorage) + (StochasticRounding ? " (stochastic rounding)" : ""),
+    };
+
+    /// <summary>The refusal of a q8 threshold with another storage, naming it.</summary>
+    private static string Q8ThresholdWithout(StateStorage storage) =>
+        $"--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state {StateStorages.Name(storage)}.";
 
     /// <summary>Minibatch settings for the training set.</summary>
     public MinibatchOptions Minibatches() => new()

@@ -27,28 +27,30 @@ public sealed class CompressedStatesTrainerTests : IDisposable
 
     private Cifar10Dataset Data() => Cifar10.Load(_files.Folder, SyntheticCifar10.Options);
 
-    private static TrainOptions Small(int epochs, StateStorage storage, bool stochastic = false) =>
-        SmallRun.Options(epochs) with { StateStorage = storage, StochasticRounding = stochastic };
+    private static TrainOptions Small(int epochs, StateStorage storage, bool stochastic = false, long q8MinElements = 4096) =>
+        SmallRun.Options(epochs) with { StateStorage = storage, StochasticRounding = stochastic, Q8MinElements = q8MinElements };
 
     [Theory]
-    [InlineData(StateStorage.Bf16, false)]
-    [InlineData(StateStorage.Bf16, true)]
-    [InlineData(StateStorage.Q8, false)]
-    public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise(StateStorage storage, bool stochastic)
+    [InlineData(StateStorage.Bf16, false, 4096L)]
+    [InlineData(StateStorage.Bf16, true, 4096L)]
+    [InlineData(StateStorage.Q8, false, 4096L)]
+    [InlineData(StateStorage.Q8, false, 0L)]
+    public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise(StateStorage storage, bool stochastic, long q8MinElements)
     {
         var data = Data();
         float[] straight;
-        using (var trainer = new Trainer(data, Small(2, storage, stochastic)))
+        using (var trainer = new Trainer(data, Small(2, storage, stochastic, q8MinElements)))
         {
             Assert.Equal(storage, trainer.Optimizer.Options.StateStorage);
             Assert.Equal(stochastic, trainer.Optimizer.Options.StochasticRounding);
+            Assert.Equal(q8MinElements, trainer.Optimizer.Options.Q8MinElements);
             trainer.RunEpoch();
             trainer.RunEpoch();
             straight = trainer.Arena.Params.Span.ToArray();
         }
 
         string path = Path.Combine(_dir, "checkpoint.fopt");
-        using (var first = new Trainer(data, Small(2, storage, stochastic)))
+        using (var first = new Trainer(data, Small(2, storage, stochastic, q8MinElements)))
         {
             first.RunEpoch();
             first.SaveCheckpoint(path);
@@ -60,7 +62,9 @@ public sealed class CompressedStatesTrainerTests : IDisposable
 
         Assert.Equal(storage, saved.StateStorage);
         Assert.Equal(stochastic, saved.StochasticRounding);
+        Assert.Equal(q8MinElements, saved.Q8MinElements);
         Assert.Equal(storage, resumed.Optimizer.Options.StateStorage);
+        Assert.Equal(q8MinElements, resumed.Optimizer.Options.Q8MinElements);
         Assert.True(straight.AsSpan().SequenceEqual(resumed.Arena.Params.Span), "resumed parameters differ from the uninterrupted run");
     }
 
@@ -68,9 +72,9 @@ public sealed class CompressedStatesTrainerTests : IDisposable
     public void EachStorage_TrainsElsewhere_Deterministically()
     {
         var data = Data();
-        float[] Train(StateStorage storage, bool stochastic = false)
+        float[] Train(StateStorage storage, bool stochastic = false, long q8MinElements = 4096)
         {
-            using var trainer = new Trainer(data, Small(1, storage, stochastic));
+            using var trainer = new Trainer(data, Small(1, storage, stochastic, q8MinElements));
             trainer.RunEpoch();
             return trainer.Arena.Params.Span.ToArray();
         }
@@ -80,6 +84,8 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         Assert.False(fp32.AsSpan().SequenceEqual(bf16), "bf16 states trained to the fp32 run's parameters");
         Assert.False(bf16.AsSpan().SequenceEqual(stochastic), "stochastic rounding trained to nearest rounding's parameters");
         Assert.False(fp32.AsSpan().SequenceEqual(q8), "q8 states trained to the fp32 run's parameters");
+        // The small tensors (the 24×16 and 16×10 weights, the biases) are quantized too with a threshold of 0.
+        Assert.False(q8.AsSpan().SequenceEqual(Train(StateStorage.Q8, q8MinElements: 0)), "q8 of every tensor trained to the default threshold's parameters");
         Assert.True(q8.AsSpan().SequenceEqual(Train(StateStorage.Q8)), "the same options gave other parameters");
         Assert.True(stochastic.AsSpan().SequenceEqual(Train(StateStorage.Bf16, stochastic: true)), "the same seed gave other stochastic rounding");
     }
@@ -92,6 +98,27 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         var e = Assert.Throws<ArgumentException>(Small(1, storage, stochastic: true).Validate);
 
         Assert.Equal($"--stochastic-rounding rounds bf16 states; it does not apply to --state {StateStorages.Name(storage)}.", e.Message);
+    }
+
+    [Fact]
+    public void Q8MinElements_NegativeOrWithoutQ8_IsRefused()
+    {
+        var negative = Assert.Throws<ArgumentException>(Small(1, StateStorage.Q8, q8MinElements: -1).Validate);
+        var bf16 = Assert.Throws<ArgumentException>(Small(1, StateStorage.Bf16, q8MinElements: 0).Validate);
+
+        Assert.Equal("--q8-min-elements must be ≥ 0 (0 quantizes every tensor), got -1.", negative.Message);
+        Assert.Equal("--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state bf16.", bf16.Message);
+        Small(1, StateStorage.Q8, q8MinElements: 0).Validate();
+        Small(1, StateStorage.Fp32).Validate();
+    }
+
+    [Fact]
+    public void ResumeConflicts_NameTheQ8Threshold()
+    {
+        var conflicts = TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8, q8MinElements: 0), Small(1, StateStorage.Q8));
+
+        Assert.Equal(["--q8-min-elements 4096 (the checkpoint has 0)"], conflicts);
+        Assert.Empty(TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8, q8MinElements: 0), Small(2, StateStorage.Q8, q8MinElements: 0)));
     }
 
     [Fact]
@@ -112,6 +139,9 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         Assert.True(options.StochasticRounding);
         Assert.Equal(SmallRun.Options(1).Seed, options.RoundingSeed);
         Assert.Equal("bf16 (stochastic rounding)", Small(1, StateStorage.Bf16, stochastic: true).StatesLabel());
-        Assert.Equal("q8", Small(1, StateStorage.Q8).StatesLabel());
+        Assert.Equal("q8 (tensors under 4,096 elements fp32)", Small(1, StateStorage.Q8).StatesLabel());
+        Assert.Equal("q8 (every tensor)", Small(1, StateStorage.Q8, q8MinElements: 0).StatesLabel());
+        Assert.Equal(4096, Small(1, StateStorage.Q8).OptimizerOptions().Q8MinElements);
+        Assert.Equal(100, Small(1, StateStorage.Q8, q8MinElements: 100).OptimizerOptions().Q8MinElements);
     }
 }

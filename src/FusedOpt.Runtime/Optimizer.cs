@@ -291,13 +291,20 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// <summary>
     /// Bytes one fused step moves per parameter with this instance's state storage: the parameter read and written, the
     /// gradient read, and every used state read and/or written at its stored size (Adam: 28 with fp32 states, 20 with
-    /// bf16, about 16.06 with q8 — a code byte plus a 4-byte absmax per 256 elements).
+    /// bf16, about 16.06 with q8 — a code byte plus a 4-byte absmax per 256 elements; tensors under the q8 threshold
+    /// count their float32 states).
     /// </summary>
     public double TrafficBytesPerParameter
     {
         get
         {
             double perState = StateStorages.BytesPerElement(Options.StateStorage);
+            if (_blocks is { } layout && _arena.ParameterCount > 0)
+            {
+                // q8: the quantized tensors' codes and absmax values, the small tensors' float32 values.
+                perState = (double)((_arena.ParameterCount - layout.PlainCount) + (4 * layout.BlockCount) + (4 * layout.PlainCount)) / _arena.ParameterCount;
+            }
+
             double bytes = 4 + 4 + (Descriptor.ReadsParameter ? 4 : 0);
             for (int k = 0; k < _states.Length; k++)
             {
@@ -489,14 +496,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     /// <inheritdoc />
     public override string ToString() =>
-        $"{Descriptor.Name} ({Options.Mode.ToString().ToLowerInvariant()}, {IsaSupport.Name(Isa)}, {Options.Threads} thread{(Options.Threads == 1 ? "" : "s")}, {_arena.Tensors.Count} tensors, {_arena.ParameterCount:N0} parameters{StatesNote})";
-
-    private string StatesNote => Options.StateStorage switch
-    {
-        StateStorage.Fp32 => "",
-        StateStorage.Bf16 => Options.StochasticRounding ? ", bf16 states (stochastic rounding)" : ", bf16 states",
-        _ => $", q8 states (tensors under {Options.Q8MinElements:N0} elements fp32)",
-    };
+        $"{Descriptor.Name} ({Options.Mode.ToString().ToLowerInvariant()}, {IsaSupport.Name(Isa)}, {Options.Threads} thread{(Options.Threads == 1 ? "" : "s")}, {_arena.Tensors.Count} tensors, {_arena.ParameterCount:N0} parameters)";
 
     /// <inheritdoc />
     public void Dispose()

@@ -239,12 +239,33 @@ public sealed class StateStorageCliTests : IDisposable
         Assert.Equal(4095, kept.GetProperty("parameters").GetInt64());
         // The oracle is the optimizer's own layout, seen through the probe, which walks the arena's buffers and each
         // state's stored regions. The arena is 8,192 floats (the first tensor padded to a 64-byte line): g read, p read
-        // and written, 12 bytes per slot; each of Adam's two states read and written: a code byte per slot, a float per
-        // block of the quantized tensor (16), a float per element kept fp32 (4,095).
+        // and written, 12 bytes per slot; each of Adam's two states read and written: a code byte per element of the
+        // quantized tensor (4,096), a float per block of it (16), a float per element kept fp32 (4,095).
         double probe = doc.RootElement.GetProperty("variants")[3].GetProperty("bytesPerParameter").GetDouble();
-        Assert.Equal(((12.0 * 8192) + (4 * (8192 + (4 * 16) + (4 * 4095)))) / 8191, probe, 9);
+        Assert.Equal(((12.0 * 8192) + (4 * (4096 + (4 * 16) + (4 * 4095)))) / 8191, probe, 9);
+        // The fused step's count: 12 bytes per parameter, and the same state bytes per parameter.
+        double fused = doc.RootElement.GetProperty("variants")[0].GetProperty("bytesPerParameter").GetDouble();
+        Assert.Equal(12 + (4.0 * (4096 + (4 * 16) + (4 * 4095)) / 8191), fused, 9);
         Assert.True(whole.ExitCode == 0, whole.Error + whole.Output);
         Assert.DoesNotContain("keep fp32 states", whole.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BenchStep_Q8MinElements0_QuantizesSmallTensors_BytesAndProbeExact()
+    {
+        // 1K parameters, one tensor under the default threshold: 0 quantizes it (4 whole blocks), so the step and the
+        // probe both move 1 + 4/256 bytes per state element.
+        var result = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "fp32,q8", "--size", "1K", "--threads", "1", "--rounds", "1", "--q8-min-elements", "0", "--json");
+        var refused = CliHarness.Run("bench", "step", "--state", "fp32,bf16", "--size", "1K", "--rounds", "1", "--q8-min-elements", "0");
+
+        Assert.True(result.ExitCode == 0, result.Error + result.Output);
+        using var doc = JsonDocument.Parse(result.Output);
+        var q8 = doc.RootElement.GetProperty("storages")[1];
+        Assert.Equal(0, q8.GetProperty("q8KeptFp32").GetProperty("tensors").GetInt32());
+        Assert.Equal(AdamBytes(1 + (4.0 / 256)), q8.GetProperty("fusedBytesPerParameter").GetDouble());
+        Assert.Equal(AdamBytes(1 + (4.0 / 256)), q8.GetProperty("variants")[3].GetProperty("bytesPerParameter").GetDouble(), 12);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state fp32,bf16.", refused.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -36,14 +36,18 @@ internal static class BenchStepCommand
         var state = ReplayCommand.StateOption(
             "How the optimizers store their states: fp32, bf16 or q8, or several in one run (fp32,bf16,q8): one block of rows per storage, and each fused step against the fp32 fused step of the same run. The same-traffic probe moves the stored bytes.");
         var rounding = new Option<bool>("--stochastic-rounding") { Description = "bf16 states: round stochastically (rounding seed 1)." };
+        var minElements = ReplayCommand.Q8MinElementsOption("With q8 among --state: tensors with fewer elements keep fp32 states (bitsandbytes' min_8bit_size); 0 quantizes every tensor.");
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("step", "Time one optimizer step: fused vs naive multi-pass vs scalar, against the memory limit.")
         {
-            optimizer, size, threads, isa, tensors, rounds, hyper, device, state, rounding, json,
+            optimizer, size, threads, isa, tensors, rounds, hyper, device, state, rounding, minElements, json,
         };
         command.SetAction(parse => context.Guard(() =>
         {
             var storages = ParseStorages(parse.GetValue(state)!);
+            long? threshold = storages.Contains(StateStorage.Q8) || !TrainOptionSet.Given(parse, minElements)
+                ? ReplayCommand.Q8Threshold(parse, minElements, StateStorage.Q8)
+                : throw new UsageException($"--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state {parse.GetValue(state)}.");
             var options = new StepBenchOptions(
                 parse.GetValue(optimizer)!,
                 StepBenchmark.ParseSize(parse.GetValue(size)!),
@@ -53,7 +57,8 @@ internal static class BenchStepCommand
                 Tensors: CliContext.Require("--tensors", parse.GetValue(tensors), 1),
                 Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []),
                 Storage: storages[0],
-                StochasticRounding: parse.GetValue(rounding));
+                StochasticRounding: parse.GetValue(rounding),
+                Q8MinElements: threshold ?? new OptimizerOptions().Q8MinElements);
             OptimizerCatalog.Get(options.Optimizer);
             var where = DeviceSpec.Parse(parse.GetValue(device));
             if (!where.IsHost)
@@ -136,7 +141,7 @@ internal static class BenchStepCommand
         targetOfProbe = StepBenchResult.TargetOfProbe,
         result.SpeedupVsFp32Fused,
         result.TargetVsFp32Fused,
-        q8KeptFp32 = result.Options.Storage == StateStorage.Q8 ? Q8KeptFp32(result.Options, Q8MinElements) : null,
+        q8KeptFp32 = result.Options.Storage == StateStorage.Q8 ? Q8KeptFp32(result.Options, result.Options.Q8MinElements) : null,
         result.NaivePasses,
         result.Operations,
         result.OpCosts,
@@ -222,12 +227,6 @@ internal static class BenchStepCommand
         return result;
     }
 
-    /// <summary>
-    /// The q8 threshold the benchmark's optimizers run with: <see cref="OptimizerOptions.Q8MinElements"/>'s default (4096;
-    /// <c>StepBenchmark</c> builds its own options and does not take another yet).
-    /// </summary>
-    private static readonly long Q8MinElements = new OptimizerOptions().Q8MinElements;
-
     /// <summary>What q8 keeps in fp32 in the benchmark's arena: its tensors under the threshold and their parameters.</summary>
     /// <param name="Threshold">Tensors with fewer elements keep fp32 states.</param>
     /// <param name="Tensors">How many of the arena's tensors do.</param>
@@ -253,12 +252,11 @@ internal static class BenchStepCommand
         console.MarkupLineInterpolated($"[bold]{o.Optimizer}[/], {o.Size:N0} parameters in {o.Tensors} tensor(s), {o.Threads} thread(s), states: [bold]{r.States}[/], {r.Machine.Cpu} ({r.Machine.Runtime})");
         var table = BenchTables.Variants([r.Fused, r.Naive, r.Scalar, r.SameTraffic, r.Copy, r.Triad]);
         console.Write(table);
-        if (o.Storage == StateStorage.Q8 && Q8KeptFp32(o, Q8MinElements) is { Tensors: > 0 } kept)
+        if (o.Storage == StateStorage.Q8 && Q8KeptFp32(o, o.Q8MinElements) is { Tensors: > 0 } kept)
         {
-            // Optimizer.TrafficBytesPerParameter counts every element of a q8 state at 1 + 4/256 bytes, and the probe
-            // walks the stored regions (the codes of every element, the absmax values, the small tensors' floats).
+            // The steps' B/param and the probe count their float32 states: the row measures a mix, not q8.
             console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-                $"[yellow]q8: {kept.Tensors} of {o.Tensors} tensor(s), {kept.Parameters:N0} of {o.Size:N0} parameters, have fewer than {kept.Threshold:N0} elements and keep fp32 states (bitsandbytes' min_8bit_size): the steps' B/param counts them at q8's size, below what the step moves, and the probe also walks their unused code bytes. Measure q8 on tensors of at least {kept.Threshold:N0} elements.[/]"));
+                $"[yellow]q8: {kept.Tensors} of {o.Tensors} tensor(s), {kept.Parameters:N0} of {o.Size:N0} parameters, have fewer than {kept.Threshold:N0} elements and keep fp32 states (bitsandbytes' min_8bit_size; --q8-min-elements): the B/param and the probe count them as fp32, so this row measures a mix. Measure q8 on tensors of at least {kept.Threshold:N0} elements.[/]"));
         }
 
         console.MarkupLineInterpolated($"fused vs naive ({r.NaivePasses} passes): [bold]{r.SpeedupVsNaive:0.00}×[/]   fused vs scalar: [bold]{r.SpeedupVsScalar:0.00}×[/]   fused / same-traffic probe: [bold]{r.FractionOfProbe:0.00}[/]");

@@ -21,6 +21,7 @@ namespace FusedOpt.Benchmarks;
 /// <param name="Hyperparameters">Hyperparameters other than the defaults.</param>
 /// <param name="Storage">How the optimizers store their states (every variant: fused, naive and scalar).</param>
 /// <param name="StochasticRounding">bf16 states: round stochastically (rounding seed 1).</param>
+/// <param name="Q8MinElements">q8 states: tensors with fewer elements keep float32 states (<see cref="OptimizerOptions.Q8MinElements"/>).</param>
 internal sealed record StepBenchOptions(
     string Optimizer,
     long Size,
@@ -31,7 +32,8 @@ internal sealed record StepBenchOptions(
     int Tensors = 1,
     IReadOnlyDictionary<string, double>? Hyperparameters = null,
     StateStorage Storage = StateStorage.Fp32,
-    bool StochasticRounding = false);
+    bool StochasticRounding = false,
+    long Q8MinElements = 4096);
 
 /// <summary>One measured variant.</summary>
 /// <param name="Name">e.g. <c>fused avx512</c>, <c>naive</c>, <c>same-traffic probe</c>.</param>
@@ -176,7 +178,7 @@ internal static class StepBenchmark
             {
                 var each = options with { Storage = storage, StochasticRounding = options.StochasticRounding && storage == StateStorage.Bf16 };
                 runOptions.Add(each);
-                var common = new OptimizerOptions { Threads = options.Threads, StateStorage = storage, StochasticRounding = each.StochasticRounding, RoundingSeed = 1 };
+                var common = new OptimizerOptions { Threads = options.Threads, StateStorage = storage, StochasticRounding = each.StochasticRounding, RoundingSeed = 1, Q8MinElements = options.Q8MinElements };
                 var fused = new Optimizer(arena, rule, common with { Isa = isa });
                 optimizers.Add(fused);
                 var naive = new Optimizer(arena, rule, common with { Mode = StepMode.Naive });

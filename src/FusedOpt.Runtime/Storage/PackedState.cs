@@ -245,9 +245,30 @@ internal sealed unsafe class PackedState : IDisposable
         return [(0, Q8Header), ((nint)Elements, ElementBytes), ((nint)AbsMax, 4 * BlockCount), ((nint)Plain, 4 * PlainCount)];
     }
 
-    /// <summary>The memory one step reads and writes: the elements, and for q8 the absmax and small tensors' values.</summary>
-    public (nint Pointer, long Bytes)[] MemoryRegions() =>
-        Map is null ? [((nint)Elements, ElementBytes)] : [((nint)Elements, ElementBytes), ((nint)AbsMax, 4 * BlockCount), ((nint)Plain, 4 * PlainCount)];
+    /// <summary>
+    /// The memory one step reads and writes: bf16 the words; q8 the codes of each quantized tensor, the absmax values
+    /// and the small tensors' float32 values (not the unused code bytes of small tensors or padding).
+    /// </summary>
+    public (nint Pointer, long Bytes)[] MemoryRegions()
+    {
+        if (Map is null)
+        {
+            return [((nint)Elements, ElementBytes)];
+        }
+
+        var regions = new System.Collections.Generic.List<(nint, long)>();
+        foreach (var t in _arena.Tensors)
+        {
+            if (!_layout!.IsPlain(t.Index) && t.Length > 0)
+            {
+                regions.Add(((nint)(Elements + t.Offset), t.Length));
+            }
+        }
+
+        regions.Add(((nint)AbsMax, 4 * BlockCount));
+        regions.Add(((nint)Plain, 4 * PlainCount));
+        return [.. regions.FindAll(static r => r.Item2 > 0)];
+    }
 
     /// <summary>Copies bytes [byteOffset, byteOffset + destination.Length) of the stored form out.</summary>
     public void ReadStored(long byteOffset, Span<byte> destination)

@@ -57,12 +57,12 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
     }
 
     /// <summary>What storing <paramref name="values"/> (one tensor's state) keeps, written out from the scalar primitives.</summary>
-    private static float[] Stored(float[] values, Variant variant, bool nonNegative, int stateIndex, long step, long tensorOffset)
+    private static float[] Stored(float[] values, Variant variant, bool nonNegative, int stateIndex, long step, long tensorOffset, long q8Threshold = Q8Threshold)
     {
         var kept = new float[values.Length];
         switch (variant)
         {
-            case Variant.Q8 when values.Length < Q8Threshold:
+            case Variant.Q8 when values.Length < q8Threshold:
                 // Below the threshold a q8 state keeps float32 values.
                 return values;
             case Variant.Bf16:
@@ -515,23 +515,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         {
             var v = new float[a.Length];
             all.CopyState("v", a, v);
-            var map = DynamicMap.Unsigned;
-            var expected = fp32.GetState("v", f).ToArray();
-            for (int start = 0; start < expected.Length; start += Q8.BlockSize)
-            {
-                var block = expected.AsSpan(start, Math.Min(Q8.BlockSize, expected.Length - start));
-                float absmax = 0;
-                foreach (float x in block)
-                {
-                    absmax = Math.Max(absmax, Math.Abs(x));
-                }
-
-                for (int i = 0; i < block.Length; i++)
-                {
-                    block[i] = Q8.Decode(Q8.Encode(block[i] * Q8.InverseScale(absmax), map), absmax, map);
-                }
-            }
-
+            var expected = Stored(fp32.GetState("v", f).ToArray(), Variant.Q8, nonNegative: true, 1, 0, a.Offset, q8Threshold: 0);
             TestData.AssertBitwiseEqual(expected, v, $"{a.Name} v quantized on load");
         }
 

@@ -91,3 +91,43 @@ done
 for state in "${states[@]}"; do
   run "vgg-adam-$state" 2 "${vgg[@]}" --state "$state"
 done
+
+# Summary: final and best test accuracy per run and the difference to the fp32 run of the same optimizer and seed.
+python3 - "$out" <<'PY' | tee "$out/summary.md"
+import glob, json, os, re, statistics, sys
+out = sys.argv[1]
+runs = {}
+for f in sorted(glob.glob(out + "/*/result.json")):
+    name = os.path.basename(os.path.dirname(f))
+    m = re.fullmatch(r"(fcn|vgg)-(\w+)-(fp32|bf16|q8)(?:-s(\d+))?", name)
+    if not m:
+        continue
+    r = json.load(open(f))
+    accs = [e["test"]["accuracy"] * 100 for e in r["epochs"] if e.get("test")]
+    if not accs:
+        continue
+    key = (m[1], m[2], int(m[4] or 1))
+    runs.setdefault(key, {})[m[3]] = (accs[-1], max(accs), r["finalTrainLoss"], len(accs))
+print("| model | optimizer | seed | states | epochs | final test acc | best test acc | final train loss | final Δ vs fp32 (points) | best Δ vs fp32 |")
+print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+deltas = {}
+for (model, opt, seed), by_state in sorted(runs.items()):
+    ref = by_state.get("fp32")
+    for state in ("fp32", "bf16", "q8"):
+        if state not in by_state:
+            continue
+        final, best, loss, epochs = by_state[state]
+        d = f"{final - ref[0]:+.2f}" if ref and state != "fp32" else "—"
+        db = f"{best - ref[1]:+.2f}" if ref and state != "fp32" else "—"
+        if ref and state != "fp32":
+            deltas.setdefault((model, opt, state), []).append(final - ref[0])
+        print(f"| {model} | {opt} | {seed} | {state} | {epochs} | {final:.2f}% | {best:.2f}% | {loss:.4f} | {d} | {db} |")
+print()
+print("| model | optimizer | states | seeds | final Δ vs fp32 per seed | mean | largest \\|Δ\\| | fp32 final acc over seeds (spread) |")
+print("|---|---|---|---:|---|---:|---:|---|")
+for (model, opt, state), ds in sorted(deltas.items()):
+    fp32 = [v["fp32"][0] for (mo, op, _), v in sorted(runs.items()) if (mo, op) == (model, opt) and "fp32" in v]
+    spread = f"{min(fp32):.2f}–{max(fp32):.2f}% ({max(fp32) - min(fp32):.2f})" if len(fp32) > 1 else f"{fp32[0]:.2f}%"
+    print(f"| {model} | {opt} | {state} | {len(ds)} | {', '.join(f'{d:+.2f}' for d in ds)} | {statistics.mean(ds):+.2f} "
+          f"| {max(abs(d) for d in ds):.2f} | {spread} |")
+PY

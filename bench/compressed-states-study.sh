@@ -47,7 +47,13 @@ run() {
 
 # AdaBelief is not in seed 001's study: choose its FCN rate as the study chose the others (fp32 states, seed 1).
 sweep="$out/fcn-adabelief-sweep"
-if [[ ! -s "$sweep/chosen.txt" ]] && wanted "fcn-adabelief-*"; then
+need_sweep=false
+for seed in $seeds; do
+  for state in "${states[@]}"; do
+    wanted "fcn-adabelief-$state$([[ $seed == 1 ]] || echo "-s$seed")" && need_sweep=true
+  done
+done
+if [[ ! -s "$sweep/chosen.txt" ]] && $need_sweep; then
   mkdir -p "$sweep"
   for lr in 0.1 0.03 0.01 0.003 0.001 0.0003 0.0001; do
     [[ -s "$sweep/lr-$lr.json" ]] && continue

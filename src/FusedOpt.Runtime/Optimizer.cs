@@ -156,24 +156,34 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             _groupSlices = arena.Groups.Select(static g => new StepSlice(g.Index, g.Start, g.Length, -1)).ToArray();
             _tensorSlices = arena.Tensors.Select(static t => new StepSlice(t.Group, t.Offset, t.Length, t.Index)).ToArray();
             _stepped = new bool[_tensorSlices.Length];
-            _pool = new WorkerPool(Options.Threads);
             if (storage != StateStorage.Fp32)
             {
                 _packed = new PackedState?[_states.Length];
                 _shadow = new AlignedBuffer?[_states.Length];
-                _staging = new AlignedBuffer[_pool.Count];
-                for (int part = 0; part < _staging.Length; part++)
-                {
-                    _staging[part] = new AlignedBuffer(Math.Max(1, _states.Length) * StageTile);
-                }
-
                 _roundingKeys = Options.StochasticRounding
                     ? Enumerable.Range(0, _states.Length).Select(k => Bf16.KeyFor(Options.RoundingSeed, (uint)k)).ToArray()
                     : null;
+                if (!InRegisterBf16)
+                {
+                    // One float32 tile per state per thread for the staged step (bf16 to nearest needs none).
+                    _staging = new AlignedBuffer[Math.Max(0, Options.Threads)];
+                    for (int part = 0; part < _staging.Length; part++)
+                    {
+                        _staging[part] = new AlignedBuffer(Math.Max(1, _states.Length) * StageTile);
+                    }
+                }
             }
+
+            // Last: nothing after it can fail, so a failed constructor never leaves parked worker threads behind.
+            _pool = new WorkerPool(Options.Threads);
         }
         catch
         {
+            foreach (var buffer in _staging ?? [])
+            {
+                buffer?.Dispose();
+            }
+
             _core.Dispose();
             throw;
         }
@@ -248,6 +258,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// </summary>
     public Span<float> GetState(string name, TensorSlot tensor)
     {
+        CheckOwnTensor(tensor);
         int i = StateIndex(name);
         if (_packed?[i] is not null)
         {
@@ -267,7 +278,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// </summary>
     public void CopyState(string name, TensorSlot tensor, Span<float> destination)
     {
-        ArgumentNullException.ThrowIfNull(tensor);
+        CheckOwnTensor(tensor);
         int i = StateIndex(name);
         if (destination.Length != tensor.Length)
         {
@@ -444,13 +455,17 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     /// <summary>Steps one tensor of the arena in the open step; see <see cref="StepTensors(int, int, bool)"/>.</summary>
     public void StepTensor(TensorSlot tensor)
     {
+        CheckOwnTensor(tensor);
+        StepTensors(tensor.Index, 1);
+    }
+
+    private void CheckOwnTensor(TensorSlot tensor)
+    {
         ArgumentNullException.ThrowIfNull(tensor);
         if ((uint)tensor.Index >= (uint)_tensorSlices.Length || !ReferenceEquals(_arena.Tensors[tensor.Index], tensor))
         {
             throw new ArgumentException($"Tensor '{tensor.Name}' is not in this optimizer's arena.", nameof(tensor));
         }
-
-        StepTensors(tensor.Index, 1);
     }
 
     /// <summary>
@@ -872,6 +887,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         float* staging = fused ? _staging![part].Pointer : null;
         long step = _core.Steps[slice.Group];
         var states = Descriptor.States;
+        Span<nint> tileOf = stackalloc nint[states.Count];
         for (long a = start; a < end; a += tile)
         {
             long b = Math.Min(end, a + tile);
@@ -882,18 +898,24 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                     continue;
                 }
 
+                // Fused: a tile buffer holding elements [a, b); naive: a full-size shadow with the arena's layout.
                 float* values = fused ? staging + ((long)k * StageTile) : _shadow![k]!.Pointer + a;
                 if (states[k].IsRead)
                 {
                     packed.Decode(a, b - a, slice.Tensor, values, Isa);
                 }
 
-                frame.States[k] = (nint)(values - a);
+                tileOf[k] = (nint)values;
+                frame.States[k] = (nint)(fused ? values : _shadow![k]!.Pointer);
             }
 
             if (fused)
             {
-                rule.RunFused(Isa, flags, in frame, (nint)a, (nint)b);
+                // The kernel runs on [0, b − a) of a frame rebased to element a (every pointer inside its allocation).
+                var rebased = frame;
+                rebased.PPtr = frame.PPtr + a;
+                rebased.GPtr = frame.GPtr + a;
+                rule.RunFused(Isa, flags, in rebased, 0, (nint)(b - a));
             }
             else
             {
@@ -905,7 +927,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 if (_packed![k] is { } packed && states[k].IsWritten)
                 {
                     var rounding = _roundingKeys is { } keys ? new StochasticRounding(true, keys[k], step) : default;
-                    packed.Encode((float*)frame.States[k] + a, a, b - a, slice.Tensor, Isa, in rounding);
+                    packed.Encode((float*)tileOf[k], a, b - a, slice.Tensor, Isa, in rounding);
                 }
             }
         }
@@ -931,10 +953,11 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     }
 
     /// <summary>
-    /// A contiguous run of the arena stepped with one group's rule: a whole group (arena sweep) or one tensor
-    /// (<see cref="SweepMode.PerTensor"/>). Part i of a pool of n always takes <see cref="Partition.Of(long, int, int, long)"/>(Length, i, n, granule): 16 floats, 32 bf16 words or a 256-element q8 block.
+    /// A contiguous run of the arena stepped with one group's rule: a whole group (arena sweep) or tensor
+    /// <paramref name="Tensor"/> (<see cref="SweepMode.PerTensor"/>, q8 states, the step inside backward; −1 for a group).
+    /// Part i of a pool of n always takes <see cref="Partition.Of(long, int, int, long)"/>(Length, i, n, granule): 16
+    /// floats, 32 bf16 words or a 256-element q8 block.
     /// </summary>
-    /// <summary>A range of the arena stepped with one group's rule: a whole group, or tensor <paramref name="Tensor"/> (−1 for a group).</summary>
     private readonly record struct StepSlice(int Group, long Start, long Length, int Tensor);
 
     /// <summary>The step: each part runs its share of every slice, in order.</summary>

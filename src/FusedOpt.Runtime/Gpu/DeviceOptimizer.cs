@@ -504,6 +504,14 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
                 $"The host optimizer's arena ({host.GroupCount} groups, {host.Arena.Length} floats) does not have this one's layout ({GroupCount} groups, {_arena.Length} floats).",
                 nameof(host));
         }
+
+        if (host.StateStorage != Storage.StateStorage.Fp32)
+        {
+            // The device keeps float32 states; copying them buffer to buffer needs a float32 host (a state file converts).
+            throw new ArgumentException(
+                $"The host optimizer stores its states as {Storage.StateStorages.Name(host.StateStorage)}; the device copies float32 states only (save a state file and load it instead: it converts).",
+                nameof(host));
+        }
     }
 
     private void DisposeBuffers()

@@ -522,4 +522,127 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var bad = Assert.Throws<ArgumentOutOfRangeException>(() => new Optimizer(arenaA, new Adam(), new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = -1 }));
         Assert.Contains("-1", bad.Message);
     }
+
+    [Theory]
+    [InlineData(StateStorage.Bf16, false)]
+    [InlineData(StateStorage.Bf16, true)]
+    [InlineData(StateStorage.Q8, false)]
+    public void LargeTensors_AcrossTilesAndChunks_StepInsideBackwardWithZeroing_AndPerTensorSweep_GiveTheStepsBits(StateStorage storage, bool stochastic)
+    {
+        // Past the staging tile (2048), the zeroing chunk (16K) and the inline-step limit (64K in one call): the pool
+        // path, several tiles and chunks per thread, block-aligned q8 partitions; t1 is quantized, t2 under the threshold.
+        int[] lengths = [70_000, 5_000, 37];
+        var options = new OptimizerOptions { Threads = 3, StateStorage = storage, StochasticRounding = stochastic, RoundingSeed = 5, Q8MinElements = 1000 };
+        var (p0, grads) = TestData.Inputs(lengths.Sum(), 3, seed: 31);
+        var runs = new List<(ParameterArena Arena, TensorSlot[] Tensors, Optimizer Optimizer)>();
+        foreach (var sweep in new[] { SweepMode.Arena, SweepMode.PerTensor, SweepMode.Arena })
+        {
+            var arena = new ParameterArena();
+            var tensors = lengths.Select((n, i) => arena.Add($"t{i}", n)).ToArray();
+            arena.Build();
+            Scatter(p0, arena.Params.Span, tensors);
+            runs.Add((arena, tensors, new Optimizer(arena, new Adam(Amsgrad: true), options with { Sweep = sweep })));
+        }
+
+        try
+        {
+            foreach (var grad in grads)
+            {
+                foreach (var (arena, tensors, _) in runs)
+                {
+                    Scatter(grad, arena.Grads.Span, tensors);
+                }
+
+                runs[0].Optimizer.Step();
+                runs[1].Optimizer.Step();
+                var inBackward = runs[2].Optimizer;
+                inBackward.BeginStep();
+                for (int t = lengths.Length - 1; t >= 0; t--)
+                {
+                    inBackward.StepTensors(t, 1, zeroGradients: true);
+                }
+
+                inBackward.EndStep();
+                Assert.All(runs[2].Arena.Grads.Span.ToArray(), static g => Assert.Equal(0f, g));
+            }
+
+            foreach (var (arena, tensors, optimizer) in runs.Skip(1))
+            {
+                TestData.AssertBitwiseEqual(runs[0].Arena.Params.Span, arena.Params.Span, $"{storage} parameters ({optimizer.Options.Sweep})");
+                foreach (var state in new[] { "m", "v", "vMax" })
+                {
+                    for (int t = 0; t < tensors.Length; t++)
+                    {
+                        var expected = new float[tensors[t].Length];
+                        var actual = new float[tensors[t].Length];
+                        runs[0].Optimizer.CopyState(state, runs[0].Tensors[t], expected);
+                        optimizer.CopyState(state, tensors[t], actual);
+                        TestData.AssertBitwiseEqual(expected, actual, $"{storage} {state} of t{t}");
+                    }
+                }
+            }
+
+            // The stored form read in odd chunks (across the header, codes, absmax and float32 regions) equals one read.
+            var store = (State.IOptimizerStateStore)runs[0].Optimizer;
+            for (int k = 0; k < 3; k++)
+            {
+                long count = store.GetStateByteCount(k);
+                var whole = new byte[count];
+                store.ReadState(k, 0, whole);
+                var pieces = new byte[count];
+                for (long at = 0; at < count; at += 13)
+                {
+                    store.ReadState(k, at, pieces.AsSpan((int)at, (int)Math.Min(13, count - at)));
+                }
+
+                Assert.Equal(whole, pieces);
+            }
+
+            // A tensor of another arena is refused, not read out of bounds.
+            var foreign = Assert.Throws<ArgumentException>(() => runs[0].Optimizer.CopyState("m", runs[1].Tensors[0], new float[lengths[0]]));
+            Assert.Contains("not in this optimizer's arena", foreign.Message);
+        }
+        finally
+        {
+            foreach (var (arena, _, optimizer) in runs)
+            {
+                optimizer.Dispose();
+                arena.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void Version1File_StillLoads_IntoFloat32AndCompressedStates()
+    {
+        using var arena = Arena(out var tensors);
+        var (p0, grads) = TestData.Inputs(TensorLengths.Sum(), 2, seed: 4);
+        Scatter(p0, arena.Params.Span, tensors);
+        using var original = new Optimizer(arena, new Adam());
+        foreach (var g in grads)
+        {
+            Scatter(g, arena.Grads.Span, tensors);
+            original.Step();
+        }
+
+        var file = new MemoryStream();
+        original.Save(file);
+        // Version 1 had the same bytes for float32 states; only the version (and so the checksum) differ.
+        byte[] v1 = file.ToArray();
+        BitConverter.GetBytes(1u).CopyTo(v1, 8);
+        BitConverter.GetBytes(System.IO.Hashing.XxHash3.HashToUInt64(v1.AsSpan(0, v1.Length - 8))).CopyTo(v1, v1.Length - 8);
+        foreach (var storage in new[] { StateStorage.Fp32, StateStorage.Bf16 })
+        {
+            using var arenaL = Arena(out var tl);
+            using var loaded = new Optimizer(arenaL, new Adam(), new OptimizerOptions { StateStorage = storage });
+            loaded.Load(v1, "version 1");
+            TestData.AssertBitwiseEqual(arena.Params.Span, arenaL.Params.Span, $"{storage} parameters");
+            var m = new float[tl[1].Length];
+            loaded.CopyState("m", tl[1], m);
+            var expected = storage == StateStorage.Fp32
+                ? original.GetState("m", tensors[1]).ToArray()
+                : Stored(original.GetState("m", tensors[1]).ToArray(), Variant.Bf16, false, 0, 0, tensors[1].Offset);
+            TestData.AssertBitwiseEqual(expected, m, $"{storage} m from a version 1 file");
+        }
+    }
 }

@@ -184,4 +184,38 @@ public sealed class GpuStateTests(IlgpuCpuFixture fixture) : IDisposable
             TestData.AssertBitwiseEqual(m, after.GetState(0)!.Span, "m after a refused load");
         }
     }
+
+    [Fact]
+    public void CompressedStates_AreRefusedOnTheDevice_AndACompressedHostIsNotCopiedBufferToBuffer()
+    {
+        var (arena, x) = NewArena();
+        using (arena)
+        {
+            var bf16 = new OptimizerOptions { StateStorage = FusedOpt.Storage.StateStorage.Bf16 };
+            var refused = Assert.Throws<NotSupportedException>(() => new DeviceOptimizer(fixture.Accelerator, arena, OptimizerCatalog.Create("adam"), bf16));
+            Assert.Contains("bf16", refused.Message);
+
+            arena.Grad(x).Fill(0.1f);
+            using var host = new Optimizer(arena, OptimizerCatalog.Create("adam"), bf16);
+            host.Step();
+            using var device = new DeviceOptimizer(fixture.Accelerator, arena, OptimizerCatalog.Create("adam"));
+            var up = Assert.Throws<ArgumentException>(() => device.UploadFrom(host));
+            Assert.Contains("state file", up.Message);
+            Assert.Throws<ArgumentException>(() => device.DownloadTo(host));
+            Assert.Equal(1, host.GetStepCount());   // nothing changed
+
+            // A state file converts: the compressed host's file loads into the device, widened.
+            string path = Path.Combine(Path.GetTempPath(), $"fusedopt-bf16-host-{Guid.NewGuid():N}.fopt");
+            try
+            {
+                host.Save(path);
+                device.Load(path);
+                Assert.Equal(1, device.GetStepCount());
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+    }
 }

@@ -893,8 +893,12 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             long b = Math.Min(end, a + tile);
             for (int k = 0; k < states.Count; k++)
             {
-                if (_packed![k] is not { } packed)
+                // A state allocated earlier but not used by this rule now (vMax with AMSGrad switched off) is left as
+                // stored: decoding and re-encoding it would not be exact for q8.
+                if (_packed![k] is not { } packed || !rule.IsStateNeeded(k))
                 {
+                    frame.States[k] = 0;
+                    tileOf[k] = 0;
                     continue;
                 }
 
@@ -924,7 +928,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
             for (int k = 0; k < states.Count; k++)
             {
-                if (_packed![k] is { } packed && states[k].IsWritten)
+                if (_packed![k] is { } packed && states[k].IsWritten && tileOf[k] != 0)
                 {
                     var rounding = _roundingKeys is { } keys ? new StochasticRounding(true, keys[k], step) : default;
                     packed.Encode((float*)tileOf[k], a, b - a, slice.Tensor, Isa, in rounding);

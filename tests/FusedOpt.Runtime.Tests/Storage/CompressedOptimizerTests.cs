@@ -645,4 +645,28 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
             TestData.AssertBitwiseEqual(expected, m, $"{storage} m from a version 1 file");
         }
     }
+
+    [Fact]
+    public void AStateNoLongerUsed_IsLeftAsStored_NotReencodedEachStep()
+    {
+        // SGD's momentum buffer, signed q8: a block whose largest magnitude is negative would shrink by the map's
+        // −0.99297 on every decode/encode round trip. Switching momentum off leaves the buffer exactly as stored.
+        using var arena = Arena(out var tensors);
+        using var sgd = new Optimizer(arena, OptimizerCatalog.Create("sgd", new Dictionary<string, double> { ["momentum"] = 0.9 }),
+            new OptimizerOptions { StateStorage = StateStorage.Q8, Q8MinElements = 0 });
+        arena.Grads.Span.Fill(-0.5f);
+        sgd.Step();
+        var before = new float[tensors[1].Length];
+        sgd.CopyState("buf", tensors[1], before);
+        sgd.SetHyperparameter("momentum", 0);
+        for (int s = 0; s < 3; s++)
+        {
+            sgd.Step();
+        }
+
+        var after = new float[tensors[1].Length];
+        sgd.CopyState("buf", tensors[1], after);
+        TestData.AssertBitwiseEqual(before, after, "the unused momentum buffer");
+        Assert.All(before, static b => Assert.True(b < 0));
+    }
 }

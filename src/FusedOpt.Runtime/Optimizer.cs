@@ -131,6 +131,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     private readonly bool[] _stepped;
     private NaiveScratch[]? _scratch;
     private int _steppedCount;
+    private int _zeroedCount;
     private float _openGradScale;
     private double _openScale;
     private bool _disposed;
@@ -350,6 +351,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
     public StepResult Step(double lossScale = 1)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        GradientsZeroed = false;
         return _core.Step(lossScale);
     }
 
@@ -373,7 +375,17 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         _openScale = 1 / lossScale;
         Array.Clear(_stepped);
         _steppedCount = 0;
+        _zeroedCount = 0;
+        GradientsZeroed = false;
     }
+
+    /// <summary>
+    /// True when the last step was a step inside backward whose every tensor was stepped with
+    /// <c>zeroGradients</c> (<see cref="StepTensors(int, int, bool)"/>): every gradient of the arena is 0 (padding is never
+    /// written), so the next batch need not zero them. False after <see cref="Step"/>, from <see cref="BeginStep"/> on, and
+    /// after a step that did not zero them all. Gradients written by anyone else since are not seen.
+    /// </summary>
+    public bool GradientsZeroed { get; private set; }
 
     /// <summary>True between <see cref="BeginStep"/> and <see cref="EndStep"/>.</summary>
     public bool IsStepOpen => _core.IsPartialStepOpen;
@@ -424,6 +436,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
         }
 
         _steppedCount += count;
+        _zeroedCount += zeroGradients ? count : 0;
         _sweep.GradScale = _openGradScale;
         _sweep.ZeroGradients = zeroGradients;
         _sweep.Slices = new ArraySegment<StepSlice>(_tensorSlices, first, count);
@@ -484,6 +497,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 $"The step ended with {missing.Count} of {_tensorSlices.Length} tensors not stepped ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", …" : "")}); they kept their values, but the step was counted.");
         }
 
+        GradientsZeroed = _zeroedCount == _tensorSlices.Length;
         return new StepResult(false, _core.Steps[0], null, _openScale);
     }
 

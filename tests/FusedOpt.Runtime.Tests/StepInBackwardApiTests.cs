@@ -274,9 +274,12 @@ public sealed class StepInBackwardApiTests
             Assert.All(b.Grad(tb[1]).ToArray(), static x => Assert.Equal(0f, x));
             Assert.All(b.Grad(tb[2]).ToArray(), static x => Assert.Equal(0f, x));
             TestData.AssertBitwiseEqual(a.Grad(ta[0]), b.Grad(tb[0]), "the tensor not stepped yet keeps its gradient");
+            Assert.False(zeroing.GradientsZeroed);
             zeroing.StepTensors(0, 1, zeroGradients: true);
             zeroing.EndStep();
             Assert.All(b.Grads.Span.ToArray(), static x => Assert.Equal(0f, x));
+            Assert.True(zeroing.GradientsZeroed);
+            Assert.False(plain.GradientsZeroed);   // stepped without zeroing
         }
 
         TestData.AssertBitwiseEqual(a.Params.Span, b.Params.Span, "parameters");

@@ -61,7 +61,7 @@ public sealed class TrainingStep : IDisposable
             _dLogits = new float[batch * classes];
         }
 
-        if (_stepInBackward is not { GradientsZeroed: true })
+        if (!_optimizer.GradientsZeroed)
         {
             // The step inside backward zeroed every gradient it stepped, in cache; otherwise one pass here.
             _arena.ZeroGrads();
@@ -73,10 +73,8 @@ public sealed class TrainingStep : IDisposable
         if (_stepInBackward is { } hook)
         {
             _optimizer.BeginStep();
-            hook.GradientsZeroed = false;
             Model.Backward(dLogits, hook: hook);
             _optimizer.EndStep();
-            hook.GradientsZeroed = true;
         }
         else
         {

@@ -224,7 +224,7 @@ public sealed class Trainer : IDisposable
         var labels = _labels.AsSpan(0, count);
         var dLogits = _dLogits.AsSpan(0, count * _classes);
 
-        if (_stepInBackward is not { GradientsZeroed: true })
+        if (!_optimizer.GradientsZeroed)
         {
             // The step inside backward zeroed every gradient it stepped, in cache; otherwise one pass here.
             _arena.ZeroGrads();
@@ -245,10 +245,8 @@ public sealed class Trainer : IDisposable
         {
             // Every group's prologue (scalars, step count) once, then each layer's tensors as its gradients complete.
             _optimizer.BeginStep();
-            hook.GradientsZeroed = false;
             _model.Backward(dLogits, hook: hook);
             _optimizer.EndStep();
-            hook.GradientsZeroed = true;
         }
         else
         {
@@ -357,16 +355,10 @@ public sealed class Trainer : IDisposable
     {
         /// <inheritdoc />
         /// <remarks>
-        /// Each thread zeroes the gradients it has just stepped while they are in its cache, so the next batch needs no
-        /// zeroing pass over the arena (<see cref="GradientsZeroed"/>).
+        /// Each thread zeroes the gradients it has just stepped while they are in its cache, so after the step the next
+        /// batch needs no zeroing pass over the arena (<see cref="Optimizer.GradientsZeroed"/>).
         /// </remarks>
         public void GradientsComplete(int firstTensor, int tensorCount) => optimizer.StepTensors(firstTensor, tensorCount, zeroGradients: true);
-
-        /// <summary>
-        /// True after a step inside backward closed: every tensor was stepped, so every gradient was zeroed (padding
-        /// between tensors is never written). The next batch may skip <see cref="ParameterArena.ZeroGrads"/>.
-        /// </summary>
-        public bool GradientsZeroed { get; set; }
     }
 
     /// <summary>Copies saved buffers into the model's, checking that the names and lengths are the model's, in order.</summary>

@@ -287,8 +287,11 @@ internal sealed unsafe class PackedState : IDisposable
             long from = Math.Max(byteOffset + written, regionStart), to = Math.Min(byteOffset + destination.Length, regionStart + bytes);
             if (from < to)
             {
-                var source = pointer == 0 ? header : new ReadOnlySpan<byte>((byte*)pointer, (int)bytes);
-                source.Slice((int)(from - regionStart), (int)(to - from)).CopyTo(destination[written..]);
+                // Offsets stay long: a region (a bf16 state of more than 2³⁰ elements) may exceed 2 GB.
+                var source = pointer == 0
+                    ? header.Slice((int)(from - regionStart), (int)(to - from))
+                    : new ReadOnlySpan<byte>((byte*)pointer + (from - regionStart), (int)(to - from));
+                source.CopyTo(destination[written..]);
                 written += (int)(to - from);
             }
 
@@ -312,12 +315,13 @@ internal sealed unsafe class PackedState : IDisposable
             throw new ArgumentException($"A {StateFormats.Name(Format)} state of {Length} elements is {ByteCount} bytes, not {bytes.Length}.", nameof(bytes));
         }
 
+        // The stored form is one span (a state file's body: under 2 GB), so its regions are too.
         int at = 0;
         foreach (var (pointer, count) in StoredRegions())
         {
             if (pointer != 0)
             {
-                bytes.Slice(at, (int)count).CopyTo(new Span<byte>((byte*)pointer, (int)count));
+                bytes.Slice(at, checked((int)count)).CopyTo(new Span<byte>((byte*)pointer, (int)count));
             }
 
             at += (int)count;

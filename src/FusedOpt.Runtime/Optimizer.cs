@@ -722,15 +722,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             return;
         }
 
-        var target = EnsureState(index).Span;
-        if (storage == StateFormat.Float32)
-        {
-            MemoryMarshal.Cast<byte, float>(bytes).CopyTo(target);
-        }
-        else
-        {
-            StateFormats.ToFloat32(storage, bytes, _arena).CopyTo(target);
-        }
+        MemoryMarshal.Cast<byte, float>(StateFormats.AsFloat32(storage, bytes, _arena)).CopyTo(EnsureState(index).Span);
     }
 
     void IOptimizerStateStore.ResetState(int index) => ResetState(index);

@@ -61,8 +61,11 @@ internal interface IOptimizerStateStore
     /// <summary>Copies bytes of state <paramref name="index"/>, in its current storage, into <paramref name="destination"/>.</summary>
     void ReadState(int index, long byteOffset, Span<byte> destination);
 
-    /// <summary>Bytes of state <paramref name="index"/>'s stored form (its <see cref="GetStateFormat"/>).</summary>
-    long GetStateByteCount(int index);
+    /// <summary>
+    /// Bytes of state <paramref name="index"/>'s stored form (its <see cref="GetStateFormat"/>): by default one float32
+    /// per arena element, what a store that keeps float32 states (the device executors) holds.
+    /// </summary>
+    long GetStateByteCount(int index) => GetStateFormat(index) == StateFormat.None ? 0 : Arena.Length * sizeof(float);
 
     /// <summary>Replaces rules, step counts and per-step states (already validated); states the rules need are allocated.</summary>
     void Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates);

@@ -394,6 +394,13 @@ internal static class StateFormats
         return checked(8 + arena.Length + (4 * layout.BlockCount) + (4 * layout.PlainCount));
     }
 
+    /// <summary>
+    /// The bytes of a stored state of <paramref name="format"/> as float32 values (arena length): the bytes themselves
+    /// for fp32, else the decoded values.
+    /// </summary>
+    public static ReadOnlySpan<byte> AsFloat32(StateFormat format, ReadOnlySpan<byte> bytes, ParameterArena arena) =>
+        format == StateFormat.Float32 ? bytes : MemoryMarshal.AsBytes(ToFloat32(format, bytes, arena).AsSpan());
+
     /// <summary>The float32 values (arena length) of a stored state of <paramref name="format"/>.</summary>
     public static float[] ToFloat32(StateFormat format, ReadOnlySpan<byte> bytes, ParameterArena arena)
     {

@@ -468,8 +468,6 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
     unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
         new ReadOnlySpan<byte>((byte*)_arena.Params.Pointer + byteOffset, destination.Length).CopyTo(destination);
 
-    long IOptimizerStateStore.GetStateByteCount(int index) => _states[index] is null ? 0 : _arena.Length * sizeof(float);
-
     void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
     {
         var buffer = _states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated.");
@@ -493,11 +491,8 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
 
     void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
     {
-        if (storage != StateFormat.Float32)
-        {
-            // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
-            bytes = MemoryMarshal.AsBytes(Storage.StateFormats.ToFloat32(storage, bytes, _arena).AsSpan());
-        }
+        // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
+        bytes = Storage.StateFormats.AsFloat32(storage, bytes, _arena);
 
         _states[index] ??= _device.CreateStorageBuffer(_arena.Length);
         _device.Upload(_states[index]!, MemoryMarshal.Cast<byte, float>(bytes));

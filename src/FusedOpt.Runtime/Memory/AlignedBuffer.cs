@@ -52,13 +52,24 @@ public sealed unsafe class AlignedBuffer : IDisposable
         // otherwise share their low address bits (page-aligned mmaps), and loads from one buffer then falsely depend on
         // stores to another: measured 14× slower scalar steps with two threads when a state and the parameters matched
         // modulo 2 MiB. STREAM pads its arrays for the same reason.
-        nuint colour = Colouring ? (nuint)((Interlocked.Increment(ref s_colour) * ColourStride) % 4096) : 0;
-        _allocation = NativeMemory.AlignedAlloc(bytes + 4096, Alignment);
-        _data = (float*)((byte*)_allocation + colour);
+        _data = (float*)AllocateColoured(bytes, out _allocation);
         if (clear)
         {
             NativeMemory.Clear(_data, bytes);
         }
+    }
+
+    /// <summary>
+    /// Allocates <paramref name="bytes"/> (contents undefined) starting at the next colour (a multiple of 64 bytes within
+    /// a 4 KiB page; see the constructor); <paramref name="allocation"/> is what <see cref="NativeMemory.AlignedFree"/>
+    /// takes. Every native buffer a step streams through (parameters, gradients, float32 and packed states) is coloured,
+    /// so no two of them share their page offset.
+    /// </summary>
+    internal static byte* AllocateColoured(nuint bytes, out void* allocation)
+    {
+        nuint colour = Colouring ? (nuint)((Interlocked.Increment(ref s_colour) * ColourStride) % 4096) : 0;
+        allocation = NativeMemory.AlignedAlloc(bytes + 4096, Alignment);
+        return (byte*)allocation + colour;
     }
 
     /// <summary>Number of floats.</summary>

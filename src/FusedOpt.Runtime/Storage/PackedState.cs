@@ -74,6 +74,7 @@ internal sealed unsafe class PackedState : IDisposable
     private readonly ParameterArena _arena;
     private readonly Q8Layout? _layout;
     private void* _memory;
+    private void* _allocation;
 
     public PackedState(ParameterArena arena, StateFormat format, Q8Layout? layout)
     {
@@ -94,7 +95,7 @@ internal sealed unsafe class PackedState : IDisposable
         long absMaxOffset = (ElementBytes + 63) & ~63L;
         long plainOffset = (absMaxOffset + (4 * BlockCount) + 63) & ~63L;
         nuint allocated = (nuint)Math.Max(64, plainOffset + (4 * PlainCount));
-        _memory = NativeMemory.AlignedAlloc(allocated, 64);
+        _memory = AlignedBuffer.AllocateColoured(allocated, out _allocation);
         NativeMemory.Clear(_memory, allocated);
         AbsMax = (float*)((byte*)_memory + absMaxOffset);
         Plain = (float*)((byte*)_memory + plainOffset);
@@ -334,7 +335,8 @@ internal sealed unsafe class PackedState : IDisposable
     {
         if (_memory != null)
         {
-            NativeMemory.AlignedFree(_memory);
+            NativeMemory.AlignedFree(_allocation);
+            _allocation = null;
             _memory = null;
         }
     }

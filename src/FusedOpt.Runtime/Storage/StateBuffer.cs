@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using FusedOpt.Memory;
 
 namespace FusedOpt.Storage;
 
@@ -11,6 +12,7 @@ namespace FusedOpt.Storage;
 public sealed unsafe class StateBuffer : IDisposable
 {
     private void* _memory;
+    private void* _allocation;
 
     /// <summary>Allocates a zeroed state of <paramref name="length"/> elements stored as <paramref name="storage"/>.</summary>
     public StateBuffer(long length, StateStorage storage, DynamicMap? map = null)
@@ -29,7 +31,7 @@ public sealed unsafe class StateBuffer : IDisposable
         AbsMaxOffset = (codeBytes + 63) & ~63L;
         ByteCount = StateStorages.ByteCount(storage, length);
         long allocated = AbsMaxOffset + (storage == StateStorage.Q8 ? 4 * Q8.BlockCount(length) : 0);
-        _memory = NativeMemory.AlignedAlloc((nuint)Math.Max(64, allocated), 64);
+        _memory = AlignedBuffer.AllocateColoured((nuint)Math.Max(64, allocated), out _allocation);
         NativeMemory.Clear(_memory, (nuint)Math.Max(64, allocated));
         if (Map is { IsSigned: true })
         {
@@ -103,7 +105,8 @@ public sealed unsafe class StateBuffer : IDisposable
     {
         if (_memory != null)
         {
-            NativeMemory.AlignedFree(_memory);
+            NativeMemory.AlignedFree(_allocation);
+            _allocation = null;
             _memory = null;
         }
     }

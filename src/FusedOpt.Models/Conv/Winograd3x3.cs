@@ -1,7 +1,5 @@
 using System;
 using System.Numerics;
-using FusedOpt.Models.Linalg;
-using FusedOpt.Threading;
 
 namespace FusedOpt.Models.Layers;
 
@@ -18,38 +16,18 @@ namespace FusedOpt.Models.Layers;
 /// <para>The same routine computes backward-data: dL/dx is the convolution of dL/dy with the kernel rotated by 180°
 /// and its channel axes swapped, again 3×3, stride 1, padding 1.</para>
 /// <para>The transforms run on channel vectors (<see cref="Vector{T}"/>), so both channel counts must be multiples of
-/// its width (<see cref="Supports"/>); the tiles of each image are split over the pool.</para>
+/// its width (<see cref="WinogradConvolution{T}.Supports"/>); the images of the batch are split over the pool
+/// (<see cref="WinogradConvolution{T}"/>). <see cref="Winograd4x4{T}"/> is F(4×4, 3×3).</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-internal sealed unsafe class Winograd3x3<T> : IParallelWork
+internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private T* _input;
-    private T* _output;
-    private T* _v;
-    private T* _m;
-    private T* _bias;
-    private int _batch;
-    private int _height;
-    private int _width;
-    private int _inChannels;
-    private int _outChannels;
-    private int _parts = 1;
-    private bool _outputPhase;
+    /// <inheritdoc />
+    public override int TileSize => 2;
 
-    /// <summary>Whether channel counts <paramref name="cin"/> and <paramref name="cout"/> suit the vectorized transforms.</summary>
-    public static bool Supports(int cin, int cout) =>
-        Vector.IsHardwareAccelerated && cin % Vector<T>.Count == 0 && cout % Vector<T>.Count == 0;
-
-    /// <summary>Tiles of a batch: batch · ⌈H/2⌉ · ⌈W/2⌉.</summary>
-    public static int Tiles(int batch, int height, int width) => batch * ((height + 1) / 2) * ((width + 1) / 2);
-
-    /// <summary>
-    /// U[e][i][j] (e = 4r + c of the 4×4 transformed kernel) from PyTorch weights W [cout, cin, 3, 3]: forward maps
-    /// i = input channel, j = output channel; <paramref name="backwardData"/> maps i = output channel, j = input channel
-    /// with the kernel rotated by 180°.
-    /// </summary>
-    public static void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData)
+    /// <inheritdoc />
+    public override void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData)
     {
         T half = T.One / (T.One + T.One);
         Span<T> g = stackalloc T[9];
@@ -89,78 +67,19 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
         }
     }
 
-    /// <summary>
-    /// output [batch, H, W, cout] = conv3×3(input [batch, H, W, cin]) (+ bias), with transformed weights
-    /// <paramref name="u"/> [16, cin, cout]; <paramref name="workspace"/> holds 16·tiles·(cin + cout) values.
-    /// </summary>
-    public void Run(
-        MatMul<T> matMul, WorkerPool? pool, T* input, int batch, int height, int width, int cin,
-        ReadOnlySpan<T> u, int cout, T* output, T* bias, Span<T> workspace)
-    {
-        int tiles = Tiles(batch, height, width);
-        if (workspace.Length < 16L * tiles * (cin + cout))
-        {
-            throw new ArgumentException($"winograd: the workspace holds {workspace.Length} values, {16L * tiles * (cin + cout)} needed.", nameof(workspace));
-        }
-
-        fixed (T* ws = workspace)
-        {
-            _input = input;
-            _output = output;
-            _bias = bias;
-            _v = ws;
-            _m = ws + (16L * tiles * cin);
-            _batch = batch;
-            _height = height;
-            _width = width;
-            _inChannels = cin;
-            _outChannels = cout;
-            _parts = LayerParallel.Parts(pool);
-
-            _outputPhase = false;
-            LayerParallel.Run(pool, this);
-            for (int e = 0; e < 16; e++)
-            {
-                var v = new ReadOnlySpan<T>(_v + ((long)e * tiles * cin), tiles * cin);
-                var m = new Span<T>(_m + ((long)e * tiles * cout), tiles * cout);
-                matMul.Multiply(Transpose.N, Transpose.N, tiles, cout, cin, T.One, v, cin, u.Slice(e * cin * cout, cin * cout), cout, T.Zero, m, cout);
-            }
-
-            _outputPhase = true;
-            LayerParallel.Run(pool, this);
-        }
-    }
-
     /// <inheritdoc />
-    void IParallelWork.Execute(int part)
+    protected override void InputTransform(int n)
     {
-        var (first, end) = LayerParallel.Split(_batch, part, _parts);
-        for (int n = first; n < end; n++)
-        {
-            if (_outputPhase)
-            {
-                OutputTransform(n);
-            }
-            else
-            {
-                InputTransform(n);
-            }
-        }
-    }
-
-    /// <summary>V[e][tile][c] = (Bᵀ d B)[e] for every tile of image <paramref name="n"/>.</summary>
-    private void InputTransform(int n)
-    {
-        int h = _height, w = _width, cin = _inChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)_batch * th * tw, stride = tiles * cin;
-        T* image = _input + ((long)n * h * w * cin);
+        int h = Height, w = Width, cin = InChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long tiles = (long)Batch * th * tw, stride = tiles * cin;
+        T* image = Input + ((long)n * h * w * cin);
         Span<Vector<T>> d = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)
         {
             for (int tx = 0; tx < tw; tx++)
             {
                 long tile = (((long)n * th) + ty) * tw + tx;
-                T* v = _v + (tile * cin);
+                T* v = V + (tile * cin);
                 for (int j = 0; j < cin; j += vc)
                 {
                     for (int r = 0; r < 4; r++)
@@ -198,19 +117,19 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
         }
     }
 
-    /// <summary>y[2×2 tile] = Aᵀ M A (+ bias) for every tile of image <paramref name="n"/>.</summary>
-    private void OutputTransform(int n)
+    /// <inheritdoc />
+    protected override void OutputTransform(int n)
     {
-        int h = _height, w = _width, cout = _outChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)_batch * th * tw, stride = tiles * cout;
-        T* image = _output + ((long)n * h * w * cout);
+        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long tiles = (long)Batch * th * tw, stride = tiles * cout;
+        T* image = Output + ((long)n * h * w * cout);
         Span<Vector<T>> m = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)
         {
             for (int tx = 0; tx < tw; tx++)
             {
                 long tile = (((long)n * th) + ty) * tw + tx;
-                T* source = _m + (tile * cout);
+                T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
                     for (int e = 0; e < 16; e++)
@@ -218,7 +137,7 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
                         m[e] = Vector.Load(source + (e * stride) + j);
                     }
 
-                    var b = _bias is null ? Vector<T>.Zero : Vector.Load(_bias + j);
+                    var b = BiasValues is null ? Vector<T>.Zero : Vector.Load(BiasValues + j);
 
                     // Aᵀ·m: 2×4, then ·A: 2×2.
                     for (int c = 0; c < 4; c++)

@@ -30,8 +30,8 @@ namespace FusedOpt.Models.Layers;
 /// shaped products. Workspaces (col, Wp, dWp) are sized for the largest batch seen; nothing is allocated per batch
 /// after the first.</para>
 /// <para>With <see cref="UsesWinograd"/> (3×3, stride 1, padding 1; see <see cref="ConvAlgorithm.Auto"/>) forward and
-/// backward-data run as Winograd F(2×2, 3×3) instead (<see cref="Winograd3x3{T}"/>), with the col buffer as their
-/// workspace; backward-weights then builds the columns itself before its GEMM. im2col, col2im and the Winograd
+/// backward-data run as Winograd F(2×2, 3×3) or F(4×4, 3×3) instead (<see cref="Winograd3x3{T}"/>,
+/// <see cref="Winograd4x4{T}"/>; <see cref="Implementation"/> says which), with the col buffer as their workspace; backward-weights then builds the columns itself before its GEMM. im2col, col2im and the Winograd
 /// transforms split the samples over the model's pool.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -46,7 +46,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private T[] _packedGrad = [];
     private T[] _winograd = [];
     private T[] _winogradBack = [];
-    private readonly Winograd3x3<T>? _wino;
+    private readonly WinogradConvolution<T>? _wino;
     private bool _colValid;
     private bool _toColumns;
     private int _batch;
@@ -62,19 +62,30 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <param name="stride">Stride, ≥ 1.</param>
     /// <param name="padding">Zero padding on every side, ≥ 0.</param>
     /// <param name="bias">Whether the layer has a bias.</param>
-    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks Winograd where it applies.</param>
+    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks by image size (<see cref="AutoAlgorithm"/>).</param>
     public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true, ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         : base(name, input.Validate(name).Size, OutputShape(name, input, outChannels, kernel, stride, padding).Size)
     {
-        bool winogradFits = kernel == 3 && stride == 1 && padding == 1 && Winograd3x3<T>.Supports(input.Channels, outChannels);
-        if (algorithm == ConvAlgorithm.Winograd && !winogradFits)
+        if (!Enum.IsDefined(algorithm))
         {
-            throw new ArgumentException($"Conv2d '{name}': Winograd F(2×2, 3×3) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
+            throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, $"Conv2d '{name}': unknown convolution algorithm {(int)algorithm}; expected Auto, Im2Col, Winograd or Winograd4x4.");
+        }
+
+        bool winogradFits = WinogradApplies(input, outChannels, kernel, stride, padding);
+        if ((algorithm is ConvAlgorithm.Winograd or ConvAlgorithm.Winograd4x4) && !winogradFits)
+        {
+            string tile = algorithm == ConvAlgorithm.Winograd ? "2×2" : "4×4";
+            throw new ArgumentException($"Conv2d '{name}': Winograd F({tile}, 3×3) ({algorithm}) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
         }
 
         Algorithm = algorithm;
-        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits && input.Height >= AutoWinogradMinSize && input.Width >= AutoWinogradMinSize);
-        _wino = UsesWinograd ? new Winograd3x3<T>() : null;
+        Implementation = algorithm == ConvAlgorithm.Auto ? (winogradFits ? AutoAlgorithm(input) : ConvAlgorithm.Im2Col) : algorithm;
+        _wino = Implementation switch
+        {
+            ConvAlgorithm.Winograd => new Winograd3x3<T>(),
+            ConvAlgorithm.Winograd4x4 => new Winograd4x4<T>(),
+            _ => null,
+        };
         InputShape = input;
         Output = OutputShape(name, input, outChannels, kernel, stride, padding);
         Kernel = kernel;
@@ -109,11 +120,23 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// </summary>
     public const int AutoWinogradMinSize = 4;
 
+    /// <summary>
+    /// <see cref="ConvAlgorithm.Auto"/> uses F(4×4, 3×3) instead of F(2×2, 3×3) on images at least this tall and wide.
+    /// PROVISIONAL: set from the measurement below.
+    /// </summary>
+    public const int AutoWinograd4x4MinSize = 8;
+
     /// <summary>The algorithm asked for.</summary>
     public ConvAlgorithm Algorithm { get; }
 
-    /// <summary>Whether forward and backward-data run as Winograd F(2×2, 3×3) (else im2col + GEMM).</summary>
-    public bool UsesWinograd { get; }
+    /// <summary>
+    /// What forward and backward-data run: <see cref="ConvAlgorithm.Im2Col"/>, <see cref="ConvAlgorithm.Winograd"/>
+    /// (F(2×2, 3×3)) or <see cref="ConvAlgorithm.Winograd4x4"/> (F(4×4, 3×3)); <see cref="ConvAlgorithm.Auto"/> resolved.
+    /// </summary>
+    public ConvAlgorithm Implementation { get; }
+
+    /// <summary>Whether forward and backward-data run as Winograd, F(2×2, 3×3) or F(4×4, 3×3) (else im2col + GEMM).</summary>
+    public bool UsesWinograd => _wino is not null;
 
     /// <summary>Values per im2col row, k·k·Cin.</summary>
     public int Depth => Kernel * Kernel * InputShape.Channels;
@@ -132,6 +155,21 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     /// <inheritdoc />
     public override IReadOnlyList<TensorSlot> Parameters => _weight is null ? [] : _bias is null ? [_weight] : [_weight, _bias];
+
+    /// <summary>
+    /// What <see cref="ConvAlgorithm.Auto"/> picks for a layer Winograd applies to (3×3, stride 1, padding 1,
+    /// vector-multiple channel counts), by its image size: F(4×4, 3×3) from <see cref="AutoWinograd4x4MinSize"/>
+    /// up, F(2×2, 3×3) from <see cref="AutoWinogradMinSize"/> up, else im2col.
+    /// </summary>
+    public static ConvAlgorithm AutoAlgorithm(ImageShape input)
+    {
+        int side = Math.Min(input.Height, input.Width);
+        return side >= AutoWinograd4x4MinSize ? ConvAlgorithm.Winograd4x4 : side >= AutoWinogradMinSize ? ConvAlgorithm.Winograd : ConvAlgorithm.Im2Col;
+    }
+
+    /// <summary>Whether Winograd (either tile size) applies: a 3×3 kernel, stride 1, padding 1, channel counts that are multiples of the vector width.</summary>
+    public static bool WinogradApplies(ImageShape input, int outChannels, int kernel, int stride, int padding) =>
+        kernel == 3 && stride == 1 && padding == 1 && WinogradConvolution<T>.Supports(input.Channels, outChannels);
 
     /// <summary>The output size of a convolution, validating every argument.</summary>
     public static ImageShape OutputShape(string name, ImageShape input, int outChannels, int kernel, int stride, int padding)
@@ -193,7 +231,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         Ensure(batch);
         if (_wino is not null)
         {
-            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
@@ -254,7 +292,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
@@ -424,7 +462,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         long need = (long)batch * Output.Pixels * Depth;
         if (_wino is not null)
         {
-            need = Math.Max(need, 16L * Winograd3x3<T>.Tiles(batch, InputShape.Height, InputShape.Width) * (InputShape.Channels + Output.Channels));
+            need = Math.Max(need, _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels));
         }
 
         if (need > int.MaxValue)
@@ -441,8 +479,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         {
             _packed = new T[Output.Channels * Depth];
             _packedGrad = new T[Output.Channels * Depth];
-            _winograd = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
-            _winogradBack = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
+            _winograd = _wino is null ? [] : new T[_wino.Points * Output.Channels * InputShape.Channels];
+            _winogradBack = _wino is null ? [] : new T[_wino.Points * Output.Channels * InputShape.Channels];
         }
     }
 

@@ -222,7 +222,7 @@ public sealed class ConvLayerTests
     {
         var input = new ImageShape(cin, h, w);
         var conv = new Conv2d<T>("conv", input, cout, k, stride, padding, algorithm: algorithm);
-        Assert.Equal(algorithm == ConvAlgorithm.Winograd, conv.UsesWinograd);
+        Assert.Equal(algorithm, conv.Implementation);
         int ho = ((h + (2 * padding) - k) / stride) + 1, wo = ((w + (2 * padding) - k) / stride) + 1;
         Assert.Equal(new ImageShape(cout, ho, wo), conv.Output);
         using var arena = new ParameterArena();

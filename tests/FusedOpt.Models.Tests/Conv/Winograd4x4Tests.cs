@@ -1,0 +1,189 @@
+using System;
+using System.Linq;
+using System.Numerics;
+using FusedOpt.Memory;
+using FusedOpt.Models;
+using FusedOpt.Models.Layers;
+using FusedOpt.Threading;
+using Xunit;
+
+namespace FusedOpt.Tests.Conv;
+
+/// <summary>
+/// Winograd F(4×4, 3×3) (<see cref="ConvAlgorithm.Winograd4x4"/>) against a float64 direct convolution written out
+/// here on channels-last data: y[n, i, j, o] = b[o] + Σ_c,ky,kx W[o, c, ky, kx]·x[n, i − 1 + ky, j − 1 + kx, c] and
+/// its adjoint dx[n, iy, ix, c] = Σ_o,ky,kx W[o, c, ky, kx]·dy[n, iy + 1 − ky, ix + 1 − kx, o] (zero outside the image).
+/// Sizes cover whole 4×4 tiles, partial tiles in either direction, images smaller than one tile, and 1-pixel rows.
+/// </summary>
+public sealed class Winograd4x4Tests
+{
+    /// <summary>
+    /// Float32 bound, relative to max |exact value| of each tensor. F(4×4) multiplies the input tile by Bᵀ and B
+    /// (entries up to 5, row sums of |·| up to 10) and the products by Aᵀ and A (entries up to 8, row sums up to 19),
+    /// and its kernel transform divides by 6 and 24 (rounded once, from double). The transformed values are thus tens
+    /// to hundreds of times larger than the outputs they cancel down to, and each float32 rounding (u = 6·10⁻⁸) of
+    /// them costs that much more than in a direct sum: the first-order estimate u·‖Aᵀ‖₂²·‖Bᵀ‖₂²·‖G‖₂² ≈ u·(9.9²·7.1²·1.0)
+    /// ≈ 3·10⁻⁴ is a worst case over aligned signs; random-sign rounding errors add in quadrature and land at about
+    /// 10⁻⁵ (measured on these cases: up to 1.3·10⁻⁵; F(2×2) and im2col on the same data: ~10⁻⁶, ConvLayerTests holds
+    /// them to 2·10⁻⁵). 5·10⁻⁵ leaves a ×4 margin over the measurement and is still 6× below the worst case; a
+    /// transform with a wrong constant fails the float64 test at 10⁻¹².
+    /// </summary>
+    private const double Float32Tolerance = 5e-5;
+
+    public static TheoryData<int, int, int, int, int> Cases => new()
+    {
+        // batch, cin, h, w, cout
+        { 2, 8, 8, 8, 16 },    // whole tiles
+        { 2, 16, 9, 7, 8 },    // partial tiles in both directions (odd)
+        { 1, 8, 6, 10, 8 },    // partial tiles (even, not multiples of 4)
+        { 3, 16, 2, 2, 16 },   // smaller than one tile (VGG's 2×2 layers)
+        { 2, 32, 4, 4, 8 },    // one whole tile (VGG's 4×4 layers), more input channels
+        { 2, 8, 1, 5, 16 },    // one row
+        { 1, 8, 13, 12, 8 },   // several tiles, partial last row of tiles
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Winograd4x4_Float64_MatchesDirectConvolution(int batch, int cin, int h, int w, int cout)
+    {
+        var errors = Run<double>(batch, cin, h, w, cout, threads: 2);
+        Assert.True(errors.Y <= 1e-12 && errors.Dx <= 1e-12 && errors.Dw <= 1e-12, errors.ToString());
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Winograd4x4_Float32_MatchesDirectConvolution_WithinStatedBound(int batch, int cin, int h, int w, int cout)
+    {
+        var errors = Run<float>(batch, cin, h, w, cout, threads: 2);
+        Assert.True(errors.Y <= Float32Tolerance && errors.Dx <= Float32Tolerance, errors.ToString());
+        Assert.True(errors.Dw <= 2e-5, errors.ToString()); // backward-weights stays im2col + GEMM
+    }
+
+    [Fact]
+    public void Winograd4x4_Float32_SameBitsWithOrWithoutTheTransformPool()
+    {
+        var alone = Run<float>(2, 16, 9, 7, 8, threads: 1);
+        var pooled = Run<float>(2, 16, 9, 7, 8, threads: 2);
+        Assert.Equal(alone.Outputs, pooled.Outputs);
+    }
+
+    [Fact]
+    public void Winograd4x4_WhereItDoesNotApply_FailsNamingTheShape()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Conv2d<float>("c", new ImageShape(8, 6, 6), 8, kernel: 3, stride: 2, algorithm: ConvAlgorithm.Winograd4x4));
+        Assert.Contains("F(4×4, 3×3)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("s 2", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => new Conv2d<float>("c", new ImageShape(3, 8, 8), 8, algorithm: ConvAlgorithm.Winograd4x4));
+        Assert.Contains("3 → 8", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new Conv2d<float>("c", new ImageShape(8, 8, 8), 8, kernel: 5, padding: 2, algorithm: ConvAlgorithm.Winograd4x4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Conv2d<float>("c", new ImageShape(8, 8, 8), 8, algorithm: (ConvAlgorithm)99));
+    }
+
+    [Fact]
+    public void ConvAlgorithm_ExistingValuesKeepTheirNumbers()
+    {
+        Assert.Equal(0, (int)ConvAlgorithm.Auto);
+        Assert.Equal(1, (int)ConvAlgorithm.Im2Col);
+        Assert.Equal(2, (int)ConvAlgorithm.Winograd);
+        Assert.Equal(3, (int)ConvAlgorithm.Winograd4x4);
+    }
+
+    private sealed record Errors(double Y, double Dx, double Dw, float[] Outputs)
+    {
+        public override string ToString() => $"max error / max |exact|: y {Y:e2}, dx {Dx:e2}, dW {Dw:e2}";
+    }
+
+    private static Errors Run<T>(int batch, int cin, int h, int w, int cout, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var conv = new Conv2d<T>("conv", new ImageShape(cin, h, w), cout, algorithm: ConvAlgorithm.Winograd4x4);
+        Assert.Equal(ConvAlgorithm.Winograd4x4, conv.Implementation);
+        using var arena = new ParameterArena();
+        conv.Register(arena, static _ => 0);
+        arena.Build();
+        ParameterStore<T> store = typeof(T) == typeof(float) ? (ParameterStore<T>)(object)new ArenaParameters(arena) : new ArrayParameters<T>(arena);
+        conv.Bind(store);
+        using var pool = threads > 1 ? new WorkerPool(threads) : null;
+        conv.Attach(pool);
+
+        // Float32-representable values, so both precisions see the same data.
+        double[] weight = ConvLayerTests.Random(cout * cin * 9, 11, 0.5, 0), bias = ConvLayerTests.Random(cout, 12, 0.5, 0.25);
+        double[] x = ConvLayerTests.Random(batch * h * w * cin, 13, 1, 0.1), dy = ConvLayerTests.Random(batch * h * w * cout, 14, 1, 0);
+        for (int i = 0; i < weight.Length; i++)
+        {
+            store.Param(conv.Weight)[i] = T.CreateTruncating(weight[i]);
+        }
+
+        for (int i = 0; i < cout; i++)
+        {
+            store.Param(conv.Bias!)[i] = T.CreateTruncating(bias[i]);
+        }
+
+        // The oracle: direct loops in float64, channels-last.
+        double[] yRef = new double[dy.Length], dxRef = new double[x.Length], dwRef = new double[weight.Length];
+        for (int n = 0; n < batch; n++)
+        {
+            for (int i = 0; i < h; i++)
+            {
+                for (int j = 0; j < w; j++)
+                {
+                    for (int o = 0; o < cout; o++)
+                    {
+                        int yi = (((((n * h) + i) * w) + j) * cout) + o;
+                        double sum = bias[o];
+                        for (int ky = 0; ky < 3; ky++)
+                        {
+                            int iy = i - 1 + ky;
+                            if (iy < 0 || iy >= h)
+                            {
+                                continue;
+                            }
+
+                            for (int kx = 0; kx < 3; kx++)
+                            {
+                                int ix = j - 1 + kx;
+                                if (ix < 0 || ix >= w)
+                                {
+                                    continue;
+                                }
+
+                                for (int c = 0; c < cin; c++)
+                                {
+                                    int xi = (((((n * h) + iy) * w) + ix) * cin) + c, wi = (((((o * cin) + c) * 3) + ky) * 3) + kx;
+                                    sum += weight[wi] * x[xi];
+                                    dxRef[xi] += weight[wi] * dy[yi];
+                                    dwRef[wi] += x[xi] * dy[yi];
+                                }
+                            }
+                        }
+
+                        yRef[yi] = sum;
+                    }
+                }
+            }
+        }
+
+        using var mm = new MatMul<T>(threads);
+        T[] xt = [.. x.Select(T.CreateTruncating)], dyt = [.. dy.Select(T.CreateTruncating)];
+        T[] y = new T[dy.Length], dx = new T[x.Length];
+        conv.Forward(mm, xt, y, batch, training: true);
+        conv.Backward(mm, xt, y, dyt, dx, batch, inputGradient: true);
+        T[] dw = store.Grad(conv.Weight).ToArray();
+        float[] outputs = [.. y.Concat(dx).Concat(dw).Select(float.CreateTruncating)];
+        return new Errors(RelativeError(yRef, y), RelativeError(dxRef, dx), RelativeError(dwRef, dw), outputs);
+    }
+
+    private static double RelativeError<T>(double[] exact, T[] actual)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Assert.Equal(exact.Length, actual.Length);
+        Assert.All(actual, static a => Assert.True(T.IsFinite(a)));
+        double scale = exact.Max(Math.Abs), worst = 0;
+        for (int i = 0; i < exact.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(double.CreateTruncating(actual[i]) - exact[i]));
+        }
+
+        return worst / scale;
+    }
+}

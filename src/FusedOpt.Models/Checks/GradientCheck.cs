@@ -95,9 +95,10 @@ public static class GradientCheck
     /// <summary>
     /// Small convolutional networks covering Conv2d (odd sizes, stride 2, padding, a 2×2 kernel without padding),
     /// BatchNorm2d in training mode (alone and with the fused ReLU), MaxPool2d (2×2 and an overlapping 3×3 stride 1
-    /// window; Gaussian inputs make ties improbable), the layout changes, a reduced VGG, and Winograd F(2×2, 3×3) on an
+    /// window; Gaussian inputs make ties improbable), the layout changes, a reduced VGG, Winograd F(2×2, 3×3) on an
     /// odd-sized image (its forward and backward-data; chosen by <see cref="ConvAlgorithm.Auto"/> where the vector width
-    /// divides the 8 channels, as on every x64 machine).
+    /// divides the 8 channels, as on every x64 machine), and Winograd F(4×4, 3×3) (asked for) on a 7×6 image: partial
+    /// tiles in both directions.
     /// </summary>
     public static IReadOnlyList<(string Name, ModelSpec Spec)> ConvModels { get; } =
     [
@@ -105,6 +106,7 @@ public static class GradientCheck
         ("conv-bn-pool", ConvBnPool()),
         ("vgg-tiny", Vgg.Spec(width: 1, classes: 4, input: new ImageShape(3, 8, 8), config: [4, 0, 6, 0])),
         ("conv-winograd", WinogradChain()),
+        ("conv-winograd4x4", WinogradChain(ConvAlgorithm.Winograd4x4, new ImageShape(8, 7, 6))),
     ];
 
     /// <summary>|a − n| / max(|a|, |n|), and 0 when both are 0 (seed 001).</summary>
@@ -307,11 +309,11 @@ public static class GradientCheck
             new ImageLayoutSpec(o, ImageLayout.ChannelsFirst), new FlattenSpec([o.Channels, o.Height, o.Width]), new LinearSpec("fc", o.Size, 3)]);
     }
 
-    private static ModelSpec WinogradChain()
+    private static ModelSpec WinogradChain(ConvAlgorithm algorithm = ConvAlgorithm.Auto, ImageShape? shape = null)
     {
-        var input = new ImageShape(8, 5, 5);
-        var c1 = new Conv2dSpec("conv1", input, 8);
-        var c2 = new Conv2dSpec("conv2", c1.Output, 8);
+        var input = shape ?? new ImageShape(8, 5, 5);
+        var c1 = new Conv2dSpec("conv1", input, 8, Algorithm: algorithm);
+        var c2 = new Conv2dSpec("conv2", c1.Output, 8, Algorithm: algorithm);
         var o = c2.Output;
         return new ModelSpec([
             new ImageLayoutSpec(input, ImageLayout.ChannelsLast), c1, new BatchNorm2dSpec("bn1", c1.Output, ReLU: true), c2,

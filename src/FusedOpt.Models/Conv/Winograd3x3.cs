@@ -27,42 +27,31 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     public override int TileSize => 2;
 
     /// <inheritdoc />
-    public override void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData)
+    protected override void TransformKernels(T* g, int cols, T* u, long plane)
     {
-        T half = T.One / (T.One + T.One);
-        Span<T> g = stackalloc T[9];
-        Span<T> gg = stackalloc T[12];
-        int rows = backwardData ? cout : cin, cols = backwardData ? cin : cout;
-        for (int o = 0; o < cout; o++)
+        var half = new Vector<T>(T.One / (T.One + T.One));
+        Vector<T>* gg = stackalloc Vector<T>[12];
+        for (int j = 0; j < cols; j += Vector<T>.Count)
         {
-            for (int c = 0; c < cin; c++)
+            // G·g: 4×3.
+            for (int k = 0; k < 3; k++)
             {
-                ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
-                for (int t = 0; t < 9; t++)
-                {
-                    g[t] = backwardData ? w[8 - t] : w[t];
-                }
+                Vector<T> a = Vector.Load(g + (k * cols) + j), b = Vector.Load(g + ((3 + k) * cols) + j), d = Vector.Load(g + ((6 + k) * cols) + j);
+                gg[k] = a;
+                gg[3 + k] = (a + b + d) * half;
+                gg[6 + k] = (a - b + d) * half;
+                gg[9 + k] = d;
+            }
 
-                // G·g: 4×3.
-                for (int k = 0; k < 3; k++)
-                {
-                    T a = g[k], b = g[3 + k], d = g[6 + k];
-                    gg[k] = a;
-                    gg[3 + k] = (a + b + d) * half;
-                    gg[6 + k] = (a - b + d) * half;
-                    gg[9 + k] = d;
-                }
-
-                // (G·g)·Gᵀ: 4×4.
-                int i = backwardData ? o : c, j = backwardData ? c : o;
-                for (int r = 0; r < 4; r++)
-                {
-                    T a = gg[(r * 3) + 0], b = gg[(r * 3) + 1], d = gg[(r * 3) + 2];
-                    u[((((r * 4) + 0) * rows) + i) * cols + j] = a;
-                    u[((((r * 4) + 1) * rows) + i) * cols + j] = (a + b + d) * half;
-                    u[((((r * 4) + 2) * rows) + i) * cols + j] = (a - b + d) * half;
-                    u[((((r * 4) + 3) * rows) + i) * cols + j] = d;
-                }
+            // (G·g)·Gᵀ: 4×4.
+            for (int r = 0; r < 4; r++)
+            {
+                Vector<T> a = gg[r * 3], b = gg[(r * 3) + 1], d = gg[(r * 3) + 2];
+                T* target = u + ((r * 4) * plane) + j;
+                Vector.Store(a, target);
+                Vector.Store((a + b + d) * half, target + plane);
+                Vector.Store((a - b + d) * half, target + (2 * plane));
+                Vector.Store(d, target + (3 * plane));
             }
         }
     }

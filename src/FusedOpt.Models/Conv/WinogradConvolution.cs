@@ -74,9 +74,57 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// <summary>
     /// U[e][i][j] (e = (m+2)·r + c of the transformed kernel) from PyTorch weights W [cout, cin, 3, 3]: forward maps
     /// i = input channel, j = output channel; <paramref name="backwardData"/> maps i = output channel, j = input channel
-    /// with the kernel rotated by 180°. <paramref name="u"/> holds Points · cin · cout values.
+    /// with the kernel rotated by 180°. <paramref name="u"/> holds Points · cin · cout values, <paramref name="scratch"/>
+    /// 9 · cin · cout (the weights repacked to [i, 3×3, j], so the transform runs on vectors of j).
     /// </summary>
-    public abstract void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData);
+    public void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData, Span<T> scratch)
+    {
+        long plane = (long)cin * cout;
+        if (weight.Length < 9 * plane || u.Length < Points * plane || scratch.Length < 9 * plane)
+        {
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): {cout}×{cin} kernels need {9 * plane} weights, {Points * plane} transformed values and {9 * plane} scratch values; got {weight.Length}, {u.Length} and {scratch.Length}.", nameof(u));
+        }
+
+        int rows = backwardData ? cout : cin, cols = backwardData ? cin : cout;
+        if (backwardData)
+        {
+            // packed[(o·9 + k)·cin + c] = W[o, c, 8 − k]: W read in order, nine contiguous streams written.
+            for (int o = 0; o < cout; o++)
+            {
+                for (int c = 0; c < cin; c++)
+                {
+                    ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
+                    for (int k = 0; k < 9; k++)
+                    {
+                        scratch[(((o * 9) + k) * cin) + c] = w[8 - k];
+                    }
+                }
+            }
+        }
+        else
+        {
+            // packed[(c·9 + k)·cout + o] = W[o, c, k].
+            for (int c = 0; c < cin; c++)
+            {
+                for (int o = 0; o < cout; o++)
+                {
+                    ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
+                    for (int k = 0; k < 9; k++)
+                    {
+                        scratch[(((c * 9) + k) * cout) + o] = w[k];
+                    }
+                }
+            }
+        }
+
+        fixed (T* packed = scratch, target = u)
+        {
+            for (int i = 0; i < rows; i++)
+            {
+                TransformKernels(packed + ((long)i * 9 * cols), cols, target + ((long)i * cols), plane);
+            }
+        }
+    }
 
     /// <summary>
     /// output [batch, H, W, cout] = conv3×3(input [batch, H, W, cin]) (+ bias), with transformed weights
@@ -147,6 +195,12 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             }
         }
     }
+
+    /// <summary>
+    /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]
+    /// for every j, <see cref="Vector{T}"/>.Count kernels at a time (cols is a multiple of it).
+    /// </summary>
+    protected abstract void TransformKernels(T* g, int cols, T* u, long plane);
 
     /// <summary>V[e][tile][c] = (Bᵀ d B)[e] for every tile of image <paramref name="n"/>.</summary>
     protected abstract void InputTransform(int n);

@@ -231,7 +231,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         Ensure(batch);
         if (_wino is not null)
         {
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
+            // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
@@ -292,7 +293,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);

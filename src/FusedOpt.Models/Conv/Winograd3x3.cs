@@ -60,7 +60,7 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     protected override void InputTransform(int n)
     {
         int h = Height, w = Width, cin = InChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)Batch * th * tw, stride = tiles * cin;
+        long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Span<Vector<T>> d = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)
@@ -110,7 +110,7 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     protected override void OutputTransform(int n)
     {
         int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)Batch * th * tw, stride = tiles * cout;
+        long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Span<Vector<T>> m = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)

@@ -72,7 +72,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     protected override void InputTransform(int n)
     {
         int h = Height, w = Width, cin = InChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
-        long tiles = (long)Batch * th * tw, stride = tiles * cin;
+        long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Vector<T>* d = stackalloc Vector<T>[36];
         Vector<T> four = new(T.CreateTruncating(4)), five = new(T.CreateTruncating(5));
@@ -142,7 +142,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     protected override void OutputTransform(int n)
     {
         int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
-        long tiles = (long)Batch * th * tw, stride = tiles * cout;
+        long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Vector<T>* s = stackalloc Vector<T>[24];
         Vector<T>* o = stackalloc Vector<T>[4];

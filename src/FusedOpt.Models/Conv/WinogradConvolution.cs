@@ -35,11 +35,24 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// <summary>The output (image or dL/dx) of the current run.</summary>
     protected T* Output { get; private set; }
 
-    /// <summary>V [Points, tiles, Cin]: the transformed input tiles.</summary>
+    /// <summary>V [Points, tiles, Cin]: the transformed input tiles, one plane every <see cref="VStride"/> values.</summary>
     protected T* V { get; private set; }
 
-    /// <summary>M [Points, tiles, Cout]: the GEMM products.</summary>
+    /// <summary>M [Points, tiles, Cout]: the GEMM products, one plane every <see cref="MStride"/> values.</summary>
     protected T* M { get; private set; }
+
+    /// <summary>Values from one plane of <see cref="V"/> to the next: tiles · Cin + <see cref="PlanePad"/>.</summary>
+    protected long VStride { get; private set; }
+
+    /// <summary>Values from one plane of <see cref="M"/> to the next: tiles · Cout + <see cref="PlanePad"/>.</summary>
+    protected long MStride { get; private set; }
+
+    /// <summary>
+    /// One cache line of values between consecutive planes of V, M and U. A transform touches the same offset of all
+    /// Points planes; with plane sizes of powers of two (tiles · C usually is) those addresses fall in one L1 set
+    /// and evict each other (16 or 36 lines against 8 or 12 ways); the pad moves each plane to the next set.
+    /// </summary>
+    protected static int PlanePad => 64 / sizeof(T);
 
     /// <summary>Bias [Cout] added by the output transform, or null.</summary>
     protected T* BiasValues { get; private set; }
@@ -67,22 +80,25 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     public int Tiles(int batch, int height, int width) =>
         batch * ((height + TileSize - 1) / TileSize) * ((width + TileSize - 1) / TileSize);
 
-    /// <summary>Values <see cref="Run"/> needs as workspace: Points · tiles · (cin + cout).</summary>
+    /// <summary>Values <see cref="Run"/> needs as workspace: Points · (tiles · (cin + cout) + 2 pads).</summary>
     public long WorkspaceLength(int batch, int height, int width, int cin, int cout) =>
-        (long)Points * Tiles(batch, height, width) * (cin + cout);
+        (long)Points * ((Tiles(batch, height, width) * ((long)cin + cout)) + (2 * PlanePad));
+
+    /// <summary>Values of the transformed weights U: Points planes of cin · cout, each followed by a pad.</summary>
+    public long TransformedWeightsLength(int cin, int cout) => (long)Points * UStride(cin, cout);
 
     /// <summary>
     /// U[e][i][j] (e = (m+2)·r + c of the transformed kernel) from PyTorch weights W [cout, cin, 3, 3]: forward maps
     /// i = input channel, j = output channel; <paramref name="backwardData"/> maps i = output channel, j = input channel
-    /// with the kernel rotated by 180°. <paramref name="u"/> holds Points · cin · cout values, <paramref name="scratch"/>
+    /// with the kernel rotated by 180°. <paramref name="u"/> holds <see cref="TransformedWeightsLength"/> values, <paramref name="scratch"/>
     /// 9 · cin · cout (the weights repacked to [i, 3×3, j], so the transform runs on vectors of j).
     /// </summary>
     public void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData, Span<T> scratch)
     {
-        long plane = (long)cin * cout;
-        if (weight.Length < 9 * plane || u.Length < Points * plane || scratch.Length < 9 * plane)
+        long plane = (long)cin * cout, uStride = UStride(cin, cout);
+        if (weight.Length < 9 * plane || u.Length < Points * uStride || scratch.Length < 9 * plane)
         {
-            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): {cout}×{cin} kernels need {9 * plane} weights, {Points * plane} transformed values and {9 * plane} scratch values; got {weight.Length}, {u.Length} and {scratch.Length}.", nameof(u));
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): {cout}×{cin} kernels need {9 * plane} weights, {Points * uStride} transformed values and {9 * plane} scratch values; got {weight.Length}, {u.Length} and {scratch.Length}.", nameof(u));
         }
 
         int rows = backwardData ? cout : cin, cols = backwardData ? cin : cout;
@@ -121,29 +137,30 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         {
             for (int i = 0; i < rows; i++)
             {
-                TransformKernels(packed + ((long)i * 9 * cols), cols, target + ((long)i * cols), plane);
+                TransformKernels(packed + ((long)i * 9 * cols), cols, target + ((long)i * cols), uStride);
             }
         }
     }
 
     /// <summary>
     /// output [batch, H, W, cout] = conv3×3(input [batch, H, W, cin]) (+ bias), with transformed weights
-    /// <paramref name="u"/> [Points, cin, cout]; <paramref name="workspace"/> holds <see cref="WorkspaceLength"/> values.
+    /// <paramref name="u"/> [Points, cin, cout] (<see cref="TransformWeights"/>); <paramref name="workspace"/> holds
+    /// <see cref="WorkspaceLength"/> values.
     /// </summary>
     public void Run(
         MatMul<T> matMul, WorkerPool? pool, T* input, int batch, int height, int width, int cin,
         ReadOnlySpan<T> u, int cout, T* output, T* bias, Span<T> workspace)
     {
         int tiles = Tiles(batch, height, width), points = Points;
-        long need = WorkspaceLength(batch, height, width, cin, cout);
+        long need = WorkspaceLength(batch, height, width, cin, cout), uStride = UStride(cin, cout);
         if (workspace.Length < need)
         {
             throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): the workspace holds {workspace.Length} values, {need} needed.", nameof(workspace));
         }
 
-        if (u.Length < points * cin * cout)
+        if (u.Length < points * uStride)
         {
-            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): the transformed weights hold {u.Length} values, {points * cin * cout} needed.", nameof(u));
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): the transformed weights hold {u.Length} values, {points * uStride} needed.", nameof(u));
         }
 
         fixed (T* ws = workspace)
@@ -151,8 +168,10 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             Input = input;
             Output = output;
             BiasValues = bias;
+            VStride = ((long)tiles * cin) + PlanePad;
+            MStride = ((long)tiles * cout) + PlanePad;
             V = ws;
-            M = ws + ((long)points * tiles * cin);
+            M = ws + (points * VStride);
             Batch = batch;
             Height = height;
             Width = width;
@@ -164,9 +183,9 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             LayerParallel.Run(pool, this);
             for (int e = 0; e < points; e++)
             {
-                var v = new ReadOnlySpan<T>(V + ((long)e * tiles * cin), tiles * cin);
-                var m = new Span<T>(M + ((long)e * tiles * cout), tiles * cout);
-                matMul.Multiply(Transpose.N, Transpose.N, tiles, cout, cin, T.One, v, cin, u.Slice(e * cin * cout, cin * cout), cout, T.Zero, m, cout);
+                var v = new ReadOnlySpan<T>(V + (e * VStride), tiles * cin);
+                var m = new Span<T>(M + (e * MStride), tiles * cout);
+                matMul.Multiply(Transpose.N, Transpose.N, tiles, cout, cin, T.One, v, cin, u.Slice((int)(e * uStride), cin * cout), cout, T.Zero, m, cout);
             }
 
             _outputPhase = true;
@@ -198,12 +217,15 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 
     /// <summary>
     /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]
-    /// for every j, <see cref="Vector{T}"/>.Count kernels at a time (cols is a multiple of it).
+    /// for every j, <see cref="Vector{T}"/>.Count kernels at a time (cols is a multiple of it); plane is the stride
+    /// between U's planes.
     /// </summary>
     protected abstract void TransformKernels(T* g, int cols, T* u, long plane);
 
     /// <summary>V[e][tile][c] = (Bᵀ d B)[e] for every tile of image <paramref name="n"/>.</summary>
     protected abstract void InputTransform(int n);
+
+    private static long UStride(int cin, int cout) => ((long)cin * cout) + PlanePad;
 
     /// <summary>y[m×m tile] = Aᵀ M A (+ bias) for every tile of image <paramref name="n"/>.</summary>
     protected abstract void OutputTransform(int n);

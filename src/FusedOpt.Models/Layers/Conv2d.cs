@@ -480,8 +480,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         {
             _packed = new T[Output.Channels * Depth];
             _packedGrad = new T[Output.Channels * Depth];
-            _winograd = _wino is null ? [] : new T[_wino.Points * Output.Channels * InputShape.Channels];
-            _winogradBack = _wino is null ? [] : new T[_wino.Points * Output.Channels * InputShape.Channels];
+            _winograd = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+            _winogradBack = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
         }
     }
 

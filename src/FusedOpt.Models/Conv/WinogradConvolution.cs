@@ -21,7 +21,20 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int _parts = 1;
-    private bool _outputPhase;
+    private Phase _phase;
+    private T* _weights;
+    private T* _packed;
+    private T* _u;
+    private int _kernelIn;
+    private int _kernelOut;
+    private bool _backwardData;
+
+    private enum Phase
+    {
+        Input,
+        Output,
+        Weights,
+    }
 
     /// <summary>Outputs per tile side, m.</summary>
     public abstract int TileSize { get; }
@@ -91,9 +104,10 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// U[e][i][j] (e = (m+2)·r + c of the transformed kernel) from PyTorch weights W [cout, cin, 3, 3]: forward maps
     /// i = input channel, j = output channel; <paramref name="backwardData"/> maps i = output channel, j = input channel
     /// with the kernel rotated by 180°. <paramref name="u"/> holds <see cref="TransformedWeightsLength"/> values, <paramref name="scratch"/>
-    /// 9 · cin · cout (the weights repacked to [i, 3×3, j], so the transform runs on vectors of j).
+    /// 9 · cin · cout (the weights repacked to [i, 3×3, j], so the transform runs on vectors of j). The rows i are
+    /// split over <paramref name="pool"/>.
     /// </summary>
-    public void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData, Span<T> scratch)
+    public void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData, Span<T> scratch, WorkerPool? pool = null)
     {
         long plane = (long)cin * cout, uStride = UStride(cin, cout);
         if (weight.Length < 9 * plane || u.Length < Points * uStride || scratch.Length < 9 * plane)
@@ -101,44 +115,45 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): {cout}×{cin} kernels need {9 * plane} weights, {Points * uStride} transformed values and {9 * plane} scratch values; got {weight.Length}, {u.Length} and {scratch.Length}.", nameof(u));
         }
 
-        int rows = backwardData ? cout : cin, cols = backwardData ? cin : cout;
-        if (backwardData)
+        fixed (T* w = weight, packed = scratch, target = u)
         {
-            // packed[(o·9 + k)·cin + c] = W[o, c, 8 − k]: W read in order, nine contiguous streams written.
-            for (int o = 0; o < cout; o++)
-            {
-                for (int c = 0; c < cin; c++)
-                {
-                    ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
-                    for (int k = 0; k < 9; k++)
-                    {
-                        scratch[(((o * 9) + k) * cin) + c] = w[8 - k];
-                    }
-                }
-            }
+            _weights = w;
+            _packed = packed;
+            _u = target;
+            _kernelIn = cin;
+            _kernelOut = cout;
+            _backwardData = backwardData;
+            _parts = LayerParallel.Parts(pool);
+            _phase = Phase.Weights;
+            LayerParallel.Run(pool, this);
+            _weights = null;
+            _packed = null;
+            _u = null;
         }
-        else
-        {
-            // packed[(c·9 + k)·cout + o] = W[o, c, k].
-            for (int c = 0; c < cin; c++)
-            {
-                for (int o = 0; o < cout; o++)
-                {
-                    ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
-                    for (int k = 0; k < 9; k++)
-                    {
-                        scratch[(((c * 9) + k) * cout) + o] = w[k];
-                    }
-                }
-            }
-        }
+    }
 
-        fixed (T* packed = scratch, target = u)
+    /// <summary>
+    /// Rows [first, end) of U: each row i is repacked (packed[(i·9 + k)·cols + j], j contiguous) and then
+    /// transformed, so rows are independent and the split over the pool does not change a bit.
+    /// </summary>
+    private void TransformWeightRows(int first, int end)
+    {
+        int cin = _kernelIn, cout = _kernelOut, cols = _backwardData ? cin : cout;
+        long uStride = UStride(cin, cout);
+        for (int i = first; i < end; i++)
         {
-            for (int i = 0; i < rows; i++)
+            T* row = _packed + ((long)i * 9 * cols);
+            for (int j = 0; j < cols; j++)
             {
-                TransformKernels(packed + ((long)i * 9 * cols), cols, target + ((long)i * cols), uStride);
+                // Forward: i = c, j = o, packed = W[o, c, k]; backward-data: i = o, j = c, packed = W[o, c, 8 − k].
+                T* w = _weights + ((((long)(_backwardData ? i : j) * cin) + (_backwardData ? j : i)) * 9);
+                for (int k = 0; k < 9; k++)
+                {
+                    row[((long)k * cols) + j] = w[_backwardData ? 8 - k : k];
+                }
             }
+
+            TransformKernels(row, cols, _u + ((long)i * cols), uStride);
         }
     }
 
@@ -179,7 +194,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             OutChannels = cout;
             _parts = LayerParallel.Parts(pool);
 
-            _outputPhase = false;
+            _phase = Phase.Input;
             LayerParallel.Run(pool, this);
             for (int e = 0; e < points; e++)
             {
@@ -188,7 +203,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
                 matMul.Multiply(Transpose.N, Transpose.N, tiles, cout, cin, T.One, v, cin, u.Slice((int)(e * uStride), cin * cout), cout, T.Zero, m, cout);
             }
 
-            _outputPhase = true;
+            _phase = Phase.Output;
             LayerParallel.Run(pool, this);
             Input = null;
             Output = null;
@@ -201,10 +216,17 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// <inheritdoc />
     void IParallelWork.Execute(int part)
     {
+        if (_phase == Phase.Weights)
+        {
+            var (rowFirst, rowEnd) = LayerParallel.Split(_backwardData ? _kernelOut : _kernelIn, part, _parts);
+            TransformWeightRows(rowFirst, rowEnd);
+            return;
+        }
+
         var (first, end) = LayerParallel.Split(Batch, part, _parts);
         for (int n = first; n < end; n++)
         {
-            if (_outputPhase)
+            if (_phase == Phase.Output)
             {
                 OutputTransform(n);
             }

@@ -113,18 +113,23 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     public bool HasBias { get; }
 
     /// <summary>
-    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd only on images at least this tall and wide. Measured with
-    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md): Winograd is faster on VGG's 16×16,
-    /// 8×8 and 4×4 layers and slower on its 2×2 ones, where the four transforms outweigh the saved multiplications and
-    /// the 16 products get only batch-many rows.
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(2×2, 3×3) on images at least this tall and wide (and smaller
+    /// than <see cref="AutoWinograd4x4MinSize"/>). Measured with <c>fusedopt bench train --model vgg11 --compare-conv</c>
+    /// (docs/benchmarks.md): since the kernel transform runs on channel vectors and the transform planes are padded,
+    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward and backward-data, two runs); before that it was
+    /// slower there and this was 4.
     /// </summary>
-    public const int AutoWinogradMinSize = 4;
+    public const int AutoWinogradMinSize = 2;
 
     /// <summary>
-    /// <see cref="ConvAlgorithm.Auto"/> uses F(4×4, 3×3) instead of F(2×2, 3×3) on images at least this tall and wide.
-    /// PROVISIONAL: set from the measurement below.
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(4×4, 3×3) on images at least this tall and wide. Measured with
+    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md), F(4×4), F(2×2) and im2col timed
+    /// interleaved in one run (two runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
+    /// (conv2…conv6: forward + backward-data in 0.65–0.85× F(2×2)'s time and 0.4–0.65× im2col's) and the slowest on
+    /// its 2×2 ones, where one 6×6 tile covers a whole 2×2 image: 36 products per channel pair for 4 outputs, 9 per
+    /// output like a direct convolution, so only its transforms are left (F(2×2): 16 for 4).
     /// </summary>
-    public const int AutoWinograd4x4MinSize = 8;
+    public const int AutoWinograd4x4MinSize = 4;
 
     /// <summary>The algorithm asked for.</summary>
     public ConvAlgorithm Algorithm { get; }
@@ -232,7 +237,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (_wino is not null)
         {
             // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed, Pool);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
@@ -293,7 +298,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed, Pool);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);

@@ -82,6 +82,21 @@ public sealed class Winograd4x4Tests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Conv2d<float>("c", new ImageShape(8, 8, 8), 8, algorithm: (ConvAlgorithm)99));
     }
 
+    [Theory]
+    [InlineData(16, 16, 16, ConvAlgorithm.Winograd4x4)]
+    [InlineData(16, 4, 4, ConvAlgorithm.Winograd4x4)]
+    [InlineData(16, 5, 4, ConvAlgorithm.Winograd4x4)]
+    [InlineData(16, 3, 8, ConvAlgorithm.Winograd)]
+    [InlineData(16, 2, 2, ConvAlgorithm.Winograd)]
+    [InlineData(16, 1, 8, ConvAlgorithm.Im2Col)]
+    [InlineData(3, 16, 16, ConvAlgorithm.Im2Col)]
+    public void Auto_PicksByImageSize_AsMeasured(int cin, int h, int w, ConvAlgorithm expected)
+    {
+        Assert.Equal(expected, new Conv2d<float>("c", new ImageShape(cin, h, w), 16).Implementation);
+        Assert.Equal(ConvAlgorithm.Auto, new Conv2d<float>("c", new ImageShape(cin, h, w), 16).Algorithm);
+        Assert.Equal(ConvAlgorithm.Im2Col, new Conv2d<float>("c", new ImageShape(cin, h, w), 16, stride: 2).Implementation);
+    }
+
     [Fact]
     public void ConvAlgorithm_ExistingValuesKeepTheirNumbers()
     {

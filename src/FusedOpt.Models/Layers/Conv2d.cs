@@ -116,7 +116,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(2×2, 3×3) on images at least this tall and wide (and smaller
     /// than <see cref="AutoWinograd4x4MinSize"/>). Measured with <c>fusedopt bench train --model vgg11 --compare-conv</c>
     /// (docs/benchmarks.md): since the kernel transform runs on channel vectors and the transform planes are padded,
-    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward and backward-data, two runs); before that it was
+    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, three runs); before that it was
     /// slower there and this was 4.
     /// </summary>
     public const int AutoWinogradMinSize = 2;
@@ -124,8 +124,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <summary>
     /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(4×4, 3×3) on images at least this tall and wide. Measured with
     /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md), F(4×4), F(2×2) and im2col timed
-    /// interleaved in one run (two runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
-    /// (conv2…conv6: forward + backward-data in 0.65–0.85× F(2×2)'s time and 0.4–0.65× im2col's) and the slowest on
+    /// interleaved in one run (three runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
+    /// (conv2…conv6: forward + backward-data in 0.65–0.93× F(2×2)'s time and 0.4–0.76× im2col's) and the slowest on
     /// its 2×2 ones, where one 6×6 tile covers a whole 2×2 image: 36 products per channel pair for 4 outputs, 9 per
     /// output like a direct convolution, so only its transforms are left (F(2×2): 16 for 4).
     /// </summary>

@@ -22,7 +22,8 @@ namespace FusedOpt.Models.Layers;
 /// zeros outside the image); Y [P, Cout] = col · Wpᵀ + b, where Wp [Cout, K] is W reordered to (ky, kx, c) — the
 /// output is channels-last with no transpose;</item>
 /// <item>backward-weights: dWp [Cout, K] = dYᵀ · col (the col of the forward pass, kept), added to dW in PyTorch order;
-/// db += column sums of dY;</item>
+/// db += column sums of dY. With K ≤ 32 (VGG's first layer, K = 27) and Cout a multiple of the vector width this
+/// product runs on <see cref="NarrowWeightGradient{T}"/> instead of the GEMM;</item>
 /// <item>backward-data: dcol [P, K] = dY · Wp (into the col buffer, no longer needed), then col2im adds each window
 /// back into dX.</item>
 /// </list>
@@ -47,6 +48,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private T[] _winograd = [];
     private T[] _winogradBack = [];
     private readonly WinogradConvolution<T>? _wino;
+    private readonly NarrowWeightGradient<T>? _narrow;
     private bool _colValid;
     private bool _toColumns;
     private int _batch;
@@ -86,6 +88,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             ConvAlgorithm.Winograd4x4 => new Winograd4x4<T>(),
             _ => null,
         };
+        _narrow = NarrowWeightGradient<T>.Supports(outChannels, kernel * kernel * input.Channels) ? new NarrowWeightGradient<T>() : null;
         InputShape = input;
         Output = OutputShape(name, input, outChannels, kernel, stride, padding);
         Kernel = kernel;
@@ -142,6 +145,9 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     /// <summary>Whether forward and backward-data run as Winograd, F(2×2, 3×3) or F(4×4, 3×3) (else im2col + GEMM).</summary>
     public bool UsesWinograd => _wino is not null;
+
+    /// <summary>Whether backward-weights runs on <see cref="NarrowWeightGradient{T}"/> (K ≤ 32) instead of the GEMM.</summary>
+    internal bool UsesNarrowWeightGradient => _narrow is not null;
 
     /// <summary>Values per im2col row, k·k·Cin.</summary>
     public int Depth => Kernel * Kernel * InputShape.Channels;
@@ -286,7 +292,15 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
 
         // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
-        matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+        if (_narrow is not null)
+        {
+            _narrow.Run(Pool, dy, col, pixels, cout, depth, _packedGrad);
+        }
+        else
+        {
+            matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+        }
+
         UnpackAdd(_packedGrad, store.Grad(Weight));
 
         if (_bias is not null)

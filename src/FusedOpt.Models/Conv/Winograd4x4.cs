@@ -186,6 +186,118 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
         }
     }
 
+    /// <inheritdoc />
+    public override bool HasWeightGradient => true;
+
+    /// <inheritdoc />
+    protected override void OutputGradientTransform(int n)
+    {
+        int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        long stride = MStride;
+        T* image = Input + ((long)n * h * w * cout);
+        Vector<T>* x = stackalloc Vector<T>[24];
+        Vector<T>* d = stackalloc Vector<T>[4];
+        Vector<T> two = new(T.CreateTruncating(2)), four = new(T.CreateTruncating(4)), eight = new(T.CreateTruncating(8));
+        for (int ty = 0; ty < th; ty++)
+        {
+            int rowsIn = Math.Min(4, h - (4 * ty));
+            for (int tx = 0; tx < tw; tx++)
+            {
+                int colsIn = Math.Min(4, w - (4 * tx));
+                long tile = (((long)n * th) + ty) * tw + tx;
+                T* target = M + (tile * cout);
+                for (int j = 0; j < cout; j += vc)
+                {
+                    // A·dY: each column c of the 4×4 dY tile (zeros past the image) into x (6×4).
+                    for (int c = 0; c < 4; c++)
+                    {
+                        for (int r = 0; r < 4; r++)
+                        {
+                            d[r] = r < rowsIn && c < colsIn
+                                ? Vector.Load(image + ((((long)((4 * ty) + r) * w) + (4 * tx) + c) * cout) + j)
+                                : Vector<T>.Zero;
+                        }
+
+                        Ay(d[0], d[1], d[2], d[3], two, four, eight, out x[c], out x[4 + c], out x[8 + c], out x[12 + c], out x[16 + c], out x[20 + c]);
+                    }
+
+                    // (A·dY)·Aᵀ: each row r of x, stored at e = 6r + c.
+                    for (int r = 0; r < 6; r++)
+                    {
+                        Vector<T>* row = x + (r * 4);
+                        Ay(row[0], row[1], row[2], row[3], two, four, eight, out var e0, out var e1, out var e2, out var e3, out var e4, out var e5);
+                        T* m = target + ((r * 6) * stride) + j;
+                        Vector.Store(e0, m);
+                        Vector.Store(e1, m + stride);
+                        Vector.Store(e2, m + (2 * stride));
+                        Vector.Store(e3, m + (3 * stride));
+                        Vector.Store(e4, m + (4 * stride));
+                        Vector.Store(e5, m + (5 * stride));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void KernelGradient(T* p, long plane, int c, T* grad)
+    {
+        int cin = InChannels, cout = OutChannels, vc = Vector<T>.Count;
+        Vector<T> quarter = new(T.CreateTruncating(0.25)), sixth = new(T.CreateTruncating(1.0 / 6)), twelfth = new(T.CreateTruncating(1.0 / 12)), twentyFourth = new(T.CreateTruncating(1.0 / 24));
+        Vector<T>* h = stackalloc Vector<T>[18];
+        for (int j = 0; j < cout; j += vc)
+        {
+            // Gᵀ·P: each column f of the 6×6 P (over e = 6r + f) into h (3×6).
+            for (int f = 0; f < 6; f++)
+            {
+                T* column = p + j + (f * plane);
+                Gt(Vector.Load(column), Vector.Load(column + (6 * plane)), Vector.Load(column + (12 * plane)), Vector.Load(column + (18 * plane)),
+                    Vector.Load(column + (24 * plane)), Vector.Load(column + (30 * plane)), quarter, sixth, twelfth, twentyFourth, out h[f], out h[6 + f], out h[12 + f]);
+            }
+
+            // (Gᵀ·P)·G: each row ky of h gives dW[o, c, ky, 0…2] for the vector of o.
+            for (int ky = 0; ky < 3; ky++)
+            {
+                Vector<T>* row = h + (ky * 6);
+                Gt(row[0], row[1], row[2], row[3], row[4], row[5], quarter, sixth, twelfth, twentyFourth, out var k0, out var k1, out var k2);
+                for (int lane = 0; lane < vc; lane++)
+                {
+                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
+                    g[0] += k0[lane];
+                    g[1] += k1[lane];
+                    g[2] += k2[lane];
+                }
+            }
+        }
+    }
+
+    /// <summary>A·(x0 … x3), A = (Aᵀ)ᵀ (6×4): the adjoint of the output transform, with the shared terms x0 + x2, x1 + x3, x0 + 4x2 and 2x1 + 8x3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Ay(
+        Vector<T> x0, Vector<T> x1, Vector<T> x2, Vector<T> x3, Vector<T> two, Vector<T> four, Vector<T> eight,
+        out Vector<T> r0, out Vector<T> r1, out Vector<T> r2, out Vector<T> r3, out Vector<T> r4, out Vector<T> r5)
+    {
+        Vector<T> even = x0 + x2, odd = x1 + x3, evenScaled = x0 + (four * x2), oddScaled = (two * x1) + (eight * x3);
+        r0 = x0;
+        r1 = even + odd;
+        r2 = even - odd;
+        r3 = evenScaled + oddScaled;
+        r4 = evenScaled - oddScaled;
+        r5 = x3;
+    }
+
+    /// <summary>Gᵀ·(x0 … x5) (3×6): the adjoint of the kernel transform.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Gt(
+        Vector<T> x0, Vector<T> x1, Vector<T> x2, Vector<T> x3, Vector<T> x4, Vector<T> x5, Vector<T> quarter, Vector<T> sixth, Vector<T> twelfth, Vector<T> twentyFourth,
+        out Vector<T> r0, out Vector<T> r1, out Vector<T> r2)
+    {
+        Vector<T> sum12 = x1 + x2, sum34 = x3 + x4;
+        r0 = (x0 * quarter) - (sum12 * sixth) + (sum34 * twentyFourth);
+        r1 = ((x2 - x1) * sixth) + ((x3 - x4) * twelfth);
+        r2 = ((sum34 - sum12) * sixth) + x5;
+    }
+
     /// <summary>G·(g0, g1, g2): the kernel transform of one column (or row), with the shared terms g0 + g2 and g0/24 + g2/6.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void G(

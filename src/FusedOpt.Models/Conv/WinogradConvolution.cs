@@ -29,11 +29,15 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     private int _kernelOut;
     private bool _backwardData;
 
+    private T* _grad;
+
     private enum Phase
     {
         Input,
         Output,
         Weights,
+        OutputGradient,
+        KernelGradient,
     }
 
     /// <summary>Outputs per tile side, m.</summary>
@@ -213,6 +217,62 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         }
     }
 
+    /// <summary>Whether <see cref="WeightGradient"/> is implemented for this tile size.</summary>
+    public virtual bool HasWeightGradient => false;
+
+    /// <summary>
+    /// dW [cout, cin, 3, 3] += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G: the adjoint of the forward in the weights (y = Aᵀ[(G g Gᵀ)
+    /// ⊙ (Bᵀ d B)]A is linear in g), with the transformed input tiles V that the forward <see cref="Run"/> on the same
+    /// input and batch left in <paramref name="workspace"/>. dY [batch, H, W, cout] is transformed into the M planes
+    /// (outputs past the image count as 0, as the forward dropped them), then per point e the GEMM
+    /// P[e] [cin, cout] = V[e]ᵀ · (A dY Aᵀ)[e] sums over the tiles, and each 6×6 (4×4) of P maps back to 3×3.
+    /// <paramref name="products"/> holds Points · cin · cout values (P).
+    /// </summary>
+    public void WeightGradient(
+        MatMul<T> matMul, WorkerPool? pool, T* dy, int batch, int height, int width, int cin, int cout, Span<T> workspace, Span<T> products, Span<T> grad)
+    {
+        int tiles = Tiles(batch, height, width), points = Points;
+        long plane = (long)cin * cout;
+        if (!HasWeightGradient || workspace.Length < WorkspaceLength(batch, height, width, cin, cout) || products.Length < points * plane || grad.Length < 9 * plane)
+        {
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {WorkspaceLength(batch, height, width, cin, cout)}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
+        }
+
+        fixed (T* ws = workspace, p = products, g = grad)
+        {
+            Input = dy;
+            VStride = ((long)tiles * cin) + PlanePad;
+            MStride = ((long)tiles * cout) + PlanePad;
+            V = ws;
+            M = ws + (points * VStride);
+            Batch = batch;
+            Height = height;
+            Width = width;
+            InChannels = cin;
+            OutChannels = cout;
+            _parts = LayerParallel.Parts(pool);
+
+            _phase = Phase.OutputGradient;
+            LayerParallel.Run(pool, this);
+            for (int e = 0; e < points; e++)
+            {
+                var v = new ReadOnlySpan<T>(V + (e * VStride), tiles * cin);
+                var m = new ReadOnlySpan<T>(M + (e * MStride), tiles * cout);
+                matMul.Multiply(Transpose.T, Transpose.N, cin, cout, tiles, T.One, v, cin, m, cout, T.Zero, products.Slice((int)(e * plane), (int)plane), cout);
+            }
+
+            _packed = p;
+            _grad = g;
+            _phase = Phase.KernelGradient;
+            LayerParallel.Run(pool, this);
+            _packed = null;
+            _grad = null;
+            Input = null;
+            V = null;
+            M = null;
+        }
+    }
+
     /// <inheritdoc />
     void IParallelWork.Execute(int part)
     {
@@ -223,19 +283,44 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             return;
         }
 
+        if (_phase == Phase.KernelGradient)
+        {
+            var (cFirst, cEnd) = LayerParallel.Split(InChannels, part, _parts);
+            long plane = (long)InChannels * OutChannels;
+            for (int c = cFirst; c < cEnd; c++)
+            {
+                KernelGradient(_packed + ((long)c * OutChannels), plane, c, _grad);
+            }
+
+            return;
+        }
+
         var (first, end) = LayerParallel.Split(Batch, part, _parts);
         for (int n = first; n < end; n++)
         {
-            if (_phase == Phase.Output)
+            switch (_phase)
             {
-                OutputTransform(n);
-            }
-            else
-            {
-                InputTransform(n);
+                case Phase.Output:
+                    OutputTransform(n);
+                    break;
+                case Phase.OutputGradient:
+                    OutputGradientTransform(n);
+                    break;
+                default:
+                    InputTransform(n);
+                    break;
             }
         }
     }
+
+    /// <summary>M[e][tile][o] = (A dY Aᵀ)[e] for every tile of image <paramref name="n"/> of dY (<see cref="Input"/>, Cout channels).</summary>
+    protected virtual void OutputGradientTransform(int n) => throw new NotSupportedException();
+
+    /// <summary>
+    /// grad[o, c, 3×3] += (Gᵀ P G) for input channel <paramref name="c"/> and every output channel o, with
+    /// P[e] at <paramref name="p"/> + e·<paramref name="plane"/> + o.
+    /// </summary>
+    protected virtual void KernelGradient(T* p, long plane, int c, T* grad) => throw new NotSupportedException();
 
     /// <summary>
     /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]

@@ -50,6 +50,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private readonly WinogradConvolution<T>? _wino;
     private readonly NarrowWeightGradient<T>? _narrow;
     private bool _colValid;
+    private bool _winogradInputValid;
     private bool _toColumns;
     private int _batch;
     private int _parts = 1;
@@ -250,6 +251,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             }
 
             _colValid = false;
+            _winogradInputValid = true; // the transformed input tiles stay in _col for the weight gradient
             return;
         }
 
@@ -282,27 +284,39 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         Span<T> col = _col.AsSpan(0, pixels * depth);
         long start = Stopwatch.GetTimestamp();
-        if (!_colValid)
+        if (_winogradInputValid && _wino is { HasWeightGradient: true })
         {
-            // The Winograd forward built no columns: build them now for the weight gradient.
-            fixed (T* px = x, pc = col)
+            // dW += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G with the forward's V; _winogradBack is free until backward-data.
+            fixed (T* pdy = dy)
             {
-                Columns(px, pc, batch, toColumns: true);
+                _wino.WeightGradient(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, InputShape.Channels, cout, _col, _winogradBack, store.Grad(Weight));
             }
-        }
-
-        // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
-        if (_narrow is not null)
-        {
-            _narrow.Run(Pool, dy, col, pixels, cout, depth, _packedGrad);
         }
         else
         {
-            matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+            if (!_colValid)
+            {
+                // The Winograd forward built no columns: build them now for the weight gradient.
+                fixed (T* px = x, pc = col)
+                {
+                    Columns(px, pc, batch, toColumns: true);
+                }
+            }
+
+            // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
+            if (_narrow is not null)
+            {
+                _narrow.Run(Pool, dy, col, pixels, cout, depth, _packedGrad);
+            }
+            else
+            {
+                matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+            }
+
+            UnpackAdd(_packedGrad, store.Grad(Weight));
         }
 
-        UnpackAdd(_packedGrad, store.Grad(Weight));
-
+        _winogradInputValid = false;
         if (_bias is not null)
         {
             BiasGradient.AddColumnSums(dy, pixels, cout, store.Grad(_bias));

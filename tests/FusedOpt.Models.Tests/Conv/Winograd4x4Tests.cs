@@ -13,6 +13,8 @@ namespace FusedOpt.Tests.Conv;
 /// Winograd F(4×4, 3×3) (<see cref="ConvAlgorithm.Winograd4x4"/>) against a float64 direct convolution written out
 /// here on channels-last data: y[n, i, j, o] = b[o] + Σ_c,ky,kx W[o, c, ky, kx]·x[n, i − 1 + ky, j − 1 + kx, c] and
 /// its adjoint dx[n, iy, ix, c] = Σ_o,ky,kx W[o, c, ky, kx]·dy[n, iy + 1 − ky, ix + 1 − kx, o] (zero outside the image).
+/// The weight gradient is checked against dW[o, c, ky, kx] = Σ dy[n, i, j, o]·x[n, i − 1 + ky, j − 1 + kx, c] too: with
+/// F(4×4) it is Winograd as well (the adjoint in the weights), from the forward's transformed input tiles.
 /// Sizes cover whole 4×4 tiles, partial tiles in either direction, images smaller than one tile, and 1-pixel rows.
 /// </summary>
 public sealed class Winograd4x4Tests
@@ -31,6 +33,15 @@ public sealed class Winograd4x4Tests
     /// </summary>
     private const double Float32ErrorPerRootChannel = 4e-6;
 
+    /// <summary>
+    /// Float32 bound on the weight gradient, relative to max |exact dW|: dW = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G goes
+    /// through the same kind of transforms (A's entries up to 8, Gᵀ's divisions by 6 and 24), then sums over tiles, where
+    /// the exact dW and the random-sign rounding errors both grow like √tiles, so the relative error stays near
+    /// F(4×4)'s other passes. Measured on these cases: at most 4.1·10⁻⁶ (64 tiles summed; im2col + GEMM: 2–4·10⁻⁷);
+    /// 2·10⁻⁵ leaves a ×5 margin. The VGG PyTorch case checks it at VGG's shapes (tolerance 10⁻³ relative).
+    /// </summary>
+    private const double Float32WeightGradientTolerance = 2e-5;
+
     public static TheoryData<int, int, int, int, int> Cases => new()
     {
         // batch, cin, h, w, cout
@@ -42,6 +53,7 @@ public sealed class Winograd4x4Tests
         { 2, 8, 1, 5, 16 },    // one row
         { 1, 8, 13, 12, 8 },   // several tiles, partial last row of tiles
         { 1, 256, 8, 8, 16 },  // VGG's conv3/conv4 channel scale
+        { 4, 64, 16, 16, 32 }, // VGG's conv2 image size: 64 tiles summed into dW
     };
 
     [Theory]
@@ -59,7 +71,7 @@ public sealed class Winograd4x4Tests
         var errors = Run<float>(batch, cin, h, w, cout, threads: 2);
         double yBound = Float32ErrorPerRootChannel * Math.Sqrt(cin), dxBound = Float32ErrorPerRootChannel * Math.Sqrt(cout);
         Assert.True(errors.Y <= yBound && errors.Dx <= dxBound, $"{errors}; bounds y {yBound:e2}, dx {dxBound:e2}");
-        Assert.True(errors.Dw <= 2e-5, errors.ToString()); // backward-weights stays im2col + GEMM
+        Assert.True(errors.Dw <= Float32WeightGradientTolerance, errors.ToString());
     }
 
     [Fact]

@@ -156,4 +156,90 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
             }
         }
     }
+
+    /// <inheritdoc />
+    public override bool HasWeightGradient => true;
+
+    /// <inheritdoc />
+    protected override void OutputGradientTransform(int n)
+    {
+        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long stride = MStride;
+        T* image = Input + ((long)n * h * w * cout);
+        Span<Vector<T>> x = stackalloc Vector<T>[8];
+        for (int ty = 0; ty < th; ty++)
+        {
+            bool lower = (2 * ty) + 1 < h;
+            for (int tx = 0; tx < tw; tx++)
+            {
+                bool right = (2 * tx) + 1 < w;
+                long tile = (((long)n * th) + ty) * tw + tx;
+                T* target = M + (tile * cout);
+                T* top = image + ((((long)2 * ty * w) + (2 * tx)) * cout);
+                for (int j = 0; j < cout; j += vc)
+                {
+                    // The 2×2 dY tile (zeros past the image).
+                    Vector<T> d00 = Vector.Load(top + j);
+                    Vector<T> d01 = right ? Vector.Load(top + cout + j) : Vector<T>.Zero;
+                    Vector<T> d10 = lower ? Vector.Load(top + ((long)w * cout) + j) : Vector<T>.Zero;
+                    Vector<T> d11 = lower && right ? Vector.Load(top + ((long)(w + 1) * cout) + j) : Vector<T>.Zero;
+
+                    // A·dY (4×2): A = (Aᵀ)ᵀ = [[1, 0], [1, 1], [1, −1], [0, −1]], column by column.
+                    x[0] = d00;
+                    x[1] = d01;
+                    x[2] = d00 + d10;
+                    x[3] = d01 + d11;
+                    x[4] = d00 - d10;
+                    x[5] = d01 - d11;
+                    x[6] = -d10;
+                    x[7] = -d11;
+
+                    // (A·dY)·Aᵀ (4×4), row by row, stored at e = 4r + c.
+                    for (int r = 0; r < 4; r++)
+                    {
+                        Vector<T> a = x[2 * r], b = x[(2 * r) + 1];
+                        T* m = target + ((r * 4) * stride) + j;
+                        Vector.Store(a, m);
+                        Vector.Store(a + b, m + stride);
+                        Vector.Store(a - b, m + (2 * stride));
+                        Vector.Store(-b, m + (3 * stride));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void KernelGradient(T* p, long plane, int c, T* grad)
+    {
+        int cin = InChannels, cout = OutChannels, vc = Vector<T>.Count;
+        var half = new Vector<T>(T.One / (T.One + T.One));
+        Span<Vector<T>> hrow = stackalloc Vector<T>[12];
+        for (int j = 0; j < cout; j += vc)
+        {
+            // Gᵀ·P (3×4): Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], column by column.
+            for (int f = 0; f < 4; f++)
+            {
+                T* column = p + j + (f * plane);
+                Vector<T> x0 = Vector.Load(column), x1 = Vector.Load(column + (4 * plane)), x2 = Vector.Load(column + (8 * plane)), x3 = Vector.Load(column + (12 * plane));
+                hrow[f] = x0 + ((x1 + x2) * half);
+                hrow[4 + f] = (x1 - x2) * half;
+                hrow[8 + f] = ((x1 + x2) * half) + x3;
+            }
+
+            // (Gᵀ·P)·G: each row ky gives dW[o, c, ky, 0…2] for the vector of o.
+            for (int ky = 0; ky < 3; ky++)
+            {
+                Vector<T> x0 = hrow[ky * 4], x1 = hrow[(ky * 4) + 1], x2 = hrow[(ky * 4) + 2], x3 = hrow[(ky * 4) + 3];
+                Vector<T> k0 = x0 + ((x1 + x2) * half), k1 = (x1 - x2) * half, k2 = ((x1 + x2) * half) + x3;
+                for (int lane = 0; lane < vc; lane++)
+                {
+                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
+                    g[0] += k0[lane];
+                    g[1] += k1[lane];
+                    g[2] += k2[lane];
+                }
+            }
+        }
+    }
 }

@@ -250,7 +250,7 @@ public static class ConvTrainBenchmark
 /// <param name="Algorithm">The algorithm timed.</param>
 /// <param name="ForwardMs">Forward.</param>
 /// <param name="BackwardDataMs">Backward-data half.</param>
-/// <param name="BackwardWeightsMs">Backward-weights half (im2col + GEMM for every algorithm; after a Winograd forward it also builds the columns).</param>
+/// <param name="BackwardWeightsMs">Backward-weights half (Winograd from the forward's transformed tiles for both Winograd sizes, else im2col + GEMM).</param>
 /// <param name="ChosenByAuto">Whether <see cref="ConvAlgorithm.Auto"/> picks this algorithm for this layer.</param>
 public sealed record ConvAlgorithmTiming(string Layer, string Shape, ConvAlgorithm Algorithm, double ForwardMs, double BackwardDataMs, double BackwardWeightsMs, bool ChosenByAuto)
 {

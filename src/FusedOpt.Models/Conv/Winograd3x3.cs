@@ -14,7 +14,8 @@ namespace FusedOpt.Models.Layers;
 /// [0, 0, 1]], Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: additions and halvings only, so float32 keeps its accuracy (the
 /// PyTorch reference case passes with every eligible layer forced to Winograd).</para>
 /// <para>The same routine computes backward-data: dL/dx is the convolution of dL/dy with the kernel rotated by 180°
-/// and its channel axes swapped, again 3×3, stride 1, padding 1.</para>
+/// and its channel axes swapped, again 3×3, stride 1, padding 1. Backward-weights is the adjoint in the kernel,
+/// Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G, from the forward's transformed tiles.</para>
 /// <para>The transforms run on channel vectors (<see cref="Vector{T}"/>), so both channel counts must be multiples of
 /// its width (<see cref="WinogradConvolution{T}.Supports"/>); the images of the batch are split over the pool
 /// (<see cref="WinogradConvolution{T}"/>). <see cref="Winograd4x4{T}"/> is F(4×4, 3×3).</para>

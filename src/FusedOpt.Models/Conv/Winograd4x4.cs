@@ -31,7 +31,8 @@ namespace FusedOpt.Models.Layers;
 /// the outputs past it are not written. The transforms run on channel vectors (<see cref="Vector{T}"/>), so both
 /// channel counts must be multiples of its width (<see cref="WinogradConvolution{T}.Supports"/>); the images of the
 /// batch are split over the pool (<see cref="WinogradConvolution{T}"/>). Backward-data is the same routine on dL/dy
-/// with the kernel rotated by 180° and its channel axes swapped.</para>
+/// with the kernel rotated by 180° and its channel axes swapped; backward-weights is its adjoint in the kernel,
+/// Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G (<see cref="WinogradConvolution{T}.WeightGradient"/>).</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>

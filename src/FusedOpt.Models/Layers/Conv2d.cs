@@ -32,8 +32,11 @@ namespace FusedOpt.Models.Layers;
 /// after the first.</para>
 /// <para>With <see cref="UsesWinograd"/> (3×3, stride 1, padding 1; see <see cref="ConvAlgorithm.Auto"/>) forward and
 /// backward-data run as Winograd F(2×2, 3×3) or F(4×4, 3×3) instead (<see cref="Winograd3x3{T}"/>,
-/// <see cref="Winograd4x4{T}"/>; <see cref="Implementation"/> says which), with the col buffer as their workspace; backward-weights then builds the columns itself before its GEMM. im2col, col2im and the Winograd
-/// transforms split the samples over the model's pool.</para>
+/// <see cref="Winograd4x4{T}"/>; <see cref="Implementation"/> says which), with the col buffer as their workspace,
+/// and so does backward-weights: dW = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G from the transformed input tiles V that the forward
+/// left in that workspace (<see cref="WinogradConvolution{T}.WeightGradient"/>; without a Winograd forward since the
+/// last backward it falls back to im2col + GEMM). im2col, col2im and the Winograd transforms split the samples over
+/// the model's pool.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
@@ -120,7 +123,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(2×2, 3×3) on images at least this tall and wide (and smaller
     /// than <see cref="AutoWinograd4x4MinSize"/>). Measured with <c>fusedopt bench train --model vgg11 --compare-conv</c>
     /// (docs/benchmarks.md): since the kernel transform runs on channel vectors and the transform planes are padded,
-    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, three runs); before that it was
+    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, four runs); before that it was
     /// slower there and this was 4.
     /// </summary>
     public const int AutoWinogradMinSize = 2;
@@ -128,8 +131,9 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <summary>
     /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(4×4, 3×3) on images at least this tall and wide. Measured with
     /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md), F(4×4), F(2×2) and im2col timed
-    /// interleaved in one run (three runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
-    /// (conv2…conv6: forward + backward-data in 0.65–0.93× F(2×2)'s time and 0.4–0.76× im2col's) and the slowest on
+    /// interleaved in one run (four runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
+    /// (conv2…conv6: forward + backward-data in 0.45–0.93× F(2×2)'s time and 0.35–0.76× im2col's; all three passes in
+    /// the last run 0.54–0.83× and 0.39–0.51×) and the slowest on
     /// its 2×2 ones, where one 6×6 tile covers a whole 2×2 image: 36 products per channel pair for 4 outputs, 9 per
     /// output like a direct convolution, so only its transforms are left (F(2×2): 16 for 4).
     /// </summary>
@@ -144,7 +148,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// </summary>
     public ConvAlgorithm Implementation { get; }
 
-    /// <summary>Whether forward and backward-data run as Winograd, F(2×2, 3×3) or F(4×4, 3×3) (else im2col + GEMM).</summary>
+    /// <summary>Whether forward, backward-data and backward-weights run as Winograd, F(2×2, 3×3) or F(4×4, 3×3) (else im2col + GEMM).</summary>
     public bool UsesWinograd => _wino is not null;
 
     /// <summary>Whether backward-weights runs on <see cref="NarrowWeightGradient{T}"/> (K ≤ 32) instead of the GEMM.</summary>

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace FusedOpt.Models.Layers;
 
-/// <summary>How a convolution computes its forward and backward-data passes (backward-weights is always im2col + GEMM). Values are appended, never renumbered: specs record them.</summary>
+/// <summary>How a convolution computes its forward, backward-data and backward-weights passes. Values are appended, never renumbered: specs record them.</summary>
 public enum ConvAlgorithm
 {
     /// <summary>

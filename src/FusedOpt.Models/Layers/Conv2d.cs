@@ -286,7 +286,6 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     {
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
-        Span<T> col = _col.AsSpan(0, pixels * depth);
         long start = Stopwatch.GetTimestamp();
         if (_winogradInputValid && _wino is { HasWeightGradient: true })
         {
@@ -298,9 +297,17 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
         else
         {
+            if (_col.Length < (long)pixels * depth)
+            {
+                // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
+                // sized for Winograd alone: grow it once to the columns' size.
+                _col = new T[(long)pixels * depth];
+            }
+
+            Span<T> col = _col.AsSpan(0, pixels * depth);
             if (!_colValid)
             {
-                // The Winograd forward built no columns: build them now for the weight gradient.
+                // No columns from the forward (a Winograd one built none): build them now for the weight gradient.
                 fixed (T* px = x, pc = col)
                 {
                     Columns(px, pc, batch, toColumns: true);
@@ -338,6 +345,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
         else if (inputGradient)
         {
+            Span<T> col = _col.AsSpan(0, pixels * depth);
             Pack(store.Param(Weight), _packed);
 
             // dcol [P, K] = dY [P, Cout] · Wp [Cout, K], then col2im.
@@ -497,11 +505,11 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     private void Ensure(int batch)
     {
-        long need = (long)batch * Output.Pixels * Depth;
-        if (_wino is not null)
-        {
-            need = Math.Max(need, _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels));
-        }
+        // im2col keeps its columns [P, K] here; the Winograd passes (forward, backward-weights, backward-data) their
+        // transformed tiles and products, and need no columns.
+        long need = _wino is null
+            ? (long)batch * Output.Pixels * Depth
+            : _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels);
 
         if (need > int.MaxValue)
         {

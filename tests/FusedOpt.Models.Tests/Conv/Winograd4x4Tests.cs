@@ -82,6 +82,33 @@ public sealed class Winograd4x4Tests
         Assert.Equal(alone.Outputs, pooled.Outputs);
     }
 
+    [Theory]
+    [InlineData(ConvAlgorithm.Winograd4x4)]
+    [InlineData(ConvAlgorithm.Winograd)]
+    public void WinogradWeightGradient_WithoutItsForward_FallsBackToColumnsWithTheSameResult(ConvAlgorithm algorithm)
+    {
+        // The weight gradient reads the transformed input tiles of the last forward; a second backward after one
+        // forward (those tiles are spent by backward-data) must build im2col columns instead and agree.
+        var conv = new Conv2d<double>("conv", new ImageShape(8, 7, 6), 8, algorithm: algorithm);
+        using var arena = new ParameterArena();
+        conv.Register(arena, static _ => 0);
+        arena.Build();
+        var store = new ArrayParameters<double>(arena);
+        conv.Bind(store);
+        conv.Initialize(3);
+        using var mm = new MatMul<double>(1);
+        double[] x = ConvLayerTests.Random(2 * 7 * 6 * 8, 21, 1, 0), dy = ConvLayerTests.Random(2 * 7 * 6 * 8, 22, 1, 0);
+        double[] y = new double[dy.Length], dx = new double[x.Length];
+        conv.Forward(mm, x, y, 2, training: true);
+        conv.Backward(mm, x, y, dy, dx, 2, inputGradient: true);
+        double[] winograd = store.Grad(conv.Weight).ToArray();
+        store.Grad(conv.Weight).Clear();
+        conv.Backward(mm, x, y, dy, dx, 2, inputGradient: true);
+        double[] columns = store.Grad(conv.Weight).ToArray();
+        double scale = winograd.Max(Math.Abs);
+        Assert.All(winograd.Zip(columns), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-12 * scale, $"{p.First} against {p.Second}"));
+    }
+
     [Fact]
     public void Winograd4x4_WhereItDoesNotApply_FailsNamingTheShape()
     {

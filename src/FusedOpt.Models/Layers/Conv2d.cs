@@ -68,7 +68,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <param name="stride">Stride, ≥ 1.</param>
     /// <param name="padding">Zero padding on every side, ≥ 0.</param>
     /// <param name="bias">Whether the layer has a bias.</param>
-    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks by image size (<see cref="AutoAlgorithm"/>).</param>
+    /// <param name="algorithm">How the three passes run; <see cref="ConvAlgorithm.Auto"/> picks by image size (<see cref="AutoAlgorithm"/>).</param>
     public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true, ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         : base(name, input.Validate(name).Size, OutputShape(name, input, outChannels, kernel, stride, padding).Size)
     {
@@ -123,8 +123,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(2×2, 3×3) on images at least this tall and wide (and smaller
     /// than <see cref="AutoWinograd4x4MinSize"/>). Measured with <c>fusedopt bench train --model vgg11 --compare-conv</c>
     /// (docs/benchmarks.md): since the kernel transform runs on channel vectors and the transform planes are padded,
-    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, four runs); before that it was
-    /// slower there and this was 4.
+    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, four
+    /// runs); before that it was slower there and this was 4.
     /// </summary>
     public const int AutoWinogradMinSize = 2;
 
@@ -133,9 +133,9 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md), F(4×4), F(2×2) and im2col timed
     /// interleaved in one run (four runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
     /// (conv2…conv6: forward + backward-data in 0.45–0.93× F(2×2)'s time and 0.35–0.76× im2col's; all three passes in
-    /// the last run 0.54–0.83× and 0.39–0.51×) and the slowest on
-    /// its 2×2 ones, where one 6×6 tile covers a whole 2×2 image: 36 products per channel pair for 4 outputs, 9 per
-    /// output like a direct convolution, so only its transforms are left (F(2×2): 16 for 4).
+    /// the last run 0.54–0.83× and 0.39–0.51×) and the slowest on its 2×2 ones, where one 6×6 tile covers a whole 2×2
+    /// image: 36 products per channel pair for 4 outputs, 9 per output like a direct convolution, so only its
+    /// transforms are left (F(2×2): 16 for 4).
     /// </summary>
     public const int AutoWinograd4x4MinSize = 4;
 
@@ -143,7 +143,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     public ConvAlgorithm Algorithm { get; }
 
     /// <summary>
-    /// What forward and backward-data run: <see cref="ConvAlgorithm.Im2Col"/>, <see cref="ConvAlgorithm.Winograd"/>
+    /// What forward, backward-data and backward-weights run: <see cref="ConvAlgorithm.Im2Col"/>, <see cref="ConvAlgorithm.Winograd"/>
     /// (F(2×2, 3×3)) or <see cref="ConvAlgorithm.Winograd4x4"/> (F(4×4, 3×3)); <see cref="ConvAlgorithm.Auto"/> resolved.
     /// </summary>
     public ConvAlgorithm Implementation { get; }

@@ -96,6 +96,7 @@ public sealed class CheckModelCliTests : IDisposable
         Assert.Equal(0, compare.ExitCode);
         using var rows = JsonDocument.Parse(compare.Output);
         Assert.Contains(rows.RootElement.EnumerateArray(), static r => r.GetProperty("algorithm").GetString() == "winograd");
+        Assert.Contains(rows.RootElement.EnumerateArray(), static r => r.GetProperty("algorithm").GetString() == "winograd4x4" && r.GetProperty("chosenByAuto").GetBoolean());
         Assert.Equal(8, rows.RootElement.EnumerateArray().Count(static r => r.GetProperty("chosenByAuto").GetBoolean()));
     }
 }

@@ -20,7 +20,7 @@ internal static class BenchTrainCommand
     public static Command Create(CliContext context)
     {
         var model = new Option<string>("--model") { Description = "Model: fcn or vgg11.", DefaultValueFactory = static _ => "fcn" };
-        var conv = new Option<Models.Layers.ConvAlgorithm>("--conv") { Description = "vgg11: convolution algorithm (auto: Winograd where it applies, im2col, winograd).", DefaultValueFactory = static _ => Models.Layers.ConvAlgorithm.Auto };
+        var conv = new Option<Models.Layers.ConvAlgorithm>("--conv") { Description = "vgg11: convolution algorithm: auto (by image size: Winograd F(4×4, 3×3) from 4×4, F(2×2, 3×3) on 2×2, else im2col), im2col, winograd (F(2×2, 3×3)), winograd4x4 (F(4×4, 3×3)).", DefaultValueFactory = static _ => Models.Layers.ConvAlgorithm.Auto };
         var compare = new Option<bool>("--compare-conv") { Description = "vgg11: time each convolution alone with every algorithm that applies (the measurement behind --conv auto)." };
         var width = new Option<double>("--width") { Description = "vgg11: width multiplier of every channel count.", DefaultValueFactory = static _ => 1.0 };
         var hidden = new Option<string>("--hidden") { Description = "Hidden layer widths.", DefaultValueFactory = static _ => "500,500,500" };

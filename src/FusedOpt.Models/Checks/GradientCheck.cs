@@ -95,16 +95,17 @@ public static class GradientCheck
     /// <summary>
     /// Small convolutional networks covering Conv2d (odd sizes, stride 2, padding, a 2×2 kernel without padding),
     /// BatchNorm2d in training mode (alone and with the fused ReLU), MaxPool2d (2×2 and an overlapping 3×3 stride 1
-    /// window; Gaussian inputs make ties improbable), the layout changes, a reduced VGG, and Winograd F(2×2, 3×3) on an
-    /// odd-sized image (its forward and backward-data; chosen by <see cref="ConvAlgorithm.Auto"/> where the vector width
-    /// divides the 8 channels, as on every x64 machine).
+    /// window; Gaussian inputs make ties improbable), the layout changes, a reduced VGG, and Winograd's forward and
+    /// backward-data, F(2×2, 3×3) on a 5×5 image and F(4×4, 3×3) on a 7×6 one (partial tiles in both directions;
+    /// 8 channels, a multiple of <see cref="System.Numerics.Vector{T}.Count"/> at .NET's default width of at most 256 bits).
     /// </summary>
     public static IReadOnlyList<(string Name, ModelSpec Spec)> ConvModels { get; } =
     [
         ("conv", ConvChain()),
         ("conv-bn-pool", ConvBnPool()),
         ("vgg-tiny", Vgg.Spec(width: 1, classes: 4, input: new ImageShape(3, 8, 8), config: [4, 0, 6, 0])),
-        ("conv-winograd", WinogradChain()),
+        ("conv-winograd", WinogradChain(ConvAlgorithm.Winograd, new ImageShape(8, 5, 5))),
+        ("conv-winograd4x4", WinogradChain(ConvAlgorithm.Winograd4x4, new ImageShape(8, 7, 6))),
     ];
 
     /// <summary>|a − n| / max(|a|, |n|), and 0 when both are 0 (seed 001).</summary>
@@ -307,11 +308,10 @@ public static class GradientCheck
             new ImageLayoutSpec(o, ImageLayout.ChannelsFirst), new FlattenSpec([o.Channels, o.Height, o.Width]), new LinearSpec("fc", o.Size, 3)]);
     }
 
-    private static ModelSpec WinogradChain()
+    private static ModelSpec WinogradChain(ConvAlgorithm algorithm, ImageShape input)
     {
-        var input = new ImageShape(8, 5, 5);
-        var c1 = new Conv2dSpec("conv1", input, 8);
-        var c2 = new Conv2dSpec("conv2", c1.Output, 8);
+        var c1 = new Conv2dSpec("conv1", input, 8, Algorithm: algorithm);
+        var c2 = new Conv2dSpec("conv2", c1.Output, 8, Algorithm: algorithm);
         var o = c2.Output;
         return new ModelSpec([
             new ImageLayoutSpec(input, ImageLayout.ChannelsLast), c1, new BatchNorm2dSpec("bn1", c1.Output, ReLU: true), c2,

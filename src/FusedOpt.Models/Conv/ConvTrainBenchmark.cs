@@ -159,7 +159,7 @@ public static class ConvTrainBenchmark
         double data = LayerTimings.Milliseconds(t.BackwardData, t.BackwardCalls), weights = LayerTimings.Milliseconds(t.BackwardWeights, t.BackwardCalls);
         (string kind, double flop) = layer switch
         {
-            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output} {(c.UsesWinograd ? "winograd" : "im2col")}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
+            Conv2d<float> c => ($"conv {c.InputShape} → {c.Output} {c.Implementation switch { ConvAlgorithm.Winograd => "winograd", ConvAlgorithm.Winograd4x4 => "winograd4x4", _ => "im2col" }}", 2.0 * batch * c.Output.Pixels * c.Output.Channels * c.Depth),
             Linear<float> l => ($"linear {l.InputFeatures} → {l.OutputFeatures}", 2.0 * batch * l.InputFeatures * l.OutputFeatures),
             BatchNorm2d<float> b => (b.FusedReLU ? $"bn+relu {b.Shape}" : $"bn {b.Shape}", 0),
             MaxPool2d<float> p => ($"maxpool {p.InputShape} → {p.Output}", 0),
@@ -184,8 +184,8 @@ public static class ConvTrainBenchmark
         using var pool = options.Threads > 1 ? new Threading.WorkerPool(options.Threads) : null;
         foreach (var spec in Vgg.Spec(options.Width, algorithm: ConvAlgorithm.Im2Col).Layers.OfType<Conv2dSpec>())
         {
-            var candidates = new[] { ConvAlgorithm.Im2Col, ConvAlgorithm.Winograd }
-                .Where(a => a == ConvAlgorithm.Im2Col || (spec.Kernel == 3 && spec.Stride == 1 && spec.Padding == 1 && Winograd3x3<float>.Supports(spec.Input.Channels, spec.OutChannels)))
+            var candidates = new[] { ConvAlgorithm.Im2Col, ConvAlgorithm.Winograd, ConvAlgorithm.Winograd4x4 }
+                .Where(a => a == ConvAlgorithm.Im2Col || Conv2d<float>.WinogradApplies(spec.Input, spec.OutChannels, spec.Kernel, spec.Stride, spec.Padding))
                 .ToArray();
             var layers = candidates.Select(a => new Conv2d<float>(spec.Name, spec.Input, spec.OutChannels, spec.Kernel, spec.Stride, spec.Padding, spec.Bias, a)).ToArray();
             var arenas = layers.Select(l =>
@@ -228,7 +228,7 @@ public static class ConvTrainBenchmark
 
                 for (int i = 0; i < layers.Length; i++)
                 {
-                    rows.Add(new ConvAlgorithmTiming(spec.Name, spec.ToString(), candidates[i], best[i].Forward, best[i].Data, best[i].Weights, layers[i].UsesWinograd == new Conv2d<float>(spec.Name, spec.Input, spec.OutChannels).UsesWinograd));
+                    rows.Add(new ConvAlgorithmTiming(spec.Name, spec.ToString(), candidates[i], best[i].Forward, best[i].Data, best[i].Weights, candidates[i] == new Conv2d<float>(spec.Name, spec.Input, spec.OutChannels, spec.Kernel, spec.Stride, spec.Padding, spec.Bias).Implementation));
                 }
             }
             finally
@@ -250,7 +250,7 @@ public static class ConvTrainBenchmark
 /// <param name="Algorithm">The algorithm timed.</param>
 /// <param name="ForwardMs">Forward.</param>
 /// <param name="BackwardDataMs">Backward-data half.</param>
-/// <param name="BackwardWeightsMs">Backward-weights half (im2col + GEMM for both; with Winograd it also builds the columns).</param>
+/// <param name="BackwardWeightsMs">Backward-weights half (Winograd from the forward's transformed tiles for both Winograd sizes, else im2col + GEMM).</param>
 /// <param name="ChosenByAuto">Whether <see cref="ConvAlgorithm.Auto"/> picks this algorithm for this layer.</param>
 public sealed record ConvAlgorithmTiming(string Layer, string Shape, ConvAlgorithm Algorithm, double ForwardMs, double BackwardDataMs, double BackwardWeightsMs, bool ChosenByAuto)
 {

@@ -73,7 +73,7 @@ public static class Vgg
             }
 
             conv++;
-            var c = new Conv2dSpec($"conv{conv}", shape, Scale(entry, width), Algorithm: shape.Channels < 8 && algorithm == ConvAlgorithm.Winograd ? ConvAlgorithm.Im2Col : algorithm);
+            var c = new Conv2dSpec($"conv{conv}", shape, Scale(entry, width), Algorithm: shape.Channels < 8 && (algorithm is ConvAlgorithm.Winograd or ConvAlgorithm.Winograd4x4) ? ConvAlgorithm.Im2Col : algorithm);
             layers.Add(c);
             shape = c.Output;
             layers.Add(new BatchNorm2dSpec($"bn{conv}", shape, momentum, epsilon, fuseBnReLU));

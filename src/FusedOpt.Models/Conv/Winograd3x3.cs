@@ -1,7 +1,5 @@
 using System;
 using System.Numerics;
-using FusedOpt.Models.Linalg;
-using FusedOpt.Threading;
 
 namespace FusedOpt.Models.Layers;
 
@@ -16,151 +14,62 @@ namespace FusedOpt.Models.Layers;
 /// [0, 0, 1]], Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]: additions and halvings only, so float32 keeps its accuracy (the
 /// PyTorch reference case passes with every eligible layer forced to Winograd).</para>
 /// <para>The same routine computes backward-data: dL/dx is the convolution of dL/dy with the kernel rotated by 180°
-/// and its channel axes swapped, again 3×3, stride 1, padding 1.</para>
+/// and its channel axes swapped, again 3×3, stride 1, padding 1. Backward-weights is the adjoint in the kernel,
+/// Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G, from the forward's transformed tiles.</para>
 /// <para>The transforms run on channel vectors (<see cref="Vector{T}"/>), so both channel counts must be multiples of
-/// its width (<see cref="Supports"/>); the tiles of each image are split over the pool.</para>
+/// its width (<see cref="WinogradConvolution{T}.Supports"/>); the images of the batch are split over the pool
+/// (<see cref="WinogradConvolution{T}"/>). <see cref="Winograd4x4{T}"/> is F(4×4, 3×3).</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-internal sealed unsafe class Winograd3x3<T> : IParallelWork
+internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private T* _input;
-    private T* _output;
-    private T* _v;
-    private T* _m;
-    private T* _bias;
-    private int _batch;
-    private int _height;
-    private int _width;
-    private int _inChannels;
-    private int _outChannels;
-    private int _parts = 1;
-    private bool _outputPhase;
+    /// <inheritdoc />
+    public override int TileSize => 2;
 
-    /// <summary>Whether channel counts <paramref name="cin"/> and <paramref name="cout"/> suit the vectorized transforms.</summary>
-    public static bool Supports(int cin, int cout) =>
-        Vector.IsHardwareAccelerated && cin % Vector<T>.Count == 0 && cout % Vector<T>.Count == 0;
-
-    /// <summary>Tiles of a batch: batch · ⌈H/2⌉ · ⌈W/2⌉.</summary>
-    public static int Tiles(int batch, int height, int width) => batch * ((height + 1) / 2) * ((width + 1) / 2);
-
-    /// <summary>
-    /// U[e][i][j] (e = 4r + c of the 4×4 transformed kernel) from PyTorch weights W [cout, cin, 3, 3]: forward maps
-    /// i = input channel, j = output channel; <paramref name="backwardData"/> maps i = output channel, j = input channel
-    /// with the kernel rotated by 180°.
-    /// </summary>
-    public static void TransformWeights(ReadOnlySpan<T> weight, int cout, int cin, Span<T> u, bool backwardData)
+    /// <inheritdoc />
+    protected override void TransformKernels(T* g, int cols, T* u, long plane)
     {
-        T half = T.One / (T.One + T.One);
-        Span<T> g = stackalloc T[9];
-        Span<T> gg = stackalloc T[12];
-        int rows = backwardData ? cout : cin, cols = backwardData ? cin : cout;
-        for (int o = 0; o < cout; o++)
+        var half = new Vector<T>(T.One / (T.One + T.One));
+        Vector<T>* gg = stackalloc Vector<T>[12];
+        for (int j = 0; j < cols; j += Vector<T>.Count)
         {
-            for (int c = 0; c < cin; c++)
+            // G·g: 4×3.
+            for (int k = 0; k < 3; k++)
             {
-                ReadOnlySpan<T> w = weight.Slice(((o * cin) + c) * 9, 9);
-                for (int t = 0; t < 9; t++)
-                {
-                    g[t] = backwardData ? w[8 - t] : w[t];
-                }
-
-                // G·g: 4×3.
-                for (int k = 0; k < 3; k++)
-                {
-                    T a = g[k], b = g[3 + k], d = g[6 + k];
-                    gg[k] = a;
-                    gg[3 + k] = (a + b + d) * half;
-                    gg[6 + k] = (a - b + d) * half;
-                    gg[9 + k] = d;
-                }
-
-                // (G·g)·Gᵀ: 4×4.
-                int i = backwardData ? o : c, j = backwardData ? c : o;
-                for (int r = 0; r < 4; r++)
-                {
-                    T a = gg[(r * 3) + 0], b = gg[(r * 3) + 1], d = gg[(r * 3) + 2];
-                    u[((((r * 4) + 0) * rows) + i) * cols + j] = a;
-                    u[((((r * 4) + 1) * rows) + i) * cols + j] = (a + b + d) * half;
-                    u[((((r * 4) + 2) * rows) + i) * cols + j] = (a - b + d) * half;
-                    u[((((r * 4) + 3) * rows) + i) * cols + j] = d;
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// output [batch, H, W, cout] = conv3×3(input [batch, H, W, cin]) (+ bias), with transformed weights
-    /// <paramref name="u"/> [16, cin, cout]; <paramref name="workspace"/> holds 16·tiles·(cin + cout) values.
-    /// </summary>
-    public void Run(
-        MatMul<T> matMul, WorkerPool? pool, T* input, int batch, int height, int width, int cin,
-        ReadOnlySpan<T> u, int cout, T* output, T* bias, Span<T> workspace)
-    {
-        int tiles = Tiles(batch, height, width);
-        if (workspace.Length < 16L * tiles * (cin + cout))
-        {
-            throw new ArgumentException($"winograd: the workspace holds {workspace.Length} values, {16L * tiles * (cin + cout)} needed.", nameof(workspace));
-        }
-
-        fixed (T* ws = workspace)
-        {
-            _input = input;
-            _output = output;
-            _bias = bias;
-            _v = ws;
-            _m = ws + (16L * tiles * cin);
-            _batch = batch;
-            _height = height;
-            _width = width;
-            _inChannels = cin;
-            _outChannels = cout;
-            _parts = LayerParallel.Parts(pool);
-
-            _outputPhase = false;
-            LayerParallel.Run(pool, this);
-            for (int e = 0; e < 16; e++)
-            {
-                var v = new ReadOnlySpan<T>(_v + ((long)e * tiles * cin), tiles * cin);
-                var m = new Span<T>(_m + ((long)e * tiles * cout), tiles * cout);
-                matMul.Multiply(Transpose.N, Transpose.N, tiles, cout, cin, T.One, v, cin, u.Slice(e * cin * cout, cin * cout), cout, T.Zero, m, cout);
+                Vector<T> a = Vector.Load(g + (k * cols) + j), b = Vector.Load(g + ((3 + k) * cols) + j), d = Vector.Load(g + ((6 + k) * cols) + j);
+                gg[k] = a;
+                gg[3 + k] = (a + b + d) * half;
+                gg[6 + k] = (a - b + d) * half;
+                gg[9 + k] = d;
             }
 
-            _outputPhase = true;
-            LayerParallel.Run(pool, this);
+            // (G·g)·Gᵀ: 4×4.
+            for (int r = 0; r < 4; r++)
+            {
+                Vector<T> a = gg[r * 3], b = gg[(r * 3) + 1], d = gg[(r * 3) + 2];
+                T* target = u + ((r * 4) * plane) + j;
+                Vector.Store(a, target);
+                Vector.Store((a + b + d) * half, target + plane);
+                Vector.Store((a - b + d) * half, target + (2 * plane));
+                Vector.Store(d, target + (3 * plane));
+            }
         }
     }
 
     /// <inheritdoc />
-    void IParallelWork.Execute(int part)
+    protected override void InputTransform(int n)
     {
-        var (first, end) = LayerParallel.Split(_batch, part, _parts);
-        for (int n = first; n < end; n++)
-        {
-            if (_outputPhase)
-            {
-                OutputTransform(n);
-            }
-            else
-            {
-                InputTransform(n);
-            }
-        }
-    }
-
-    /// <summary>V[e][tile][c] = (Bᵀ d B)[e] for every tile of image <paramref name="n"/>.</summary>
-    private void InputTransform(int n)
-    {
-        int h = _height, w = _width, cin = _inChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)_batch * th * tw, stride = tiles * cin;
-        T* image = _input + ((long)n * h * w * cin);
+        int h = Height, w = Width, cin = InChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long stride = VStride;
+        T* image = Input + ((long)n * h * w * cin);
         Span<Vector<T>> d = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)
         {
             for (int tx = 0; tx < tw; tx++)
             {
                 long tile = (((long)n * th) + ty) * tw + tx;
-                T* v = _v + (tile * cin);
+                T* v = V + (tile * cin);
                 for (int j = 0; j < cin; j += vc)
                 {
                     for (int r = 0; r < 4; r++)
@@ -198,19 +107,19 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
         }
     }
 
-    /// <summary>y[2×2 tile] = Aᵀ M A (+ bias) for every tile of image <paramref name="n"/>.</summary>
-    private void OutputTransform(int n)
+    /// <inheritdoc />
+    protected override void OutputTransform(int n)
     {
-        int h = _height, w = _width, cout = _outChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
-        long tiles = (long)_batch * th * tw, stride = tiles * cout;
-        T* image = _output + ((long)n * h * w * cout);
+        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long stride = MStride;
+        T* image = Output + ((long)n * h * w * cout);
         Span<Vector<T>> m = stackalloc Vector<T>[16];
         for (int ty = 0; ty < th; ty++)
         {
             for (int tx = 0; tx < tw; tx++)
             {
                 long tile = (((long)n * th) + ty) * tw + tx;
-                T* source = _m + (tile * cout);
+                T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
                     for (int e = 0; e < 16; e++)
@@ -218,7 +127,7 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
                         m[e] = Vector.Load(source + (e * stride) + j);
                     }
 
-                    var b = _bias is null ? Vector<T>.Zero : Vector.Load(_bias + j);
+                    var b = BiasValues is null ? Vector<T>.Zero : Vector.Load(BiasValues + j);
 
                     // Aᵀ·m: 2×4, then ·A: 2×2.
                     for (int c = 0; c < 4; c++)
@@ -244,6 +153,92 @@ internal sealed unsafe class Winograd3x3<T> : IParallelWork
                             Vector.Store(a1 - a2 - a3 + b, row + ((long)((2 * tx) + 1) * cout));
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override bool HasWeightGradient => true;
+
+    /// <inheritdoc />
+    protected override void OutputGradientTransform(int n)
+    {
+        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        long stride = MStride;
+        T* image = Input + ((long)n * h * w * cout);
+        Span<Vector<T>> x = stackalloc Vector<T>[8];
+        for (int ty = 0; ty < th; ty++)
+        {
+            bool lower = (2 * ty) + 1 < h;
+            for (int tx = 0; tx < tw; tx++)
+            {
+                bool right = (2 * tx) + 1 < w;
+                long tile = (((long)n * th) + ty) * tw + tx;
+                T* target = M + (tile * cout);
+                T* top = image + ((((long)2 * ty * w) + (2 * tx)) * cout);
+                for (int j = 0; j < cout; j += vc)
+                {
+                    // The 2×2 dY tile (zeros past the image).
+                    Vector<T> d00 = Vector.Load(top + j);
+                    Vector<T> d01 = right ? Vector.Load(top + cout + j) : Vector<T>.Zero;
+                    Vector<T> d10 = lower ? Vector.Load(top + ((long)w * cout) + j) : Vector<T>.Zero;
+                    Vector<T> d11 = lower && right ? Vector.Load(top + ((long)(w + 1) * cout) + j) : Vector<T>.Zero;
+
+                    // A·dY (4×2): A = (Aᵀ)ᵀ = [[1, 0], [1, 1], [1, −1], [0, −1]], column by column.
+                    x[0] = d00;
+                    x[1] = d01;
+                    x[2] = d00 + d10;
+                    x[3] = d01 + d11;
+                    x[4] = d00 - d10;
+                    x[5] = d01 - d11;
+                    x[6] = -d10;
+                    x[7] = -d11;
+
+                    // (A·dY)·Aᵀ (4×4), row by row, stored at e = 4r + c.
+                    for (int r = 0; r < 4; r++)
+                    {
+                        Vector<T> a = x[2 * r], b = x[(2 * r) + 1];
+                        T* m = target + ((r * 4) * stride) + j;
+                        Vector.Store(a, m);
+                        Vector.Store(a + b, m + stride);
+                        Vector.Store(a - b, m + (2 * stride));
+                        Vector.Store(-b, m + (3 * stride));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void KernelGradient(T* p, long plane, int c, T* grad)
+    {
+        int cin = InChannels, cout = OutChannels, vc = Vector<T>.Count;
+        var half = new Vector<T>(T.One / (T.One + T.One));
+        Span<Vector<T>> hrow = stackalloc Vector<T>[12];
+        for (int j = 0; j < cout; j += vc)
+        {
+            // Gᵀ·P (3×4): Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], column by column.
+            for (int f = 0; f < 4; f++)
+            {
+                T* column = p + j + (f * plane);
+                Vector<T> x0 = Vector.Load(column), x1 = Vector.Load(column + (4 * plane)), x2 = Vector.Load(column + (8 * plane)), x3 = Vector.Load(column + (12 * plane));
+                hrow[f] = x0 + ((x1 + x2) * half);
+                hrow[4 + f] = (x1 - x2) * half;
+                hrow[8 + f] = ((x1 + x2) * half) + x3;
+            }
+
+            // (Gᵀ·P)·G: each row ky gives dW[o, c, ky, 0…2] for the vector of o.
+            for (int ky = 0; ky < 3; ky++)
+            {
+                Vector<T> x0 = hrow[ky * 4], x1 = hrow[(ky * 4) + 1], x2 = hrow[(ky * 4) + 2], x3 = hrow[(ky * 4) + 3];
+                Vector<T> k0 = x0 + ((x1 + x2) * half), k1 = (x1 - x2) * half, k2 = ((x1 + x2) * half) + x3;
+                for (int lane = 0; lane < vc; lane++)
+                {
+                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
+                    g[0] += k0[lane];
+                    g[1] += k1[lane];
+                    g[2] += k2[lane];
                 }
             }
         }

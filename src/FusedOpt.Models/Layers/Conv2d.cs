@@ -22,7 +22,8 @@ namespace FusedOpt.Models.Layers;
 /// zeros outside the image); Y [P, Cout] = col · Wpᵀ + b, where Wp [Cout, K] is W reordered to (ky, kx, c) — the
 /// output is channels-last with no transpose;</item>
 /// <item>backward-weights: dWp [Cout, K] = dYᵀ · col (the col of the forward pass, kept), added to dW in PyTorch order;
-/// db += column sums of dY;</item>
+/// db += column sums of dY. With K ≤ 32 (VGG's first layer, K = 27) and Cout a multiple of the vector width this
+/// product runs on <see cref="NarrowWeightGradient{T}"/> instead of the GEMM;</item>
 /// <item>backward-data: dcol [P, K] = dY · Wp (into the col buffer, no longer needed), then col2im adds each window
 /// back into dX.</item>
 /// </list>
@@ -30,9 +31,12 @@ namespace FusedOpt.Models.Layers;
 /// shaped products. Workspaces (col, Wp, dWp) are sized for the largest batch seen; nothing is allocated per batch
 /// after the first.</para>
 /// <para>With <see cref="UsesWinograd"/> (3×3, stride 1, padding 1; see <see cref="ConvAlgorithm.Auto"/>) forward and
-/// backward-data run as Winograd F(2×2, 3×3) instead (<see cref="Winograd3x3{T}"/>), with the col buffer as their
-/// workspace; backward-weights then builds the columns itself before its GEMM. im2col, col2im and the Winograd
-/// transforms split the samples over the model's pool.</para>
+/// backward-data run as Winograd F(2×2, 3×3) or F(4×4, 3×3) instead (<see cref="Winograd3x3{T}"/>,
+/// <see cref="Winograd4x4{T}"/>; <see cref="Implementation"/> says which), with the col buffer as their workspace,
+/// and so does backward-weights: dW = Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G from the transformed input tiles V that the forward
+/// left in that workspace (<see cref="WinogradConvolution{T}.WeightGradient"/>; without a Winograd forward since the
+/// last backward it falls back to im2col + GEMM). im2col, col2im and the Winograd transforms split the samples over
+/// the model's pool.</para>
 /// </remarks>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
@@ -46,8 +50,10 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private T[] _packedGrad = [];
     private T[] _winograd = [];
     private T[] _winogradBack = [];
-    private readonly Winograd3x3<T>? _wino;
+    private readonly WinogradConvolution<T>? _wino;
+    private readonly NarrowWeightGradient<T>? _narrow;
     private bool _colValid;
+    private bool _winogradInputValid;
     private bool _toColumns;
     private int _batch;
     private int _parts = 1;
@@ -62,19 +68,31 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     /// <param name="stride">Stride, ≥ 1.</param>
     /// <param name="padding">Zero padding on every side, ≥ 0.</param>
     /// <param name="bias">Whether the layer has a bias.</param>
-    /// <param name="algorithm">How forward and backward-data run; <see cref="ConvAlgorithm.Auto"/> picks Winograd where it applies.</param>
+    /// <param name="algorithm">How the three passes run; <see cref="ConvAlgorithm.Auto"/> picks by image size (<see cref="AutoAlgorithm"/>).</param>
     public Conv2d(string name, ImageShape input, int outChannels, int kernel = 3, int stride = 1, int padding = 1, bool bias = true, ConvAlgorithm algorithm = ConvAlgorithm.Auto)
         : base(name, input.Validate(name).Size, OutputShape(name, input, outChannels, kernel, stride, padding).Size)
     {
-        bool winogradFits = kernel == 3 && stride == 1 && padding == 1 && Winograd3x3<T>.Supports(input.Channels, outChannels);
-        if (algorithm == ConvAlgorithm.Winograd && !winogradFits)
+        if (!Enum.IsDefined(algorithm))
         {
-            throw new ArgumentException($"Conv2d '{name}': Winograd F(2×2, 3×3) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
+            throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, $"Conv2d '{name}': unknown convolution algorithm {(int)algorithm}; expected Auto, Im2Col, Winograd or Winograd4x4.");
+        }
+
+        bool winogradFits = WinogradApplies(input, outChannels, kernel, stride, padding);
+        if ((algorithm is ConvAlgorithm.Winograd or ConvAlgorithm.Winograd4x4) && !winogradFits)
+        {
+            string tile = algorithm == ConvAlgorithm.Winograd ? "2×2" : "4×4";
+            throw new ArgumentException($"Conv2d '{name}': Winograd F({tile}, 3×3) ({algorithm}) needs a 3×3 kernel, stride 1, padding 1 and channel counts that are multiples of {Vector<T>.Count}; got k {kernel}, s {stride}, p {padding}, {input.Channels} → {outChannels}.", nameof(algorithm));
         }
 
         Algorithm = algorithm;
-        UsesWinograd = algorithm == ConvAlgorithm.Winograd || (algorithm == ConvAlgorithm.Auto && winogradFits && input.Height >= AutoWinogradMinSize && input.Width >= AutoWinogradMinSize);
-        _wino = UsesWinograd ? new Winograd3x3<T>() : null;
+        Implementation = algorithm == ConvAlgorithm.Auto ? (winogradFits ? AutoAlgorithm(input) : ConvAlgorithm.Im2Col) : algorithm;
+        _wino = Implementation switch
+        {
+            ConvAlgorithm.Winograd => new Winograd3x3<T>(),
+            ConvAlgorithm.Winograd4x4 => new Winograd4x4<T>(),
+            _ => null,
+        };
+        _narrow = NarrowWeightGradient<T>.Supports(outChannels, kernel * kernel * input.Channels) ? new NarrowWeightGradient<T>() : null;
         InputShape = input;
         Output = OutputShape(name, input, outChannels, kernel, stride, padding);
         Kernel = kernel;
@@ -102,18 +120,39 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     public bool HasBias { get; }
 
     /// <summary>
-    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd only on images at least this tall and wide. Measured with
-    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md): Winograd is faster on VGG's 16×16,
-    /// 8×8 and 4×4 layers and slower on its 2×2 ones, where the four transforms outweigh the saved multiplications and
-    /// the 16 products get only batch-many rows.
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(2×2, 3×3) on images at least this tall and wide (and smaller
+    /// than <see cref="AutoWinograd4x4MinSize"/>). Measured with <c>fusedopt bench train --model vgg11 --compare-conv</c>
+    /// (docs/benchmarks.md): since the kernel transform runs on channel vectors and the transform planes are padded,
+    /// F(2×2) is faster than im2col on VGG's 2×2 layers too (forward + backward-data in 0.65–0.92× im2col's time, four
+    /// runs); before that it was slower there and this was 4.
     /// </summary>
-    public const int AutoWinogradMinSize = 4;
+    public const int AutoWinogradMinSize = 2;
+
+    /// <summary>
+    /// <see cref="ConvAlgorithm.Auto"/> uses Winograd F(4×4, 3×3) on images at least this tall and wide. Measured with
+    /// <c>fusedopt bench train --model vgg11 --compare-conv</c> (docs/benchmarks.md), F(4×4), F(2×2) and im2col timed
+    /// interleaved in one run (four runs, busy machine): F(4×4) is the fastest on VGG's 16×16, 8×8 and 4×4 layers
+    /// (conv2…conv6: forward + backward-data in 0.45–0.93× F(2×2)'s time and 0.35–0.76× im2col's; all three passes in
+    /// the last run 0.54–0.83× and 0.39–0.51×) and the slowest on its 2×2 ones, where one 6×6 tile covers a whole 2×2
+    /// image: 36 products per channel pair for 4 outputs, 9 per output like a direct convolution, so only its
+    /// transforms are left (F(2×2): 16 for 4).
+    /// </summary>
+    public const int AutoWinograd4x4MinSize = 4;
 
     /// <summary>The algorithm asked for.</summary>
     public ConvAlgorithm Algorithm { get; }
 
-    /// <summary>Whether forward and backward-data run as Winograd F(2×2, 3×3) (else im2col + GEMM).</summary>
-    public bool UsesWinograd { get; }
+    /// <summary>
+    /// What forward, backward-data and backward-weights run: <see cref="ConvAlgorithm.Im2Col"/>, <see cref="ConvAlgorithm.Winograd"/>
+    /// (F(2×2, 3×3)) or <see cref="ConvAlgorithm.Winograd4x4"/> (F(4×4, 3×3)); <see cref="ConvAlgorithm.Auto"/> resolved.
+    /// </summary>
+    public ConvAlgorithm Implementation { get; }
+
+    /// <summary>Whether forward, backward-data and backward-weights run as Winograd, F(2×2, 3×3) or F(4×4, 3×3) (else im2col + GEMM).</summary>
+    public bool UsesWinograd => _wino is not null;
+
+    /// <summary>Whether backward-weights runs on <see cref="NarrowWeightGradient{T}"/> (K ≤ 32) instead of the GEMM.</summary>
+    internal bool UsesNarrowWeightGradient => _narrow is not null;
 
     /// <summary>Values per im2col row, k·k·Cin.</summary>
     public int Depth => Kernel * Kernel * InputShape.Channels;
@@ -132,6 +171,21 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     /// <inheritdoc />
     public override IReadOnlyList<TensorSlot> Parameters => _weight is null ? [] : _bias is null ? [_weight] : [_weight, _bias];
+
+    /// <summary>
+    /// What <see cref="ConvAlgorithm.Auto"/> picks for a layer Winograd applies to (3×3, stride 1, padding 1,
+    /// vector-multiple channel counts), by its image size: F(4×4, 3×3) from <see cref="AutoWinograd4x4MinSize"/>
+    /// up, F(2×2, 3×3) from <see cref="AutoWinogradMinSize"/> up, else im2col.
+    /// </summary>
+    public static ConvAlgorithm AutoAlgorithm(ImageShape input)
+    {
+        int side = Math.Min(input.Height, input.Width);
+        return side >= AutoWinograd4x4MinSize ? ConvAlgorithm.Winograd4x4 : side >= AutoWinogradMinSize ? ConvAlgorithm.Winograd : ConvAlgorithm.Im2Col;
+    }
+
+    /// <summary>Whether Winograd (either tile size) applies: a 3×3 kernel, stride 1, padding 1, channel counts that are multiples of the vector width.</summary>
+    public static bool WinogradApplies(ImageShape input, int outChannels, int kernel, int stride, int padding) =>
+        kernel == 3 && stride == 1 && padding == 1 && WinogradConvolution<T>.Supports(input.Channels, outChannels);
 
     /// <summary>The output size of a convolution, validating every argument.</summary>
     public static ImageShape OutputShape(string name, ImageShape input, int outChannels, int kernel, int stride, int padding)
@@ -193,13 +247,15 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         Ensure(batch);
         if (_wino is not null)
         {
-            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false);
+            // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed, Pool);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
             }
 
             _colValid = false;
+            _winogradInputValid = true; // the transformed input tiles stay in _col for the weight gradient
             return;
         }
 
@@ -230,21 +286,48 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     {
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
-        Span<T> col = _col.AsSpan(0, pixels * depth);
         long start = Stopwatch.GetTimestamp();
-        if (!_colValid)
+        if (_winogradInputValid && _wino is { HasWeightGradient: true })
         {
-            // The Winograd forward built no columns: build them now for the weight gradient.
-            fixed (T* px = x, pc = col)
+            // dW += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G with the forward's V; _winogradBack is free until backward-data.
+            fixed (T* pdy = dy)
             {
-                Columns(px, pc, batch, toColumns: true);
+                _wino.WeightGradient(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, InputShape.Channels, cout, _col, _winogradBack, store.Grad(Weight));
             }
         }
+        else
+        {
+            if (_col.Length < (long)pixels * depth)
+            {
+                // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
+                // sized for Winograd alone: grow it once to the columns' size.
+                _col = new T[(long)pixels * depth];
+            }
 
-        // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
-        matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
-        UnpackAdd(_packedGrad, store.Grad(Weight));
+            Span<T> col = _col.AsSpan(0, pixels * depth);
+            if (!_colValid)
+            {
+                // No columns from the forward (a Winograd one built none): build them now for the weight gradient.
+                fixed (T* px = x, pc = col)
+                {
+                    Columns(px, pc, batch, toColumns: true);
+                }
+            }
 
+            // dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K], then dW += dWp in PyTorch order.
+            if (_narrow is not null)
+            {
+                _narrow.Run(Pool, dy, col, pixels, cout, depth, _packedGrad);
+            }
+            else
+            {
+                matMul.Multiply(Transpose.T, Transpose.N, cout, depth, pixels, T.One, dy, cout, col, depth, T.Zero, _packedGrad, depth);
+            }
+
+            UnpackAdd(_packedGrad, store.Grad(Weight));
+        }
+
+        _winogradInputValid = false;
         if (_bias is not null)
         {
             BiasGradient.AddColumnSums(dy, pixels, cout, store.Grad(_bias));
@@ -254,7 +337,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            Winograd3x3<T>.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed, Pool);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
@@ -262,6 +345,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
         else if (inputGradient)
         {
+            Span<T> col = _col.AsSpan(0, pixels * depth);
             Pack(store.Param(Weight), _packed);
 
             // dcol [P, K] = dY [P, Cout] · Wp [Cout, K], then col2im.
@@ -421,11 +505,11 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     private void Ensure(int batch)
     {
-        long need = (long)batch * Output.Pixels * Depth;
-        if (_wino is not null)
-        {
-            need = Math.Max(need, 16L * Winograd3x3<T>.Tiles(batch, InputShape.Height, InputShape.Width) * (InputShape.Channels + Output.Channels));
-        }
+        // im2col keeps its columns [P, K] here; the Winograd passes (forward, backward-weights, backward-data) their
+        // transformed tiles and products, and need no columns.
+        long need = _wino is null
+            ? (long)batch * Output.Pixels * Depth
+            : _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels);
 
         if (need > int.MaxValue)
         {
@@ -441,8 +525,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         {
             _packed = new T[Output.Channels * Depth];
             _packedGrad = new T[Output.Channels * Depth];
-            _winograd = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
-            _winogradBack = _wino is null ? [] : new T[16 * Output.Channels * InputShape.Channels];
+            _winograd = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+            _winogradBack = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
         }
     }
 

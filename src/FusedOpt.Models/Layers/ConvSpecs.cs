@@ -2,12 +2,13 @@ using System.Numerics;
 
 namespace FusedOpt.Models.Layers;
 
-/// <summary>How a convolution computes its forward and backward-data passes (backward-weights is always im2col + GEMM).</summary>
+/// <summary>How a convolution computes its forward, backward-data and backward-weights passes. Values are appended, never renumbered: specs record them.</summary>
 public enum ConvAlgorithm
 {
     /// <summary>
-    /// Winograd where it applies (3×3, stride 1, padding 1, vector-multiple channel counts) and pays (images of at least
-    /// <see cref="Conv2d{T}.AutoWinogradMinSize"/>²), else im2col.
+    /// Winograd where it applies (3×3, stride 1, padding 1, vector-multiple channel counts) and pays, by image size
+    /// (<see cref="Conv2d{T}.AutoAlgorithm"/>: F(4×4, 3×3) from <see cref="Conv2d{T}.AutoWinograd4x4MinSize"/>²,
+    /// F(2×2, 3×3) from <see cref="Conv2d{T}.AutoWinogradMinSize"/>²), else im2col.
     /// </summary>
     Auto,
 
@@ -16,6 +17,12 @@ public enum ConvAlgorithm
 
     /// <summary>Winograd F(2×2, 3×3); construction fails where it does not apply.</summary>
     Winograd,
+
+    /// <summary>
+    /// Winograd F(4×4, 3×3) (36 multiplications per 4×4 output tile instead of 144; float32 error about 10× that of
+    /// F(2×2)); construction fails where it does not apply (the same conditions as <see cref="Winograd"/>).
+    /// </summary>
+    Winograd4x4,
 }
 
 /// <summary>A 2-D convolution over channels-last images; see <see cref="Conv2d{T}"/>.</summary>

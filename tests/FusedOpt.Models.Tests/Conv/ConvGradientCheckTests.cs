@@ -1,5 +1,6 @@
 using System.Linq;
 using FusedOpt.Models.Checks;
+using FusedOpt.Models.Layers;
 using FusedOpt.Models.Losses;
 using Xunit;
 
@@ -25,13 +26,15 @@ public sealed class ConvGradientCheckTests
         Assert.Contains(report.Tensors, static t => t.Name.EndsWith(".weight", System.StringComparison.Ordinal) && t.Checked > t.BelowFloor);
     }
 
-    [Fact]
-    public void ConvWinogradModel_RunsWinogradInBothPrecisions()
+    [Theory]
+    [InlineData("conv-winograd", ConvAlgorithm.Winograd)]
+    [InlineData("conv-winograd4x4", ConvAlgorithm.Winograd4x4)]
+    public void ConvWinogradModels_RunTheirWinogradInBothPrecisions(string name, ConvAlgorithm expected)
     {
-        var spec = GradientCheck.ConvModels.Single(static m => m.Name == "conv-winograd").Spec;
+        var spec = GradientCheck.ConvModels.Single(m => m.Name == name).Spec;
         using var model64 = spec.Build<double>();
         using var model32 = spec.Build<float>();
-        Assert.All(model64.Layers.OfType<FusedOpt.Models.Layers.Conv2d<double>>(), static c => Assert.True(c.UsesWinograd));
-        Assert.All(model32.Layers.OfType<FusedOpt.Models.Layers.Conv2d<float>>(), static c => Assert.True(c.UsesWinograd));
+        Assert.All(model64.Layers.OfType<Conv2d<double>>(), c => Assert.Equal(expected, c.Implementation));
+        Assert.All(model32.Layers.OfType<Conv2d<float>>(), c => Assert.Equal(expected, c.Implementation));
     }
 }

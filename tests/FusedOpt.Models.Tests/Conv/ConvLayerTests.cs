@@ -33,6 +33,39 @@ public sealed class ConvLayerTests
     public void Conv2d_ForwardAndBackward_MatchDirectLoops_Float32(int batch, int cin, int h, int w, int cout, int k, int stride, int padding) =>
         CheckConv<float>(batch, cin, h, w, cout, k, stride, padding, 2e-5);
 
+    public static TheoryData<int, int, int, int, int, int, int, int> NarrowCases => new()
+    {
+        // batch, cin, h, w, cout, k, stride, padding: K = k·k·cin ≤ 32, cout a multiple of the vector width
+        { 2, 3, 17, 16, 16, 3, 1, 1 }, // VGG's conv1 shape (K = 27: six blocks of four and a tail of three), 544 pixels: three pixel blocks
+        { 2, 3, 9, 8, 8, 3, 2, 1 },    // stride 2
+        { 3, 2, 5, 6, 16, 2, 1, 0 },   // K = 8: blocks of four only
+        { 1, 3, 4, 4, 16, 1, 1, 0 },   // K = 3: the tail only
+        { 2, 8, 5, 5, 8, 2, 1, 0 },    // K = 32, the largest taken
+    };
+
+    [Theory]
+    [MemberData(nameof(NarrowCases))]
+    public void Conv2d_NarrowWeightGradient_MatchesDirectLoops_Float64(int batch, int cin, int h, int w, int cout, int k, int stride, int padding)
+    {
+        Assert.True(new Conv2d<double>("c", new ImageShape(cin, h, w), cout, k, stride, padding).UsesNarrowWeightGradient);
+        CheckConv<double>(batch, cin, h, w, cout, k, stride, padding, 1e-12);
+    }
+
+    [Theory]
+    [MemberData(nameof(NarrowCases))]
+    public void Conv2d_NarrowWeightGradient_MatchesDirectLoops_Float32(int batch, int cin, int h, int w, int cout, int k, int stride, int padding)
+    {
+        Assert.True(new Conv2d<float>("c", new ImageShape(cin, h, w), cout, k, stride, padding).UsesNarrowWeightGradient);
+        CheckConv<float>(batch, cin, h, w, cout, k, stride, padding, 2e-5);
+    }
+
+    [Fact]
+    public void Conv2d_NarrowWeightGradient_OnlyForNarrowRowsAndVectorMultipleChannels()
+    {
+        Assert.False(new Conv2d<float>("c", new ImageShape(4, 8, 8), 16).UsesNarrowWeightGradient); // K = 36
+        Assert.False(new Conv2d<float>("c", new ImageShape(3, 8, 8), 4).UsesNarrowWeightGradient);  // Cout 4 < 8 lanes
+    }
+
     public static TheoryData<int, int, int, int, int> WinogradCases => new()
     {
         // batch, cin, h, w, cout (3×3, stride 1, padding 1)
@@ -222,7 +255,7 @@ public sealed class ConvLayerTests
     {
         var input = new ImageShape(cin, h, w);
         var conv = new Conv2d<T>("conv", input, cout, k, stride, padding, algorithm: algorithm);
-        Assert.Equal(algorithm == ConvAlgorithm.Winograd, conv.UsesWinograd);
+        Assert.Equal(algorithm, conv.Implementation);
         int ho = ((h + (2 * padding) - k) / stride) + 1, wo = ((w + (2 * padding) - k) / stride) + 1;
         Assert.Equal(new ImageShape(cout, ho, wo), conv.Output);
         using var arena = new ParameterArena();

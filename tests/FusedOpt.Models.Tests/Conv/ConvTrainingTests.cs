@@ -19,6 +19,8 @@ public sealed class ConvTrainingTests
     [Theory]
     [InlineData(ConvAlgorithm.Auto)]
     [InlineData(ConvAlgorithm.Im2Col)]
+    [InlineData(ConvAlgorithm.Winograd)]
+    [InlineData(ConvAlgorithm.Winograd4x4)]
     public void TrainingIteration_AfterWarmUp_AllocatesNothingOnTheCallingThread(ConvAlgorithm algorithm)
     {
         using var step = new TrainingStep(Vgg.Spec(0.125, algorithm: algorithm), new Sgd(Lr: 0.01f, Momentum: 0.9f), threads: 2);
@@ -59,7 +61,7 @@ public sealed class ConvTrainingTests
         var spec = Vgg.Spec(0.125);
         using var one = new TrainingStep(spec, new Sgd(Lr: 0.05f, Momentum: 0.9f), threads: 1);
         using var two = new TrainingStep(spec, new Sgd(Lr: 0.05f, Momentum: 0.9f), threads: 2);
-        Assert.Contains(one.Model.Layers, static l => l is Conv2d<float> { UsesWinograd: true });
+        Assert.Contains(one.Model.Layers, static l => l is Conv2d<float> { Implementation: ConvAlgorithm.Winograd4x4 });
         var (images, labels) = Batch(5, one.Model.InputFeatures);
         for (int i = 0; i < 3; i++)
         {

@@ -21,10 +21,18 @@ public sealed class VggReferenceTests
     [InlineData(false, 2, ConvAlgorithm.Auto)]
     [InlineData(true, 2, ConvAlgorithm.Im2Col)]
     [InlineData(true, 2, ConvAlgorithm.Winograd)]
+    [InlineData(true, 2, ConvAlgorithm.Winograd4x4)]
     public void Vgg11Bn_Width0125_MatchesPyTorchReference(bool fuseBnReLU, int threads, ConvAlgorithm algorithm)
     {
         var c = Load();
         var spec = Vgg.Spec(c.Width, 10, new ImageShape(3, 32, 32), c.Config, fuseBnReLU, algorithm: algorithm);
+        if (algorithm != ConvAlgorithm.Auto)
+        {
+            // Every eligible layer (all but conv1, 3 input channels) runs the algorithm asked for.
+            using var model = spec.Build<float>();
+            Assert.All(model.Layers.OfType<Conv2d<float>>(), l => Assert.Equal(l.InputShape.Channels < 8 ? ConvAlgorithm.Im2Col : algorithm, l.Implementation));
+        }
+
         var report = c.Check(c.Run(threads, spec));
 
         Assert.True(report.Passed, string.Join("\n", report.Tensors.Where(static t => !t.Passed).Select(static t => $"{t.Field} {t.Name}: {t.MaxAbsError:e3} > {t.Tolerance:e3}")));

@@ -60,12 +60,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
             {
                 G(gg[r * 3], gg[(r * 3) + 1], gg[(r * 3) + 2], quarter, sixth, twelfth, twentyFourth, out var e0, out var e1, out var e2, out var e3, out var e4, out var e5);
                 T* target = u + ((r * 6) * plane) + j;
-                Vector.Store(e0, target);
-                Vector.Store(e1, target + plane);
-                Vector.Store(e2, target + (2 * plane));
-                Vector.Store(e3, target + (3 * plane));
-                Vector.Store(e4, target + (4 * plane));
-                Vector.Store(e5, target + (5 * plane));
+                Store6(target, plane, e0, e1, e2, e3, e4, e5);
             }
         }
     }
@@ -128,12 +123,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
                         Bt(row[0], row[1], row[2], row[3], row[4], row[5], four, five,
                             out var e0, out var e1, out var e2, out var e3, out var e4, out var e5);
                         T* target = v + ((r * 6) * stride) + j;
-                        Vector.Store(e0, target);
-                        Vector.Store(e1, target + stride);
-                        Vector.Store(e2, target + (2 * stride));
-                        Vector.Store(e3, target + (3 * stride));
-                        Vector.Store(e4, target + (4 * stride));
-                        Vector.Store(e5, target + (5 * stride));
+                        Store6(target, stride, e0, e1, e2, e3, e4, e5);
                     }
                 }
             }
@@ -297,6 +287,18 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
         r0 = (x0 * quarter) - (sum12 * sixth) + (sum34 * twentyFourth);
         r1 = ((x2 - x1) * sixth) + ((x3 - x4) * twelfth);
         r2 = ((sum34 - sum12) * sixth) + x5;
+    }
+
+    /// <summary>Stores six vectors <paramref name="stride"/> values apart: one row or column of a 6×6 transform into its planes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store6(T* target, long stride, Vector<T> e0, Vector<T> e1, Vector<T> e2, Vector<T> e3, Vector<T> e4, Vector<T> e5)
+    {
+        Vector.Store(e0, target);
+        Vector.Store(e1, target + stride);
+        Vector.Store(e2, target + (2 * stride));
+        Vector.Store(e3, target + (3 * stride));
+        Vector.Store(e4, target + (4 * stride));
+        Vector.Store(e5, target + (5 * stride));
     }
 
     /// <summary>G·(g0, g1, g2): the kernel transform of one column (or row), with the shared terms g0 + g2 and g0/24 + g2/6.</summary>

@@ -187,16 +187,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             Input = input;
             Output = output;
             BiasValues = bias;
-            VStride = ((long)tiles * cin) + PlanePad;
-            MStride = ((long)tiles * cout) + PlanePad;
-            V = ws;
-            M = ws + (points * VStride);
-            Batch = batch;
-            Height = height;
-            Width = width;
-            InChannels = cin;
-            OutChannels = cout;
-            _parts = LayerParallel.Parts(pool);
+            Bind(ws, pool, batch, height, width, cin, cout);
 
             _phase = Phase.Input;
             LayerParallel.Run(pool, this);
@@ -215,6 +206,25 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             V = null;
             M = null;
         }
+    }
+
+    /// <summary>
+    /// Points the V and M planes into <paramref name="workspace"/> (each plane one cache line longer than its tiles, see
+    /// <see cref="PlanePad"/>) and records the shapes and the pool's part count for the phases that follow.
+    /// </summary>
+    private void Bind(T* workspace, WorkerPool? pool, int batch, int height, int width, int cin, int cout)
+    {
+        int tiles = Tiles(batch, height, width);
+        VStride = ((long)tiles * cin) + PlanePad;
+        MStride = ((long)tiles * cout) + PlanePad;
+        V = workspace;
+        M = workspace + (Points * VStride);
+        Batch = batch;
+        Height = height;
+        Width = width;
+        InChannels = cin;
+        OutChannels = cout;
+        _parts = LayerParallel.Parts(pool);
     }
 
     /// <summary>Whether <see cref="WeightGradient"/> is implemented for this tile size.</summary>
@@ -241,16 +251,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         fixed (T* ws = workspace, p = products, g = grad)
         {
             Input = dy;
-            VStride = ((long)tiles * cin) + PlanePad;
-            MStride = ((long)tiles * cout) + PlanePad;
-            V = ws;
-            M = ws + (points * VStride);
-            Batch = batch;
-            Height = height;
-            Width = width;
-            InChannels = cin;
-            OutChannels = cout;
-            _parts = LayerParallel.Parts(pool);
+            Bind(ws, pool, batch, height, width, cin, cout);
 
             _phase = Phase.OutputGradient;
             LayerParallel.Run(pool, this);

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
@@ -76,6 +77,39 @@ public sealed class TrainingCliTests : IDisposable
         string table = File.ReadAllText(prefix + ".md");
         Assert.Contains("| sgd | sgd | lr 0.05 | 3 |", table, StringComparison.Ordinal);
         Assert.Contains("| plot-adam | adam | lr 0.01 | 2 |", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plot_RunWithoutResult_ReadsItsEvaluatedEpochsFromTheMetrics()
+    {
+        string folder = Path.Combine(_dir, "plot-in-progress"), prefix = Path.Combine(_dir, "img", "progress");
+        Assert.Equal(0, CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "3", "--out", folder)).ExitCode);
+        // The oracle: the test accuracies and losses train wrote to result.json. Then make the folder look like a run in
+        // progress: no result.json, and a last metrics line cut off mid-write.
+        string resultPath = Path.Combine(folder, "result.json");
+        List<(double Accuracy, double TrainLoss)> expected;
+        using (var result = JsonDocument.Parse(File.ReadAllText(resultPath)))
+        {
+            expected = [.. result.RootElement.GetProperty("epochs").EnumerateArray()
+                .Select(static e => (e.GetProperty("test").GetProperty("accuracy").GetDouble(), e.GetProperty("trainLoss").GetDouble()))];
+        }
+
+        File.Delete(resultPath);
+        File.AppendAllText(Path.Combine(folder, "metrics.jsonl"), "{\"kind\":\"iteration\",\"itera");
+
+        var plot = CliHarness.Run("plot", "progress=" + folder, "--out", prefix, "--json");
+
+        Assert.True(plot.ExitCode == 0, plot.Error + plot.Output);
+        Assert.True(File.Exists(prefix + "-accuracy.png"));
+        var row = Assert.Single(JsonDocument.Parse(plot.Output).RootElement.EnumerateArray().ToList());
+        Assert.Equal("adam", row.GetProperty("optimizer").GetString());
+        Assert.Contains("in progress", row.GetProperty("hyperparameters").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, row.GetProperty("epochs").GetInt32());
+        var accuracies = expected.Select(static e => e.Accuracy).ToList();
+        Assert.Equal(accuracies.Max(), row.GetProperty("bestTestAccuracy").GetDouble());
+        Assert.Equal(accuracies.IndexOf(accuracies.Max()) + 1, row.GetProperty("bestEpoch").GetInt32());
+        Assert.Equal(accuracies[^1], row.GetProperty("finalTestAccuracy").GetDouble());
+        Assert.Equal(expected[^1].TrainLoss, row.GetProperty("finalTrainLoss").GetDouble());
     }
 
     [Fact]

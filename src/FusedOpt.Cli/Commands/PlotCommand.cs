@@ -12,8 +12,9 @@ namespace FusedOpt.Cli.Commands;
 
 /// <summary>
 /// <c>fusedopt plot</c>: several finished or unfinished <c>train</c> runs side by side — test accuracy and loss curves
-/// per epoch, and a Markdown table of each run's best and final figures. Reads each run folder's <c>result.json</c>,
-/// which <c>train</c> rewrites after every epoch, so a run still in progress plots what it has.
+/// per epoch, and a Markdown table of each run's best and final figures. Reads each run folder's <c>result.json</c>
+/// (written when <c>train</c> ends); a folder without one is a run in progress (or stopped, to be resumed), read from
+/// its <c>metrics.jsonl</c>: the run record's settings and every evaluated epoch so far.
 /// </summary>
 internal static class PlotCommand
 {
@@ -78,9 +79,13 @@ internal static class PlotCommand
         int eq = argument.IndexOf('=', StringComparison.Ordinal);
         string folder = eq > 0 ? argument[(eq + 1)..] : argument;
         string path = Path.Combine(folder, "result.json");
+        string label = eq > 0 ? argument[..eq] : Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
         if (!File.Exists(path))
         {
-            throw new UsageException($"plot: {path} does not exist; expected a run folder written by fusedopt train.");
+            string metrics = Path.Combine(folder, Models.Training.TrainingRun.MetricsFileName);
+            return File.Exists(metrics)
+                ? LoadInProgress(label, folder, metrics)
+                : throw new UsageException($"plot: {path} does not exist, nor {metrics}; expected a run folder written by fusedopt train.");
         }
 
         try
@@ -96,7 +101,6 @@ internal static class PlotCommand
 
             var last = root.GetProperty("epochs").EnumerateArray().Last(static e => e.TryGetProperty("test", out var t) && t.ValueKind == JsonValueKind.Object);
             int best = Array.IndexOf(acc, acc.Max());
-            string label = eq > 0 ? argument[..eq] : Path.GetFileName(Path.GetFullPath(folder).TrimEnd(Path.DirectorySeparatorChar));
             var summary = new RunSummary(
                 label, folder, options.GetProperty("optimizer").GetString() ?? "?", Settings(options), x.Length,
                 acc[best], (int)x[best], acc[^1], testLoss[^1], trainLoss[^1],
@@ -107,6 +111,51 @@ internal static class PlotCommand
         {
             throw new UsageException($"plot: {path} is not a train result ({e.Message}).");
         }
+    }
+
+    /// <summary>
+    /// A run without result.json, from its metrics file: the optimizer and settings of the <c>run</c> record, and the
+    /// epochs with a test evaluation (a resumed run's file was cut back to its checkpoint, so each epoch appears once;
+    /// an unfinished last line is dropped).
+    /// </summary>
+    private static LoadedRun LoadInProgress(string label, string folder, string metrics)
+    {
+        IReadOnlyList<Models.Training.Metrics.MetricsRecord> records;
+        try
+        {
+            records = Models.Training.Metrics.MetricsReader.ReadAll(metrics);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException($"plot: {e.Message}");
+        }
+
+        var run = records.OfType<Models.Training.Metrics.RunMetadata>().FirstOrDefault()
+            ?? throw new UsageException($"plot: {metrics} has no run record; expected a metrics file written by fusedopt train.");
+        var epochs = records.OfType<Models.Training.Metrics.EpochMetrics>().Where(static e => e.TestAccuracy is not null).ToList();
+        if (epochs.Count == 0)
+        {
+            throw new UsageException($"plot: {metrics} has no evaluated epoch yet; expected at least one epoch with a test evaluation.");
+        }
+
+        double[] x = [.. epochs.Select(static e => (double)e.Epoch)];
+        double[] acc = [.. epochs.Select(static e => e.TestAccuracy!.Value)];
+        double[] testLoss = [.. epochs.Select(static e => e.TestLoss ?? double.NaN)];
+        double[] trainLoss = [.. epochs.Select(static e => e.TrainLoss)];
+        int best = Array.IndexOf(acc, acc.Max());
+        var settings = run.Settings;
+        string Setting(string name) => settings.TryGetValue(name, out var value) ? value : "";
+        string described = string.Join(", ", new[]
+        {
+            Setting("hyperparameters").Replace("=", " ", StringComparison.Ordinal).Replace(",", ", ", StringComparison.Ordinal),
+            settings.ContainsKey("weightDecay") ? "wd " + Setting("weightDecay") : "",
+            Setting("schedule") is { Length: > 0 } schedule && schedule != "constant" ? schedule : "",
+            "in progress",
+        }.Where(static part => part.Length > 0));
+        var summary = new RunSummary(
+            label, folder, Setting("optimizer") is { Length: > 0 } optimizer ? optimizer : "?", described, x.Length,
+            acc[best], (int)x[best], acc[^1], testLoss[^1], trainLoss[^1], epochs[^1].ImagesPerSecond);
+        return new LoadedRun(summary, x, acc, testLoss, trainLoss);
     }
 
     /// <summary>

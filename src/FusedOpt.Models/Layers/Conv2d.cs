@@ -56,6 +56,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private bool _winogradInputValid;
     private bool _toColumns;
     private int _batch;
+    private int _forwardBatch;
     private int _parts = 1;
     private T* _image;
     private T* _columns;
@@ -245,6 +246,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         Ensure(batch);
+        _forwardBatch = batch;
         if (_wino is not null)
         {
             // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
@@ -287,6 +289,11 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         var store = Store();
         int pixels = batch * Output.Pixels, depth = Depth, cout = Output.Channels;
         long start = Stopwatch.GetTimestamp();
+        if ((_winogradInputValid || _colValid) && batch != _forwardBatch)
+        {
+            throw new InvalidOperationException($"Conv2d '{Name}': backward of a batch of {batch} after a forward of {_forwardBatch}; the weight gradient reads what the forward of the same batch left (its columns or Winograd tiles).");
+        }
+
         if (_winogradInputValid && _wino is { HasWeightGradient: true })
         {
             // dW += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G with the forward's V; _winogradBack is free until backward-data.
@@ -354,6 +361,8 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             {
                 Columns(pdx, pc, batch, toColumns: false);
             }
+
+            _colValid = false; // the columns now hold dcol: another backward rebuilds them
         }
     }
 

@@ -10,7 +10,8 @@ namespace FusedOpt.Models.Layers;
 /// computed per m×m output tile as Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A from its (m+2)×(m+2) input tile d. Over a batch the
 /// element-wise products become <see cref="Points"/> GEMMs V[e] [tiles, Cin] · U[e] [Cin, Cout] on the packed GEMM,
 /// between an input transform (image → V) and an output transform (M → image), each split over the images of the
-/// batch on the pool. Subclasses give the tile size, the weight transform and the two data transforms.
+/// batch on the pool (the weight transform over kernel rows, the weight gradient's kernel transform over input
+/// channels). Subclasses give the tile size, the weight transform and the two data transforms.
 /// </summary>
 /// <remarks>
 /// The same routine computes backward-data: dL/dx is the convolution of dL/dy with the kernel rotated by 180° and its

@@ -29,7 +29,8 @@ namespace FusedOpt.Models.Layers;
 /// </list>
 /// <para>All three are one GEMM over the whole batch (M = P ≥ batch), so even the 2×2 layers of VGG get tall, well
 /// shaped products. Workspaces (col, Wp, dWp) are sized for the largest batch seen; nothing is allocated per batch
-/// after the first.</para>
+/// after the first, except that a Winograd layer's backward without its forward (which falls back to columns) grows the
+/// workspace once to the columns' size. A backward must follow the forward of the same batch (it fails otherwise).</para>
 /// <para>With <see cref="UsesWinograd"/> (3×3, stride 1, padding 1; see <see cref="ConvAlgorithm.Auto"/>) forward and
 /// backward-data run as Winograd F(2×2, 3×3) or F(4×4, 3×3) instead (<see cref="Winograd3x3{T}"/>,
 /// <see cref="Winograd4x4{T}"/>; <see cref="Implementation"/> says which), with the col buffer as their workspace,

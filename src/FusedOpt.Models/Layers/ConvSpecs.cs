@@ -19,8 +19,8 @@ public enum ConvAlgorithm
     Winograd,
 
     /// <summary>
-    /// Winograd F(4×4, 3×3) (36 multiplications per 4×4 output tile instead of 144; float32 error about 10× that of
-    /// F(2×2)); construction fails where it does not apply (the same conditions as <see cref="Winograd"/>).
+    /// Winograd F(4×4, 3×3) (36 multiplications per 4×4 output tile instead of 144; float32 error 10–30× that of
+    /// F(2×2), growing like √C with the channels summed); construction fails where it does not apply (the same conditions as <see cref="Winograd"/>).
     /// </summary>
     Winograd4x4,
 }

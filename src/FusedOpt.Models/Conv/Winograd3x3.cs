@@ -159,9 +159,6 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     }
 
     /// <inheritdoc />
-    public override bool HasWeightGradient => true;
-
-    /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
         int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;

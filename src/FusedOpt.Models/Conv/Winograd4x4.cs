@@ -178,9 +178,6 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     }
 
     /// <inheritdoc />
-    public override bool HasWeightGradient => true;
-
-    /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
         int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;

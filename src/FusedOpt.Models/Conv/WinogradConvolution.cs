@@ -228,9 +228,6 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         _parts = LayerParallel.Parts(pool);
     }
 
-    /// <summary>Whether <see cref="WeightGradient"/> is implemented for this tile size.</summary>
-    public virtual bool HasWeightGradient => false;
-
     /// <summary>
     /// dW [cout, cin, 3, 3] += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G: the adjoint of the forward in the weights (y = Aᵀ[(G g Gᵀ)
     /// ⊙ (Bᵀ d B)]A is linear in g), with the transformed input tiles V that the forward <see cref="Run"/> on the same
@@ -244,7 +241,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     {
         int tiles = Tiles(batch, height, width), points = Points;
         long plane = (long)cin * cout;
-        if (!HasWeightGradient || workspace.Length < WorkspaceLength(batch, height, width, cin, cout) || products.Length < points * plane || grad.Length < 9 * plane)
+        if (workspace.Length < WorkspaceLength(batch, height, width, cin, cout) || products.Length < points * plane || grad.Length < 9 * plane)
         {
             throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {WorkspaceLength(batch, height, width, cin, cout)}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
         }
@@ -316,13 +313,13 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     }
 
     /// <summary>M[e][tile][o] = (A dY Aᵀ)[e] for every tile of image <paramref name="n"/> of dY (<see cref="Input"/>, Cout channels).</summary>
-    protected virtual void OutputGradientTransform(int n) => throw new NotSupportedException();
+    protected abstract void OutputGradientTransform(int n);
 
     /// <summary>
     /// grad[o, c, 3×3] += (Gᵀ P G) for input channel <paramref name="c"/> and every output channel o, with
     /// P[e] at <paramref name="p"/> + e·<paramref name="plane"/> + o.
     /// </summary>
-    protected virtual void KernelGradient(T* p, long plane, int c, T* grad) => throw new NotSupportedException();
+    protected abstract void KernelGradient(T* p, long plane, int c, T* grad);
 
     /// <summary>
     /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]

@@ -295,7 +295,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             throw new InvalidOperationException($"Conv2d '{Name}': backward of a batch of {batch} after a forward of {_forwardBatch}; the weight gradient reads what the forward of the same batch left (its columns or Winograd tiles).");
         }
 
-        if (_winogradInputValid && _wino is { HasWeightGradient: true })
+        if (_winogradInputValid && _wino is not null)
         {
             // dW += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G with the forward's V; _winogradBack is free until backward-data.
             fixed (T* pdy = dy)

@@ -230,13 +230,7 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
             {
                 Vector<T> x0 = hrow[ky * 4], x1 = hrow[(ky * 4) + 1], x2 = hrow[(ky * 4) + 2], x3 = hrow[(ky * 4) + 3];
                 Vector<T> k0 = x0 + ((x1 + x2) * half), k1 = (x1 - x2) * half, k2 = ((x1 + x2) * half) + x3;
-                for (int lane = 0; lane < vc; lane++)
-                {
-                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
-                    g[0] += k0[lane];
-                    g[1] += k1[lane];
-                    g[2] += k2[lane];
-                }
+                AddKernelRow(grad, cin, j, c, ky, k0, k1, k2);
             }
         }
     }

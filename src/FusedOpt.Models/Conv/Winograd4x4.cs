@@ -248,13 +248,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
             {
                 Vector<T>* row = h + (ky * 6);
                 Gt(row[0], row[1], row[2], row[3], row[4], row[5], quarter, sixth, twelfth, twentyFourth, out var k0, out var k1, out var k2);
-                for (int lane = 0; lane < vc; lane++)
-                {
-                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
-                    g[0] += k0[lane];
-                    g[1] += k1[lane];
-                    g[2] += k2[lane];
-                }
+                AddKernelRow(grad, cin, j, c, ky, k0, k1, k2);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using FusedOpt.Models.Linalg;
 using FusedOpt.Threading;
 
@@ -320,6 +321,24 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// P[e] at <paramref name="p"/> + e·<paramref name="plane"/> + o.
     /// </summary>
     protected abstract void KernelGradient(T* p, long plane, int c, T* grad);
+
+    /// <summary>
+    /// grad[o + lane, c, ky, 0…2] += (k0, k1, k2)[lane] for each lane of the vectors: row <paramref name="ky"/> of the
+    /// 3×3 kernel gradient of input channel <paramref name="c"/> and the <see cref="Vector{T}"/>.Count output channels
+    /// from <paramref name="o"/>, scattered into PyTorch's layout [cout, <paramref name="cin"/>, 3, 3] (the lanes are
+    /// 9·cin values apart there). Both tile sizes end their <see cref="KernelGradient"/> with it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static void AddKernelRow(T* grad, int cin, int o, int c, int ky, Vector<T> k0, Vector<T> k1, Vector<T> k2)
+    {
+        for (int lane = 0; lane < Vector<T>.Count; lane++)
+        {
+            T* g = grad + ((((long)(o + lane) * cin) + c) * 9) + (ky * 3);
+            g[0] += k0[lane];
+            g[1] += k1[lane];
+            g[2] += k2[lane];
+        }
+    }
 
     /// <summary>
     /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]

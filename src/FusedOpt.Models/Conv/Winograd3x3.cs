@@ -60,15 +60,16 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void InputTransform(int n)
     {
-        int h = Height, w = Width, cin = InChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cin = InChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Span<Vector<T>> d = stackalloc Vector<T>[16];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* v = V + (tile * cin);
                 for (int j = 0; j < cin; j += vc)
                 {
@@ -110,15 +111,16 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Span<Vector<T>> m = stackalloc Vector<T>[16];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
@@ -161,17 +163,18 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Input + ((long)n * h * w * cout);
         Span<Vector<T>> x = stackalloc Vector<T>[8];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             bool lower = (2 * ty) + 1 < h;
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 bool right = (2 * tx) + 1 < w;
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* target = M + (tile * cout);
                 T* top = image + ((((long)2 * ty * w) + (2 * tx)) * cout);
                 for (int j = 0; j < cout; j += vc)

@@ -68,16 +68,17 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void InputTransform(int n)
     {
-        int h = Height, w = Width, cin = InChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cin = InChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Vector<T>* d = stackalloc Vector<T>[36];
         Vector<T> four = new(T.CreateTruncating(4)), five = new(T.CreateTruncating(5));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* v = V + (tile * cin);
                 int iy0 = (4 * ty) - 1, ix0 = (4 * tx) - 1;
                 bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + 6 <= h && ix0 + 6 <= w;
@@ -133,19 +134,20 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Vector<T>* s = stackalloc Vector<T>[24];
         Vector<T>* o = stackalloc Vector<T>[4];
         Vector<T> two = new(T.CreateTruncating(2)), four = new(T.CreateTruncating(4)), eight = new(T.CreateTruncating(8));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             int rowsOut = Math.Min(4, h - (4 * ty));
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 int colsOut = Math.Min(4, w - (4 * tx));
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
@@ -180,19 +182,20 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Input + ((long)n * h * w * cout);
         Vector<T>* x = stackalloc Vector<T>[24];
         Vector<T>* d = stackalloc Vector<T>[4];
         Vector<T> two = new(T.CreateTruncating(2)), four = new(T.CreateTruncating(4)), eight = new(T.CreateTruncating(8));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             int rowsIn = Math.Min(4, h - (4 * ty));
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 int colsIn = Math.Min(4, w - (4 * tx));
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* target = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {

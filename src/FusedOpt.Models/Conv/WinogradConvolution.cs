@@ -79,6 +79,9 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// <summary>Images in the current run.</summary>
     protected int Batch { get; private set; }
 
+    /// <summary>How the current run's images split into tiles (made once per run by <see cref="Bind"/>).</summary>
+    protected TileGrid Grid { get; private set; }
+
     /// <summary>Image height.</summary>
     protected int Height { get; private set; }
 
@@ -95,13 +98,12 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     public static bool Supports(int cin, int cout) =>
         Vector.IsHardwareAccelerated && cin % Vector<T>.Count == 0 && cout % Vector<T>.Count == 0;
 
-    /// <summary>Tiles of a batch: batch · ⌈H/m⌉ · ⌈W/m⌉.</summary>
-    public int Tiles(int batch, int height, int width) =>
-        batch * ((height + TileSize - 1) / TileSize) * ((width + TileSize - 1) / TileSize);
+    /// <summary>The m×m tiles of a batch of <paramref name="height"/>×<paramref name="width"/> images.</summary>
+    private TileGrid Tiling(int batch, int height, int width) => new(TileSize, batch, height, width);
 
     /// <summary>Values <see cref="Run"/> needs as workspace: Points · (tiles · (cin + cout) + 2 pads).</summary>
     public long WorkspaceLength(int batch, int height, int width, int cin, int cout) =>
-        (long)Points * ((Tiles(batch, height, width) * ((long)cin + cout)) + (2 * PlanePad));
+        WorkspaceLengthOf(Tiling(batch, height, width), cin, cout);
 
     /// <summary>Values of the transformed weights U: Points planes of cin · cout, each followed by a pad.</summary>
     public long TransformedWeightsLength(int cin, int cout) => (long)Points * UStride(cin, cout);
@@ -172,8 +174,9 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         MatMul<T> matMul, WorkerPool? pool, T* input, int batch, int height, int width, int cin,
         ReadOnlySpan<T> u, int cout, T* output, T* bias, Span<T> workspace)
     {
-        int tiles = Tiles(batch, height, width), points = Points;
-        long need = WorkspaceLength(batch, height, width, cin, cout), uStride = UStride(cin, cout);
+        TileGrid grid = Tiling(batch, height, width);
+        int tiles = grid.Count, points = Points;
+        long need = WorkspaceLengthOf(grid, cin, cout), uStride = UStride(cin, cout);
         if (workspace.Length < need)
         {
             throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): the workspace holds {workspace.Length} values, {need} needed.", nameof(workspace));
@@ -189,7 +192,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             Input = input;
             Output = output;
             BiasValues = bias;
-            Bind(ws, pool, batch, height, width, cin, cout);
+            Bind(ws, pool, grid, batch, height, width, cin, cout);
 
             _phase = Phase.Input;
             LayerParallel.Run(pool, this);
@@ -212,13 +215,13 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 
     /// <summary>
     /// Points the V and M planes into <paramref name="workspace"/> (each plane one cache line longer than its tiles, see
-    /// <see cref="PlanePad"/>) and records the shapes and the pool's part count for the phases that follow.
+    /// <see cref="PlanePad"/>) and records the shapes, the tile grid and the pool's part count for the phases that follow.
     /// </summary>
-    private void Bind(T* workspace, WorkerPool? pool, int batch, int height, int width, int cin, int cout)
+    private void Bind(T* workspace, WorkerPool? pool, TileGrid grid, int batch, int height, int width, int cin, int cout)
     {
-        int tiles = Tiles(batch, height, width);
-        VStride = ((long)tiles * cin) + PlanePad;
-        MStride = ((long)tiles * cout) + PlanePad;
+        Grid = grid;
+        VStride = ((long)grid.Count * cin) + PlanePad;
+        MStride = ((long)grid.Count * cout) + PlanePad;
         V = workspace;
         M = workspace + (Points * VStride);
         Batch = batch;
@@ -240,17 +243,18 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     public void WeightGradient(
         MatMul<T> matMul, WorkerPool? pool, T* dy, int batch, int height, int width, int cin, int cout, Span<T> workspace, Span<T> products, Span<T> grad)
     {
-        int tiles = Tiles(batch, height, width), points = Points;
-        long plane = (long)cin * cout;
-        if (workspace.Length < WorkspaceLength(batch, height, width, cin, cout) || products.Length < points * plane || grad.Length < 9 * plane)
+        TileGrid grid = Tiling(batch, height, width);
+        int tiles = grid.Count, points = Points;
+        long plane = (long)cin * cout, need = WorkspaceLengthOf(grid, cin, cout);
+        if (workspace.Length < need || products.Length < points * plane || grad.Length < 9 * plane)
         {
-            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {WorkspaceLength(batch, height, width, cin, cout)}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {need}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
         }
 
         fixed (T* ws = workspace, p = products, g = grad)
         {
             Input = dy;
-            Bind(ws, pool, batch, height, width, cin, cout);
+            Bind(ws, pool, grid, batch, height, width, cin, cout);
 
             _phase = Phase.OutputGradient;
             LayerParallel.Run(pool, this);
@@ -352,6 +356,36 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 
     private static long UStride(int cin, int cout) => ((long)cin * cout) + PlanePad;
 
+    private long WorkspaceLengthOf(TileGrid grid, int cin, int cout) => (long)Points * ((grid.Count * ((long)cin + cout)) + (2 * PlanePad));
+
     /// <summary>y[m×m tile] = Aᵀ M A (+ bias) for every tile of image <paramref name="n"/>.</summary>
     protected abstract void OutputTransform(int n);
+
+    /// <summary>
+    /// How a batch of H×W images splits into m×m output tiles: <see cref="Down"/> rows of <see cref="Across"/> tiles
+    /// per image (the last row and column partial where m does not divide H or W), numbered image by image and row by
+    /// row (<see cref="Index"/>); tile t's values sit at t·C in each plane of V (C = Cin) and M (C = Cout).
+    /// </summary>
+    protected readonly struct TileGrid
+    {
+        /// <summary>The tiles of <paramref name="batch"/> images of <paramref name="height"/>×<paramref name="width"/> in <paramref name="tileSize"/>² tiles.</summary>
+        public TileGrid(int tileSize, int batch, int height, int width)
+        {
+            Down = (height + tileSize - 1) / tileSize;
+            Across = (width + tileSize - 1) / tileSize;
+            Count = batch * Down * Across;
+        }
+
+        /// <summary>Tile rows per image, ⌈H/m⌉.</summary>
+        public int Down { get; }
+
+        /// <summary>Tiles per row, ⌈W/m⌉.</summary>
+        public int Across { get; }
+
+        /// <summary>Tiles of the batch, batch · <see cref="Down"/> · <see cref="Across"/>: the rows of each GEMM.</summary>
+        public int Count { get; }
+
+        /// <summary>The number of tile (<paramref name="ty"/>, <paramref name="tx"/>) of image <paramref name="n"/>.</summary>
+        public long Index(int n, int ty, int tx) => ((((long)n * Down) + ty) * Across) + tx;
+    }
 }

@@ -24,13 +24,17 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 {
     private int _parts = 1;
     private Phase _phase;
+
+    // The weight transform (Phase.Weights), set by TransformWeights for its run only.
     private T* _weights;
-    private T* _packed;
+    private T* _repacked; // the weights repacked to [i, 3×3, j], the caller's scratch
     private T* _u;
     private int _kernelIn;
     private int _kernelOut;
     private bool _backwardData;
 
+    // The weight gradient's kernel transform (Phase.KernelGradient), set by WeightGradient for that phase only.
+    private T* _products; // P [Points, cin, cout], the GEMMs' sums over the tiles
     private T* _grad;
 
     private enum Phase
@@ -126,7 +130,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         fixed (T* w = weight, packed = scratch, target = u)
         {
             _weights = w;
-            _packed = packed;
+            _repacked = packed;
             _u = target;
             _kernelIn = cin;
             _kernelOut = cout;
@@ -135,7 +139,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             _phase = Phase.Weights;
             LayerParallel.Run(pool, this);
             _weights = null;
-            _packed = null;
+            _repacked = null;
             _u = null;
         }
     }
@@ -150,7 +154,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         long uStride = UStride(cin, cout);
         for (int i = first; i < end; i++)
         {
-            T* row = _packed + ((long)i * 9 * cols);
+            T* row = _repacked + ((long)i * 9 * cols);
             for (int j = 0; j < cols; j++)
             {
                 // Forward: i = c, j = o, packed = W[o, c, k]; backward-data: i = o, j = c, packed = W[o, c, 8 − k].
@@ -265,11 +269,11 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
                 matMul.Multiply(Transpose.T, Transpose.N, cin, cout, tiles, T.One, v, cin, m, cout, T.Zero, products.Slice((int)(e * plane), (int)plane), cout);
             }
 
-            _packed = p;
+            _products = p;
             _grad = g;
             _phase = Phase.KernelGradient;
             LayerParallel.Run(pool, this);
-            _packed = null;
+            _products = null;
             _grad = null;
             Input = null;
             V = null;
@@ -293,7 +297,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             long plane = (long)InChannels * OutChannels;
             for (int c = cFirst; c < cEnd; c++)
             {
-                KernelGradient(_packed + ((long)c * OutChannels), plane, c, _grad);
+                KernelGradient(_products + ((long)c * OutChannels), plane, c, _grad);
             }
 
             return;

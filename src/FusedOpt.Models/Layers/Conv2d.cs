@@ -47,9 +47,22 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private TensorSlot? _bias;
     private ParameterStore<T>? _store;
     private T[] _col = [];
+
+    // im2col only: Wp [Cout, K], the weights reordered to (ky, kx, c) (forward and backward-data).
     private T[] _packed = [];
+
+    // dWp [Cout, K] from the GEMM or NarrowWeightGradient: im2col, and a Winograd layer's fallback to columns.
     private T[] _packedGrad = [];
+
+    // Winograd only: the weights repacked to [i, 3×3, j] (9·Cin·Cout), TransformWeights' scratch.
+    private T[] _transformScratch = [];
+
+    // Winograd only: U, the forward's transformed weights.
     private T[] _winograd = [];
+
+    // Winograd only, two things in turn within one backward: first the weight gradient's products P [Points, Cin, Cout],
+    // then backward-data's transformed weights U (which overwrite them). One buffer for both: a separate P would add
+    // Points·Cin·Cout values per layer, 26.4 M in all for VGG11's seven Winograd layers (105 MB in float32).
     private T[] _winogradBack = [];
     private readonly WinogradConvolution<T>? _wino;
     private readonly NarrowWeightGradient<T>? _narrow;
@@ -250,8 +263,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         _forwardBatch = batch;
         if (_wino is not null)
         {
-            // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed, Pool);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _transformScratch, Pool);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
@@ -345,7 +357,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed, Pool);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _transformScratch, Pool);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
@@ -531,12 +543,19 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             _col = new T[need];
         }
 
-        if (_packed.Length == 0)
+        if (_packedGrad.Length == 0)
         {
-            _packed = new T[Output.Channels * Depth];
             _packedGrad = new T[Output.Channels * Depth];
-            _winograd = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
-            _winogradBack = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+            if (_wino is null)
+            {
+                _packed = new T[Output.Channels * Depth];
+            }
+            else
+            {
+                _transformScratch = new T[Output.Channels * Depth];
+                _winograd = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+                _winogradBack = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+            }
         }
     }
 

@@ -317,12 +317,9 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
         else
         {
-            if (_col.Length < (long)pixels * depth)
-            {
-                // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
-                // sized for Winograd alone: grow it once to the columns' size.
-                _col = new T[(long)pixels * depth];
-            }
+            // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
+            // sized for Winograd alone: it grows once to the columns' size, checked as the forward's is.
+            EnsureWorkspace(batch, (long)pixels * depth, "im2col");
 
             Span<T> col = _col.AsSpan(0, pixels * depth);
             if (!_colValid)
@@ -527,20 +524,15 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     private void Ensure(int batch)
     {
-        // im2col keeps its columns [P, K] here; the Winograd passes (forward, backward-weights, backward-data) their
-        // transformed tiles and products, and need no columns.
-        long need = _wino is null
-            ? (long)batch * Output.Pixels * Depth
-            : _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels);
-
-        if (need > int.MaxValue)
+        // im2col keeps its columns [P, K] in _col; the Winograd passes (forward, backward-weights, backward-data) their
+        // transformed tiles and products, and need columns only for the weight gradient's fallback (Backward).
+        if (_wino is null)
         {
-            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the im2col workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
+            EnsureWorkspace(batch, (long)batch * Output.Pixels * Depth, "im2col");
         }
-
-        if (_col.Length < need)
+        else
         {
-            _col = new T[need];
+            EnsureWorkspace(batch, _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels), "Winograd");
         }
 
         if (_packedGrad.Length == 0)
@@ -556,6 +548,23 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
                 _winograd = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
                 _winogradBack = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
             }
+        }
+    }
+
+    /// <summary>
+    /// Grows the workspace <c>_col</c> to <paramref name="need"/> values (it never shrinks), or fails naming the batch
+    /// where one array cannot hold them. Every allocation of <c>_col</c> goes through here.
+    /// </summary>
+    private void EnsureWorkspace(int batch, long need, string algorithm)
+    {
+        if (need > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the {algorithm} workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
+        }
+
+        if (_col.Length < need)
+        {
+            _col = new T[need];
         }
     }
 

@@ -60,15 +60,16 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void InputTransform(int n)
     {
-        int h = Height, w = Width, cin = InChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cin = InChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Span<Vector<T>> d = stackalloc Vector<T>[16];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* v = V + (tile * cin);
                 for (int j = 0; j < cin; j += vc)
                 {
@@ -110,15 +111,16 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Span<Vector<T>> m = stackalloc Vector<T>[16];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
@@ -159,22 +161,20 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
     }
 
     /// <inheritdoc />
-    public override bool HasWeightGradient => true;
-
-    /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 1) / 2, tw = (w + 1) / 2, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Input + ((long)n * h * w * cout);
         Span<Vector<T>> x = stackalloc Vector<T>[8];
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             bool lower = (2 * ty) + 1 < h;
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 bool right = (2 * tx) + 1 < w;
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* target = M + (tile * cout);
                 T* top = image + ((((long)2 * ty * w) + (2 * tx)) * cout);
                 for (int j = 0; j < cout; j += vc)
@@ -233,13 +233,7 @@ internal sealed unsafe class Winograd3x3<T> : WinogradConvolution<T>
             {
                 Vector<T> x0 = hrow[ky * 4], x1 = hrow[(ky * 4) + 1], x2 = hrow[(ky * 4) + 2], x3 = hrow[(ky * 4) + 3];
                 Vector<T> k0 = x0 + ((x1 + x2) * half), k1 = (x1 - x2) * half, k2 = ((x1 + x2) * half) + x3;
-                for (int lane = 0; lane < vc; lane++)
-                {
-                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
-                    g[0] += k0[lane];
-                    g[1] += k1[lane];
-                    g[2] += k2[lane];
-                }
+                AddKernelRow(grad, cin, j, c, ky, k0, k1, k2);
             }
         }
     }

@@ -24,9 +24,9 @@ namespace FusedOpt.Models.Layers;
 /// <para>Unlike F(2×2, 3×3) these are not additions and halvings only: Bᵀ and Aᵀ multiply by up to 5 and 8 and G
 /// divides by 6 and 24, so rounding errors grow. All transforms run in <typeparamref name="T"/> on vectors (the
 /// kernel transform over j after <see cref="WinogradConvolution{T}.TransformWeights"/> repacks the weights). In
-/// float32 the max error relative to the output's largest magnitude measures about 1.3·10⁻⁶·√C for C channels summed
-/// (4·10⁻⁶ at C = 8, 1.4·10⁻⁵ at C = 256), 10–30× F(2×2)'s and im2col's (Winograd4x4Tests states the bound); the
-/// PyTorch VGG reference case passes with every eligible layer forced to it.</para>
+/// float32 the max error relative to the output's largest magnitude measures at most 1.3·10⁻⁶·√C for C channels summed
+/// (3.7·10⁻⁶ at C = 8, 1.4·10⁻⁵ at C = 256), 10–30× F(2×2)'s and im2col's; Winograd4x4Tests bounds it at 4·10⁻⁶·√C.
+/// The PyTorch VGG reference case passes with every eligible layer forced to it.</para>
 /// <para>Images whose sides are not multiples of 4 get partial tiles: the input tile reads zeros past the image, and
 /// the outputs past it are not written. The transforms run on channel vectors (<see cref="Vector{T}"/>), so both
 /// channel counts must be multiples of its width (<see cref="WinogradConvolution{T}.Supports"/>); the images of the
@@ -68,16 +68,17 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void InputTransform(int n)
     {
-        int h = Height, w = Width, cin = InChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cin = InChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = VStride;
         T* image = Input + ((long)n * h * w * cin);
         Vector<T>* d = stackalloc Vector<T>[36];
         Vector<T> four = new(T.CreateTruncating(4)), five = new(T.CreateTruncating(5));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* v = V + (tile * cin);
                 int iy0 = (4 * ty) - 1, ix0 = (4 * tx) - 1;
                 bool inside = iy0 >= 0 && ix0 >= 0 && iy0 + 6 <= h && ix0 + 6 <= w;
@@ -133,19 +134,20 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     /// <inheritdoc />
     protected override void OutputTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Output + ((long)n * h * w * cout);
         Vector<T>* s = stackalloc Vector<T>[24];
         Vector<T>* o = stackalloc Vector<T>[4];
         Vector<T> two = new(T.CreateTruncating(2)), four = new(T.CreateTruncating(4)), eight = new(T.CreateTruncating(8));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             int rowsOut = Math.Min(4, h - (4 * ty));
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 int colsOut = Math.Min(4, w - (4 * tx));
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* source = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
@@ -178,24 +180,22 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
     }
 
     /// <inheritdoc />
-    public override bool HasWeightGradient => true;
-
-    /// <inheritdoc />
     protected override void OutputGradientTransform(int n)
     {
-        int h = Height, w = Width, cout = OutChannels, th = (h + 3) / 4, tw = (w + 3) / 4, vc = Vector<T>.Count;
+        int h = Height, w = Width, cout = OutChannels, vc = Vector<T>.Count;
+        TileGrid grid = Grid;
         long stride = MStride;
         T* image = Input + ((long)n * h * w * cout);
         Vector<T>* x = stackalloc Vector<T>[24];
         Vector<T>* d = stackalloc Vector<T>[4];
         Vector<T> two = new(T.CreateTruncating(2)), four = new(T.CreateTruncating(4)), eight = new(T.CreateTruncating(8));
-        for (int ty = 0; ty < th; ty++)
+        for (int ty = 0; ty < grid.Down; ty++)
         {
             int rowsIn = Math.Min(4, h - (4 * ty));
-            for (int tx = 0; tx < tw; tx++)
+            for (int tx = 0; tx < grid.Across; tx++)
             {
                 int colsIn = Math.Min(4, w - (4 * tx));
-                long tile = (((long)n * th) + ty) * tw + tx;
+                long tile = grid.Index(n, ty, tx);
                 T* target = M + (tile * cout);
                 for (int j = 0; j < cout; j += vc)
                 {
@@ -251,13 +251,7 @@ internal sealed unsafe class Winograd4x4<T> : WinogradConvolution<T>
             {
                 Vector<T>* row = h + (ky * 6);
                 Gt(row[0], row[1], row[2], row[3], row[4], row[5], quarter, sixth, twelfth, twentyFourth, out var k0, out var k1, out var k2);
-                for (int lane = 0; lane < vc; lane++)
-                {
-                    T* g = grad + ((((long)(j + lane) * cin) + c) * 9) + (ky * 3);
-                    g[0] += k0[lane];
-                    g[1] += k1[lane];
-                    g[2] += k2[lane];
-                }
+                AddKernelRow(grad, cin, j, c, ky, k0, k1, k2);
             }
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using FusedOpt.Models.Linalg;
 using FusedOpt.Threading;
 
@@ -23,13 +24,17 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 {
     private int _parts = 1;
     private Phase _phase;
+
+    // The weight transform (Phase.Weights), set by TransformWeights for its run only.
     private T* _weights;
-    private T* _packed;
+    private T* _repacked; // the weights repacked to [i, 3×3, j], the caller's scratch
     private T* _u;
     private int _kernelIn;
     private int _kernelOut;
     private bool _backwardData;
 
+    // The weight gradient's kernel transform (Phase.KernelGradient), set by WeightGradient for that phase only.
+    private T* _products; // P [Points, cin, cout], the GEMMs' sums over the tiles
     private T* _grad;
 
     private enum Phase
@@ -78,6 +83,9 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     /// <summary>Images in the current run.</summary>
     protected int Batch { get; private set; }
 
+    /// <summary>How the current run's images split into tiles (made once per run by <see cref="Bind"/>).</summary>
+    protected TileGrid Grid { get; private set; }
+
     /// <summary>Image height.</summary>
     protected int Height { get; private set; }
 
@@ -94,13 +102,12 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     public static bool Supports(int cin, int cout) =>
         Vector.IsHardwareAccelerated && cin % Vector<T>.Count == 0 && cout % Vector<T>.Count == 0;
 
-    /// <summary>Tiles of a batch: batch · ⌈H/m⌉ · ⌈W/m⌉.</summary>
-    public int Tiles(int batch, int height, int width) =>
-        batch * ((height + TileSize - 1) / TileSize) * ((width + TileSize - 1) / TileSize);
+    /// <summary>The m×m tiles of a batch of <paramref name="height"/>×<paramref name="width"/> images.</summary>
+    private TileGrid Tiling(int batch, int height, int width) => new(TileSize, batch, height, width);
 
     /// <summary>Values <see cref="Run"/> needs as workspace: Points · (tiles · (cin + cout) + 2 pads).</summary>
     public long WorkspaceLength(int batch, int height, int width, int cin, int cout) =>
-        (long)Points * ((Tiles(batch, height, width) * ((long)cin + cout)) + (2 * PlanePad));
+        WorkspaceLengthOf(Tiling(batch, height, width), cin, cout);
 
     /// <summary>Values of the transformed weights U: Points planes of cin · cout, each followed by a pad.</summary>
     public long TransformedWeightsLength(int cin, int cout) => (long)Points * UStride(cin, cout);
@@ -123,7 +130,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         fixed (T* w = weight, packed = scratch, target = u)
         {
             _weights = w;
-            _packed = packed;
+            _repacked = packed;
             _u = target;
             _kernelIn = cin;
             _kernelOut = cout;
@@ -132,7 +139,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             _phase = Phase.Weights;
             LayerParallel.Run(pool, this);
             _weights = null;
-            _packed = null;
+            _repacked = null;
             _u = null;
         }
     }
@@ -147,7 +154,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         long uStride = UStride(cin, cout);
         for (int i = first; i < end; i++)
         {
-            T* row = _packed + ((long)i * 9 * cols);
+            T* row = _repacked + ((long)i * 9 * cols);
             for (int j = 0; j < cols; j++)
             {
                 // Forward: i = c, j = o, packed = W[o, c, k]; backward-data: i = o, j = c, packed = W[o, c, 8 − k].
@@ -171,8 +178,9 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         MatMul<T> matMul, WorkerPool? pool, T* input, int batch, int height, int width, int cin,
         ReadOnlySpan<T> u, int cout, T* output, T* bias, Span<T> workspace)
     {
-        int tiles = Tiles(batch, height, width), points = Points;
-        long need = WorkspaceLength(batch, height, width, cin, cout), uStride = UStride(cin, cout);
+        TileGrid grid = Tiling(batch, height, width);
+        int tiles = grid.Count, points = Points;
+        long need = WorkspaceLengthOf(grid, cin, cout), uStride = UStride(cin, cout);
         if (workspace.Length < need)
         {
             throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3): the workspace holds {workspace.Length} values, {need} needed.", nameof(workspace));
@@ -188,7 +196,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             Input = input;
             Output = output;
             BiasValues = bias;
-            Bind(ws, pool, batch, height, width, cin, cout);
+            Bind(ws, pool, grid, batch, height, width, cin, cout);
 
             _phase = Phase.Input;
             LayerParallel.Run(pool, this);
@@ -211,13 +219,13 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 
     /// <summary>
     /// Points the V and M planes into <paramref name="workspace"/> (each plane one cache line longer than its tiles, see
-    /// <see cref="PlanePad"/>) and records the shapes and the pool's part count for the phases that follow.
+    /// <see cref="PlanePad"/>) and records the shapes, the tile grid and the pool's part count for the phases that follow.
     /// </summary>
-    private void Bind(T* workspace, WorkerPool? pool, int batch, int height, int width, int cin, int cout)
+    private void Bind(T* workspace, WorkerPool? pool, TileGrid grid, int batch, int height, int width, int cin, int cout)
     {
-        int tiles = Tiles(batch, height, width);
-        VStride = ((long)tiles * cin) + PlanePad;
-        MStride = ((long)tiles * cout) + PlanePad;
+        Grid = grid;
+        VStride = ((long)grid.Count * cin) + PlanePad;
+        MStride = ((long)grid.Count * cout) + PlanePad;
         V = workspace;
         M = workspace + (Points * VStride);
         Batch = batch;
@@ -227,9 +235,6 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
         OutChannels = cout;
         _parts = LayerParallel.Parts(pool);
     }
-
-    /// <summary>Whether <see cref="WeightGradient"/> is implemented for this tile size.</summary>
-    public virtual bool HasWeightGradient => false;
 
     /// <summary>
     /// dW [cout, cin, 3, 3] += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]G: the adjoint of the forward in the weights (y = Aᵀ[(G g Gᵀ)
@@ -242,17 +247,18 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     public void WeightGradient(
         MatMul<T> matMul, WorkerPool? pool, T* dy, int batch, int height, int width, int cin, int cout, Span<T> workspace, Span<T> products, Span<T> grad)
     {
-        int tiles = Tiles(batch, height, width), points = Points;
-        long plane = (long)cin * cout;
-        if (!HasWeightGradient || workspace.Length < WorkspaceLength(batch, height, width, cin, cout) || products.Length < points * plane || grad.Length < 9 * plane)
+        TileGrid grid = Tiling(batch, height, width);
+        int tiles = grid.Count, points = Points;
+        long plane = (long)cin * cout, need = WorkspaceLengthOf(grid, cin, cout);
+        if (workspace.Length < need || products.Length < points * plane || grad.Length < 9 * plane)
         {
-            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {WorkspaceLength(batch, height, width, cin, cout)}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
+            throw new ArgumentException($"winograd F({TileSize}×{TileSize}, 3×3) weight gradient: needs a workspace of {need}, products of {points * plane} and a gradient of {9 * plane} values; got {workspace.Length}, {products.Length} and {grad.Length}.", nameof(workspace));
         }
 
         fixed (T* ws = workspace, p = products, g = grad)
         {
             Input = dy;
-            Bind(ws, pool, batch, height, width, cin, cout);
+            Bind(ws, pool, grid, batch, height, width, cin, cout);
 
             _phase = Phase.OutputGradient;
             LayerParallel.Run(pool, this);
@@ -263,11 +269,11 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
                 matMul.Multiply(Transpose.T, Transpose.N, cin, cout, tiles, T.One, v, cin, m, cout, T.Zero, products.Slice((int)(e * plane), (int)plane), cout);
             }
 
-            _packed = p;
+            _products = p;
             _grad = g;
             _phase = Phase.KernelGradient;
             LayerParallel.Run(pool, this);
-            _packed = null;
+            _products = null;
             _grad = null;
             Input = null;
             V = null;
@@ -291,7 +297,7 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
             long plane = (long)InChannels * OutChannels;
             for (int c = cFirst; c < cEnd; c++)
             {
-                KernelGradient(_packed + ((long)c * OutChannels), plane, c, _grad);
+                KernelGradient(_products + ((long)c * OutChannels), plane, c, _grad);
             }
 
             return;
@@ -316,13 +322,31 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
     }
 
     /// <summary>M[e][tile][o] = (A dY Aᵀ)[e] for every tile of image <paramref name="n"/> of dY (<see cref="Input"/>, Cout channels).</summary>
-    protected virtual void OutputGradientTransform(int n) => throw new NotSupportedException();
+    protected abstract void OutputGradientTransform(int n);
 
     /// <summary>
     /// grad[o, c, 3×3] += (Gᵀ P G) for input channel <paramref name="c"/> and every output channel o, with
     /// P[e] at <paramref name="p"/> + e·<paramref name="plane"/> + o.
     /// </summary>
-    protected virtual void KernelGradient(T* p, long plane, int c, T* grad) => throw new NotSupportedException();
+    protected abstract void KernelGradient(T* p, long plane, int c, T* grad);
+
+    /// <summary>
+    /// grad[o + lane, c, ky, 0…2] += (k0, k1, k2)[lane] for each lane of the vectors: row <paramref name="ky"/> of the
+    /// 3×3 kernel gradient of input channel <paramref name="c"/> and the <see cref="Vector{T}"/>.Count output channels
+    /// from <paramref name="o"/>, scattered into PyTorch's layout [cout, <paramref name="cin"/>, 3, 3] (the lanes are
+    /// 9·cin values apart there). Both tile sizes end their <see cref="KernelGradient"/> with it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    protected static void AddKernelRow(T* grad, int cin, int o, int c, int ky, Vector<T> k0, Vector<T> k1, Vector<T> k2)
+    {
+        for (int lane = 0; lane < Vector<T>.Count; lane++)
+        {
+            T* g = grad + ((((long)(o + lane) * cin) + c) * 9) + (ky * 3);
+            g[0] += k0[lane];
+            g[1] += k1[lane];
+            g[2] += k2[lane];
+        }
+    }
 
     /// <summary>
     /// One row i of U: g[k·cols + j] (k = 3·ky + kx, already rotated for backward-data) → u[e·plane + j] = (G g Gᵀ)[e]
@@ -336,6 +360,36 @@ internal abstract unsafe class WinogradConvolution<T> : IParallelWork
 
     private static long UStride(int cin, int cout) => ((long)cin * cout) + PlanePad;
 
+    private long WorkspaceLengthOf(TileGrid grid, int cin, int cout) => (long)Points * ((grid.Count * ((long)cin + cout)) + (2 * PlanePad));
+
     /// <summary>y[m×m tile] = Aᵀ M A (+ bias) for every tile of image <paramref name="n"/>.</summary>
     protected abstract void OutputTransform(int n);
+
+    /// <summary>
+    /// How a batch of H×W images splits into m×m output tiles: <see cref="Down"/> rows of <see cref="Across"/> tiles
+    /// per image (the last row and column partial where m does not divide H or W), numbered image by image and row by
+    /// row (<see cref="Index"/>); tile t's values sit at t·C in each plane of V (C = Cin) and M (C = Cout).
+    /// </summary>
+    protected readonly struct TileGrid
+    {
+        /// <summary>The tiles of <paramref name="batch"/> images of <paramref name="height"/>×<paramref name="width"/> in <paramref name="tileSize"/>² tiles.</summary>
+        public TileGrid(int tileSize, int batch, int height, int width)
+        {
+            Down = (height + tileSize - 1) / tileSize;
+            Across = (width + tileSize - 1) / tileSize;
+            Count = batch * Down * Across;
+        }
+
+        /// <summary>Tile rows per image, ⌈H/m⌉.</summary>
+        public int Down { get; }
+
+        /// <summary>Tiles per row, ⌈W/m⌉.</summary>
+        public int Across { get; }
+
+        /// <summary>Tiles of the batch, batch · <see cref="Down"/> · <see cref="Across"/>: the rows of each GEMM.</summary>
+        public int Count { get; }
+
+        /// <summary>The number of tile (<paramref name="ty"/>, <paramref name="tx"/>) of image <paramref name="n"/>.</summary>
+        public long Index(int n, int ty, int tx) => ((((long)n * Down) + ty) * Across) + tx;
+    }
 }

@@ -47,9 +47,22 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
     private TensorSlot? _bias;
     private ParameterStore<T>? _store;
     private T[] _col = [];
+
+    // im2col only: Wp [Cout, K], the weights reordered to (ky, kx, c) (forward and backward-data).
     private T[] _packed = [];
+
+    // dWp [Cout, K] from the GEMM or NarrowWeightGradient: im2col, and a Winograd layer's fallback to columns.
     private T[] _packedGrad = [];
+
+    // Winograd only: the weights repacked to [i, 3×3, j] (9·Cin·Cout), TransformWeights' scratch.
+    private T[] _transformScratch = [];
+
+    // Winograd only: U, the forward's transformed weights.
     private T[] _winograd = [];
+
+    // Winograd only, two things in turn within one backward: first the weight gradient's products P [Points, Cin, Cout],
+    // then backward-data's transformed weights U (which overwrite them). One buffer for both: a separate P would add
+    // Points·Cin·Cout values per layer, 26.4 M in all for VGG11's seven Winograd layers (105 MB in float32).
     private T[] _winogradBack = [];
     private readonly WinogradConvolution<T>? _wino;
     private readonly NarrowWeightGradient<T>? _narrow;
@@ -250,8 +263,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         _forwardBatch = batch;
         if (_wino is not null)
         {
-            // The repacked weights of im2col are not used on this path: _packed is the transform's scratch.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _packed, Pool);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winograd, backwardData: false, _transformScratch, Pool);
             fixed (T* px = x, py = y, pb = _bias is null ? default : store.Param(_bias))
             {
                 _wino.Run(matMul, Pool, px, batch, InputShape.Height, InputShape.Width, InputShape.Channels, _winograd, cout, py, pb, _col);
@@ -295,7 +307,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
             throw new InvalidOperationException($"Conv2d '{Name}': backward of a batch of {batch} after a forward of {_forwardBatch}; the weight gradient reads what the forward of the same batch left (its columns or Winograd tiles).");
         }
 
-        if (_winogradInputValid && _wino is { HasWeightGradient: true })
+        if (_winogradInputValid && _wino is not null)
         {
             // dW += Gᵀ[Σ_tiles (A dY Aᵀ) ⊙ V]G with the forward's V; _winogradBack is free until backward-data.
             fixed (T* pdy = dy)
@@ -305,12 +317,9 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         }
         else
         {
-            if (_col.Length < (long)pixels * depth)
-            {
-                // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
-                // sized for Winograd alone: grow it once to the columns' size.
-                _col = new T[(long)pixels * depth];
-            }
+            // Only a Winograd layer whose forward did not run since the last backward gets here with a workspace
+            // sized for Winograd alone: it grows once to the columns' size, checked as the forward's is.
+            EnsureWorkspace(batch, (long)pixels * depth, "im2col");
 
             Span<T> col = _col.AsSpan(0, pixels * depth);
             if (!_colValid)
@@ -345,7 +354,7 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
         if (inputGradient && _wino is not null)
         {
             // dX = conv3×3(dY, W rotated 180° with its channel axes swapped), by Winograd; the columns are spent.
-            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _packed, Pool);
+            _wino.TransformWeights(store.Param(Weight), cout, InputShape.Channels, _winogradBack, backwardData: true, _transformScratch, Pool);
             fixed (T* pdy = dy, pdx = dx)
             {
                 _wino.Run(matMul, Pool, pdy, batch, InputShape.Height, InputShape.Width, cout, _winogradBack, InputShape.Channels, pdx, null, _col);
@@ -515,28 +524,47 @@ public sealed unsafe class Conv2d<T> : Layer<T>, IParallelWork
 
     private void Ensure(int batch)
     {
-        // im2col keeps its columns [P, K] here; the Winograd passes (forward, backward-weights, backward-data) their
-        // transformed tiles and products, and need no columns.
-        long need = _wino is null
-            ? (long)batch * Output.Pixels * Depth
-            : _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels);
+        // im2col keeps its columns [P, K] in _col; the Winograd passes (forward, backward-weights, backward-data) their
+        // transformed tiles and products, and need columns only for the weight gradient's fallback (Backward).
+        if (_wino is null)
+        {
+            EnsureWorkspace(batch, (long)batch * Output.Pixels * Depth, "im2col");
+        }
+        else
+        {
+            EnsureWorkspace(batch, _wino.WorkspaceLength(batch, InputShape.Height, InputShape.Width, InputShape.Channels, Output.Channels), "Winograd");
+        }
 
+        if (_packedGrad.Length == 0)
+        {
+            _packedGrad = new T[Output.Channels * Depth];
+            if (_wino is null)
+            {
+                _packed = new T[Output.Channels * Depth];
+            }
+            else
+            {
+                _transformScratch = new T[Output.Channels * Depth];
+                _winograd = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+                _winogradBack = new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Grows the workspace <c>_col</c> to <paramref name="need"/> values (it never shrinks), or fails naming the batch
+    /// where one array cannot hold them. Every allocation of <c>_col</c> goes through here.
+    /// </summary>
+    private void EnsureWorkspace(int batch, long need, string algorithm)
+    {
         if (need > int.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the im2col workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"Conv2d '{Name}': the {algorithm} workspace for a batch of {batch} would hold {need} values, more than one array can; use a smaller batch.");
         }
 
         if (_col.Length < need)
         {
             _col = new T[need];
-        }
-
-        if (_packed.Length == 0)
-        {
-            _packed = new T[Output.Channels * Depth];
-            _packedGrad = new T[Output.Channels * Depth];
-            _winograd = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
-            _winogradBack = _wino is null ? [] : new T[_wino.TransformedWeightsLength(InputShape.Channels, Output.Channels)];
         }
     }
 

@@ -20,7 +20,9 @@ public enum ConvAlgorithm
 
     /// <summary>
     /// Winograd F(4×4, 3×3) (36 multiplications per 4×4 output tile instead of 144; float32 error 10–30× that of
-    /// F(2×2), growing like √C with the channels summed); construction fails where it does not apply (the same conditions as <see cref="Winograd"/>).
+    /// F(2×2), growing like √C with the channels summed: at most 1.3·10⁻⁶·√C of the output's largest magnitude measured,
+    /// bounded at 4·10⁻⁶·√C by the tests); construction fails where it does not apply (the same conditions as
+    /// <see cref="Winograd"/>).
     /// </summary>
     Winograd4x4,
 }

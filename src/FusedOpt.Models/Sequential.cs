@@ -111,6 +111,12 @@ public sealed class Sequential<T> : IDisposable
     /// <summary>Features per output row (classes, for a classifier).</summary>
     public int OutputFeatures => _layers[^1].OutputFeatures;
 
+    /// <summary>
+    /// The largest batch a forward pass has taken so far: the model's activation and gradient buffers are sized for it
+    /// and grow only when a larger batch comes (0 before the first forward).
+    /// </summary>
+    public int BatchCapacity => _capacity;
+
     /// <summary>The architecture as data, to rebuild it elsewhere (another precision, a report).</summary>
     public ModelSpec Spec => new([.. _layers.Select(static l => l.Spec)]);
 

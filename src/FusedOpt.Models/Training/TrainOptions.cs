@@ -106,7 +106,10 @@ public sealed record TrainOptions
     /// </summary>
     public long Q8MinElements { get; init; } = DefaultQ8MinElements;
 
-    /// <summary>Images per forward pass when evaluating.</summary>
+    /// <summary>
+    /// Images read per evaluation minibatch; each is run forward in slices of at most <see cref="BatchSize"/> images, so
+    /// evaluating never grows the model's workspaces beyond what training allocated.
+    /// </summary>
     public int EvalBatchSize { get; init; } = 500;
 
     /// <summary>Train on the first N training images (null: all 50,000).</summary>

@@ -267,11 +267,21 @@ public sealed class Trainer : IDisposable
         double lossSum = 0;
         long correct = 0;
         int seen = 0;
+        // Forward passes never take more images than a training batch, so evaluation runs in the workspaces training
+        // sized (a model sizes its per-layer buffers for the largest batch it has seen: VGG11 at 500 images held 5.6 GB
+        // against 0.8 GB at 128). Evaluation mode treats every image on its own, so the slices change no logit.
+        int slice = Math.Min(Options.EvalBatchSize, Options.BatchSize);
         while (batches.TryNext(input, labels, out int count))
         {
-            var logits = _model.Forward(input.AsSpan(0, count * _imageSize), count, training: false);
-            lossSum += _loss.Evaluate(logits, labels.AsSpan(0, count), _classes, Span<float>.Empty) * count;
-            correct += Losses.Metrics.CountCorrect(logits, labels.AsSpan(0, count), _classes);
+            for (int start = 0; start < count; start += slice)
+            {
+                int n = Math.Min(slice, count - start);
+                var sliceLabels = labels.AsSpan(start, n);
+                var logits = _model.Forward(input.AsSpan(start * _imageSize, n * _imageSize), n, training: false);
+                lossSum += _loss.Evaluate(logits, sliceLabels, _classes, Span<float>.Empty) * n;
+                correct += Losses.Metrics.CountCorrect(logits, sliceLabels, _classes);
+            }
+
             seen += count;
         }
 

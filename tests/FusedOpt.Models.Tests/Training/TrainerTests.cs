@@ -100,6 +100,28 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Evaluate_RunsInSlicesOfTheTrainingBatch_AndGivesOneImageAtATimesResult()
+    {
+        // Training batch 6; the test set's 10 images read as one minibatch of 10 run forward as slices of 6 and 4, so the
+        // model's buffers never grow past the training batch. The oracle: the same trained model evaluated one image per
+        // forward pass (evaluation mode treats every image on its own), which slices nothing.
+        var data = Data();
+        using var sliced = new Trainer(data, Small(1) with { EvalBatchSize = 10 });
+        using var single = new Trainer(data, Small(1) with { EvalBatchSize = 1 });
+        sliced.RunEpoch();
+        single.RunEpoch();
+        Assert.Equal(6, sliced.Model.BatchCapacity);
+
+        var a = sliced.Evaluate(data.Test);
+        var b = single.Evaluate(data.Test);
+
+        Assert.Equal(6, sliced.Model.BatchCapacity);
+        Assert.Equal(10, a.Images);
+        Assert.Equal(b.Accuracy, a.Accuracy);
+        Assert.Equal(b.Loss, a.Loss, 1e-12);
+    }
+
+    [Fact]
     public void CorruptCheckpoint_IsAClearError()
     {
         string path = Path.Combine(_dir, "bad.fopt");

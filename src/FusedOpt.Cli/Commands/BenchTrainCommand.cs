@@ -5,6 +5,7 @@ using System.Linq;
 using FusedOpt.Models;
 using FusedOpt.Models.Data;
 using FusedOpt.Models.Training;
+using FusedOpt.Storage;
 using Spectre.Console;
 
 namespace FusedOpt.Cli.Commands;
@@ -30,7 +31,8 @@ internal static class BenchTrainCommand
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var inBackward = new Option<bool>("--step-in-backward") { Description = "Also measure the fused step inside backward (each layer stepped as its gradients complete), same run, and the optimizer traffic it keeps in cache." };
-        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json, inBackward };
+        var state = ReplayCommand.StateOption("How the optimizer stores its states: fp32, bf16 or q8 (blockwise 8-bit, as bitsandbytes); every model measured in the run uses it.");
+        var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json, inBackward, state };
         command.SetAction(parse => context.Guard(() =>
         {
             int size = parse.GetValue(batch), steps = parse.GetValue(iterations);
@@ -39,8 +41,15 @@ internal static class BenchTrainCommand
                 throw new ArgumentOutOfRangeException(nameof(batch), $"--batch and --iterations must be ≥ 1, got {size} and {steps}.");
             }
 
+            var storage = StateStorages.Parse(parse.GetValue(state), "--state");
+
             if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg" && parse.GetValue(compare))
             {
+                if (storage != StateStorage.Fp32)
+                {
+                    throw new UsageException($"--compare-conv times the convolutions alone, without an optimizer; --state {StateStorages.Name(storage)} does not apply to it (drop one of the two).");
+                }
+
                 var rows = ConvTrainBenchmark.CompareAlgorithms(new ConvTrainBenchOptions { Width = parse.GetValue(width), Batch = size, Threads = ReplayCommand.CheckThreads(parse.GetValue(threads)) }, parse.GetResult(iterations) is null ? 5 : steps);
                 if (parse.GetValue(json))
                 {
@@ -61,7 +70,7 @@ internal static class BenchTrainCommand
 
             if (parse.GetValue(model)!.Trim().ToLowerInvariant() is "vgg11" or "vgg")
             {
-                return Vgg(context, parse.GetValue(width), parse.GetValue(conv), size, parse.GetResult(iterations) is null ? 10 : steps, ReplayCommand.CheckThreads(parse.GetValue(threads)), parse.GetValue(json), parse.GetValue(inBackward));
+                return Vgg(context, new ConvTrainBenchOptions { Width = parse.GetValue(width), Algorithm = parse.GetValue(conv), Batch = size, Iterations = parse.GetResult(iterations) is null ? 10 : steps, Threads = ReplayCommand.CheckThreads(parse.GetValue(threads)), StepInBackward = parse.GetValue(inBackward), StateStorage = storage }, parse.GetValue(json));
             }
 
             FusedOpt.Memory.MemoryBudget.Require(((long)size * steps + size) * (Cifar10Layout.ImageSize + 1), $"bench train --batch {size} --iterations {steps} (synthetic images)");
@@ -75,6 +84,7 @@ internal static class BenchTrainCommand
                 Epochs = Rounds + 1,
                 Threads = ReplayCommand.CheckThreads(parse.GetValue(threads)),
                 EvalBatchSize = size,
+                StateStorage = storage,
             };
             options.Validate();
 
@@ -105,12 +115,12 @@ internal static class BenchTrainCommand
             if (parse.GetValue(json))
             {
                 context.WriteRaw(Json.Serialize(backwardTrainer is null
-                    ? new { options.Model, options.Hidden, options.Optimizer, Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }
-                    : (object)new { options.Model, options.Hidden, options.Optimizer, Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms, InBackwardImagesPerSecond = backward.Ips, InBackwardMsPerIteration = backward.Ms, StepBytesPerIteration = traffic.StepBytes, InCacheBytesPerIteration = traffic.InCacheBytes }));
+                    ? new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(storage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }
+                    : (object)new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(storage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms, InBackwardImagesPerSecond = backward.Ips, InBackwardMsPerIteration = backward.Ms, StepBytesPerIteration = traffic.StepBytes, InCacheBytesPerIteration = traffic.InCacheBytes }));
                 return 0;
             }
 
-            context.Console.MarkupLineInterpolated($"{options.Model} [[{string.Join("×", options.Hidden)}]] ({parameters:N0} parameters), {options.Optimizer}, batch {size}, {options.Threads} thread(s), synthetic data");
+            context.Console.MarkupLineInterpolated($"{options.Model} [[{string.Join("×", options.Hidden)}]] ({parameters:N0} parameters), {options.Optimizer}, {StateStorages.Name(storage)} states, batch {size}, {options.Threads} thread(s), synthetic data");
             context.Console.MarkupLineInterpolated($"fused step: [bold]{fused.Ips:N0} img/s[/] ({fused.Ms:0.00} ms/iteration)");
             context.Console.MarkupLineInterpolated($"naive step: {naive.Ips:N0} img/s ({naive.Ms:0.00} ms/iteration); the fused step saves {naive.Ms - fused.Ms:0.00} ms per iteration");
             if (backwardTrainer is not null)
@@ -126,16 +136,17 @@ internal static class BenchTrainCommand
     private static string F(double ms) => BenchTables.Number(ms, "0.00");
 
     /// <summary>VGG11-BN with SGD-momentum: throughput, per-layer breakdown and peak memory.</summary>
-    private static int Vgg(CliContext context, double width, Models.Layers.ConvAlgorithm algorithm, int batch, int iterations, int threads, bool json, bool inBackward)
+    private static int Vgg(CliContext context, ConvTrainBenchOptions options, bool json)
     {
-        var result = ConvTrainBenchmark.Run(new ConvTrainBenchOptions { Width = width, Algorithm = algorithm, Batch = batch, Iterations = iterations, Threads = threads, StepInBackward = inBackward });
+        var result = ConvTrainBenchmark.Run(options);
+        int batch = options.Batch, threads = options.Threads;
         if (json)
         {
             context.WriteRaw(Json.Serialize(result));
             return 0;
         }
 
-        context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, batch {batch}, {threads} thread(s), synthetic data");
+        context.Console.MarkupLineInterpolated($"{result.Model} ({result.Parameters:N0} parameters), sgd momentum 0.9, {result.State} states, batch {batch}, {threads} thread(s), synthetic data");
         context.Console.MarkupLineInterpolated($"fused step: [bold]{result.FusedImagesPerSecond:N1} img/s[/] ({result.FusedMsPerIteration:0.0} ms/iteration best, {result.FusedMedianMsPerIteration:0.0} median)");
         if (result.InBackward is { } b)
         {

@@ -7,6 +7,7 @@ using FusedOpt.Models.Layers;
 using FusedOpt.Models.Linalg;
 using FusedOpt.Models.Training;
 using FusedOpt.Optimizers;
+using FusedOpt.Storage;
 
 namespace FusedOpt.Models;
 
@@ -39,6 +40,9 @@ public sealed record ConvTrainBenchOptions
     /// (the peak memory then holds both models).
     /// </summary>
     public bool StepInBackward { get; init; }
+
+    /// <summary>How the optimizer stores its states (<see cref="OptimizerOptions.StateStorage"/>; fp32 by default).</summary>
+    public StateStorage StateStorage { get; init; } = StateStorage.Fp32;
 }
 
 /// <summary>The step inside backward, timed alternately with the separate fused step in the same run.</summary>
@@ -79,6 +83,9 @@ public sealed record ConvTrainBenchResult(
 {
     /// <summary>The step inside backward, when <see cref="ConvTrainBenchOptions.StepInBackward"/> asked for it.</summary>
     public ConvInBackwardResult? InBackward { get; init; }
+
+    /// <summary>The optimizer's state storage: fp32, bf16 or q8 (<see cref="ConvTrainBenchOptions.StateStorage"/>).</summary>
+    public string State { get; init; } = "fp32";
 }
 
 /// <summary>
@@ -101,7 +108,8 @@ public static class ConvTrainBenchmark
 
         var spec = Vgg.Spec(options.Width, algorithm: options.Algorithm);
         var rule = new Sgd(Lr: 0.01f, Momentum: 0.9f);
-        using var fused = new TrainingStep(spec, rule, options.Threads, StepMode.Fused, options.Seed);
+        var optimizerOptions = new OptimizerOptions { Threads = options.Threads, Mode = StepMode.Fused, StateStorage = options.StateStorage };
+        using var fused = new TrainingStep(spec, rule, optimizerOptions, options.Seed, stepInBackward: false);
         int batch = options.Batch;
         var rng = Rng.Derive(options.Seed, "bench:vgg");
         float[] images = new float[batch * fused.Model.InputFeatures];
@@ -111,7 +119,7 @@ public static class ConvTrainBenchmark
         }
 
         int[] labels = [.. Enumerable.Range(0, batch).Select(_ => rng.NextInt(10))];
-        using var inBackward = options.StepInBackward ? new TrainingStep(spec, rule, options.Threads, StepMode.Fused, options.Seed, stepInBackward: true) : null;
+        using var inBackward = options.StepInBackward ? new TrainingStep(spec, rule, optimizerOptions, options.Seed, stepInBackward: true) : null;
         for (int i = 0; i < options.Warmup; i++)
         {
             fused.Step(images, labels, batch);
@@ -148,6 +156,7 @@ public static class ConvTrainBenchmark
             batch / fusedSeconds[0], 1e3 * fusedSeconds[0], 1e3 * fusedSeconds[fusedSeconds.Length / 2],
             peak, peakMiB, layers)
         {
+            State = StateStorages.Name(options.StateStorage),
             InBackward = inBackward is null ? null : new ConvInBackwardResult(backwardSeconds[0], backwardSeconds[backwardSeconds.Length / 2], fusedSeconds[0], StepTraffic.Of(inBackward.Optimizer)),
         };
     }

@@ -25,15 +25,30 @@ public sealed class TrainingStep : IDisposable
     /// <param name="seed">Seed of the parameters.</param>
     /// <param name="stepInBackward">Step each layer's tensors inside the backward pass instead of after it (same bits).</param>
     public TrainingStep(ModelSpec spec, IOptimizerRule rule, int threads, StepMode mode = StepMode.Fused, ulong seed = 1, bool stepInBackward = false)
+        : this(spec, rule, new OptimizerOptions { Threads = threads, Mode = mode }, seed, stepInBackward)
+    {
+    }
+
+    /// <summary>
+    /// Builds <paramref name="spec"/> in float32 on <paramref name="optimizerOptions"/>' thread count, draws its parameters
+    /// from <paramref name="seed"/>, and the optimizer with those options (step mode, state storage, …).
+    /// </summary>
+    /// <param name="spec">The model.</param>
+    /// <param name="rule">The update rule.</param>
+    /// <param name="optimizerOptions">The optimizer's options; their <see cref="OptimizerOptions.Threads"/> also run the GEMMs.</param>
+    /// <param name="seed">Seed of the parameters.</param>
+    /// <param name="stepInBackward">Step each layer's tensors inside the backward pass instead of after it (same bits).</param>
+    public TrainingStep(ModelSpec spec, IOptimizerRule rule, OptimizerOptions optimizerOptions, ulong seed, bool stepInBackward)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(rule);
-        Model = spec.Build<float>(threads);
+        ArgumentNullException.ThrowIfNull(optimizerOptions);
+        Model = spec.Build<float>(optimizerOptions.Threads);
         _arena = new ParameterArena();
         Model.Register(_arena);
         _arena.Build();
         Model.Initialize(seed);
-        _optimizer = new Optimizer(_arena, rule, new OptimizerOptions { Threads = threads, Mode = mode });
+        _optimizer = new Optimizer(_arena, rule, optimizerOptions);
         _stepInBackward = stepInBackward ? new Training.Trainer.StepTensorsHook(_optimizer) : null;
     }
 

@@ -113,7 +113,8 @@ public sealed class Sequential<T> : IDisposable
 
     /// <summary>
     /// The largest batch a forward pass has taken so far: the model's activation and gradient buffers are sized for it
-    /// and grow only when a larger batch comes (0 before the first forward).
+    /// and grow only when a larger batch comes (0 before the first forward). The layers' workspaces (im2col columns,
+    /// Winograd tiles, BatchNorm partial sums) follow the same rule.
     /// </summary>
     public int BatchCapacity => _capacity;
 

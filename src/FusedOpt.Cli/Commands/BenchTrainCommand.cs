@@ -31,7 +31,7 @@ internal static class BenchTrainCommand
         var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = static _ => Math.Min(2, Environment.ProcessorCount) };
         var json = new Option<bool>("--json") { Description = "Print JSON." };
         var inBackward = new Option<bool>("--step-in-backward") { Description = "Also measure the fused step inside backward (each layer stepped as its gradients complete), same run, and the optimizer traffic it keeps in cache." };
-        var state = ReplayCommand.StateOption("How the optimizer stores its states: fp32, bf16 or q8 (blockwise 8-bit, as bitsandbytes); every model measured in the run uses it.");
+        var state = ReplayCommand.StateOption("How the optimizer stores its states: fp32, bf16 or q8 (blockwise 8-bit, as bitsandbytes; tensors under 4096 elements keep fp32); every model measured in the run uses it. The naive row then decodes and re-encodes full-size state copies around its passes.");
         var command = new Command("train", "Training throughput (img/s) on synthetic data, fused vs naive optimizer step.") { model, width, conv, compare, hidden, optimizer, batch, iterations, threads, json, inBackward, state };
         command.SetAction(parse => context.Guard(() =>
         {
@@ -115,8 +115,8 @@ internal static class BenchTrainCommand
             if (parse.GetValue(json))
             {
                 context.WriteRaw(Json.Serialize(backwardTrainer is null
-                    ? new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(storage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }
-                    : (object)new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(storage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms, InBackwardImagesPerSecond = backward.Ips, InBackwardMsPerIteration = backward.Ms, StepBytesPerIteration = traffic.StepBytes, InCacheBytesPerIteration = traffic.InCacheBytes }));
+                    ? new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(fusedTrainer.Optimizer.Options.StateStorage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms }
+                    : (object)new { options.Model, options.Hidden, options.Optimizer, State = StateStorages.Name(fusedTrainer.Optimizer.Options.StateStorage), Batch = size, options.Threads, Parameters = parameters, FusedImagesPerSecond = fused.Ips, FusedMsPerIteration = fused.Ms, NaiveImagesPerSecond = naive.Ips, NaiveMsPerIteration = naive.Ms, InBackwardImagesPerSecond = backward.Ips, InBackwardMsPerIteration = backward.Ms, StepBytesPerIteration = traffic.StepBytes, InCacheBytesPerIteration = traffic.InCacheBytes }));
                 return 0;
             }
 

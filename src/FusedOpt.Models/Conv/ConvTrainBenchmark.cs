@@ -84,8 +84,11 @@ public sealed record ConvTrainBenchResult(
     /// <summary>The step inside backward, when <see cref="ConvTrainBenchOptions.StepInBackward"/> asked for it.</summary>
     public ConvInBackwardResult? InBackward { get; init; }
 
-    /// <summary>The optimizer's state storage: fp32, bf16 or q8 (<see cref="ConvTrainBenchOptions.StateStorage"/>).</summary>
+    /// <summary>The timed optimizer's state storage, read back from it: fp32, bf16 or q8 (<see cref="ConvTrainBenchOptions.StateStorage"/>).</summary>
     public string State { get; init; } = "fp32";
+
+    /// <summary>The timed optimizer's memory traffic per iteration at its stored state size.</summary>
+    public StepTraffic Traffic { get; init; }
 }
 
 /// <summary>
@@ -156,7 +159,8 @@ public static class ConvTrainBenchmark
             batch / fusedSeconds[0], 1e3 * fusedSeconds[0], 1e3 * fusedSeconds[fusedSeconds.Length / 2],
             peak, peakMiB, layers)
         {
-            State = StateStorages.Name(options.StateStorage),
+            State = StateStorages.Name(fused.Optimizer.Options.StateStorage),
+            Traffic = StepTraffic.Of(fused.Optimizer),
             InBackward = inBackward is null ? null : new ConvInBackwardResult(backwardSeconds[0], backwardSeconds[backwardSeconds.Length / 2], fusedSeconds[0], StepTraffic.Of(inBackward.Optimizer)),
         };
     }

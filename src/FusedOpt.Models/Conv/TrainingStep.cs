@@ -35,20 +35,37 @@ public sealed class TrainingStep : IDisposable
     /// </summary>
     /// <param name="spec">The model.</param>
     /// <param name="rule">The update rule.</param>
-    /// <param name="optimizerOptions">The optimizer's options; their <see cref="OptimizerOptions.Threads"/> also run the GEMMs.</param>
+    /// <param name="optimizerOptions">The optimizer's options; their <see cref="OptimizerOptions.Threads"/> and
+    /// <see cref="OptimizerOptions.Isa"/> also run the model's GEMMs.</param>
     /// <param name="seed">Seed of the parameters.</param>
     /// <param name="stepInBackward">Step each layer's tensors inside the backward pass instead of after it (same bits).</param>
+    /// <exception cref="ArgumentException"><paramref name="stepInBackward"/> with MaxGradNorm or SkipNonFinite set.</exception>
     public TrainingStep(ModelSpec spec, IOptimizerRule rule, OptimizerOptions optimizerOptions, ulong seed, bool stepInBackward)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(optimizerOptions);
-        Model = spec.Build<float>(optimizerOptions.Threads);
+        if (stepInBackward && (optimizerOptions.MaxGradNorm is not null || optimizerOptions.SkipNonFinite))
+        {
+            throw new ArgumentException("The step inside backward steps each layer before the whole gradient exists; MaxGradNorm and SkipNonFinite need all of it first (leave them unset, or step after backward).", nameof(optimizerOptions));
+        }
+
+        Model = spec.Build<float>(optimizerOptions.Threads, optimizerOptions.Isa);
         _arena = new ParameterArena();
-        Model.Register(_arena);
-        _arena.Build();
-        Model.Initialize(seed);
-        _optimizer = new Optimizer(_arena, rule, optimizerOptions);
+        try
+        {
+            Model.Register(_arena);
+            _arena.Build();
+            Model.Initialize(seed);
+            _optimizer = new Optimizer(_arena, rule, optimizerOptions);
+        }
+        catch
+        {
+            Model.Dispose();
+            _arena.Dispose();
+            throw;
+        }
+
         _stepInBackward = stepInBackward ? new Training.Trainer.StepTensorsHook(_optimizer) : null;
     }
 

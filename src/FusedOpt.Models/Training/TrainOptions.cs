@@ -107,8 +107,9 @@ public sealed record TrainOptions
     public long Q8MinElements { get; init; } = DefaultQ8MinElements;
 
     /// <summary>
-    /// Images read per evaluation minibatch; each is run forward in slices of at most <see cref="BatchSize"/> images, so
-    /// evaluating never grows the model's workspaces beyond what training allocated.
+    /// Images read per evaluation minibatch; each is run forward in slices no larger than the largest training forward so
+    /// far (<see cref="BatchSize"/> before any), so evaluating never grows the model's workspaces beyond what training
+    /// allocated.
     /// </summary>
     public int EvalBatchSize { get; init; } = 500;
 

@@ -273,4 +273,17 @@ public sealed class StepInBackwardTests : IDisposable
             Assert.True(separate.Arena.Param(t).SequenceEqual(inBackward.Arena.Param(inBackward.Arena.Tensors[i])), $"{t.Name} differs");
         }
     }
+
+    [Theory]
+    [InlineData("MaxGradNorm")]
+    [InlineData("SkipNonFinite")]
+    public void TrainingStep_InBackward_WithAGlobalGradientTerm_IsRefusedAtConstruction(string option)
+    {
+        var options = option == "MaxGradNorm" ? new OptimizerOptions { Threads = 1, MaxGradNorm = 1 } : new OptimizerOptions { Threads = 1, SkipNonFinite = true };
+
+        var e = Assert.Throws<ArgumentException>(() => new TrainingStep(Vgg.Spec(0.125), new Sgd(Lr: 0.01f), options, seed: 1, stepInBackward: true));
+
+        Assert.Contains("MaxGradNorm and SkipNonFinite need all of it first", e.Message, StringComparison.Ordinal);
+        using var separate = new TrainingStep(Vgg.Spec(0.125), new Sgd(Lr: 0.01f), options, seed: 1, stepInBackward: false);
+    }
 }

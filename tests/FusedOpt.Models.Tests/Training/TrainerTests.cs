@@ -99,15 +99,19 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(results[^1].Iteration, records.OfType<IterationMetrics>().Count());
     }
 
-    [Fact]
-    public void Evaluate_RunsInSlicesOfTheTrainingBatch_AndGivesOneImageAtATimesResult()
+    [Theory]
+    [InlineData("fcn")]
+    [InlineData("vgg11")]
+    public void Evaluate_RunsInSlicesOfTheTrainingBatch_MatchesOneImagePerForward(string model)
     {
         // Training batch 6; the test set's 10 images read as one minibatch of 10 run forward as slices of 6 and 4, so the
         // model's buffers never grow past the training batch. The oracle: the same trained model evaluated one image per
-        // forward pass (evaluation mode treats every image on its own), which slices nothing.
+        // forward pass (evaluation mode treats every image on its own), which slices nothing. VGG11 (width 1/8) runs the
+        // convolutions, BatchNorm in evaluation mode and the pools sliced.
         var data = Data();
-        using var sliced = new Trainer(data, Small(1) with { EvalBatchSize = 10 });
-        using var single = new Trainer(data, Small(1) with { EvalBatchSize = 1 });
+        var options = model == "fcn" ? Small(1) : Small(1) with { Model = "vgg11", Width = 0.125, Dropout = 0 };
+        using var sliced = new Trainer(data, options with { EvalBatchSize = 10 });
+        using var single = new Trainer(data, options with { EvalBatchSize = 1 });
         sliced.RunEpoch();
         single.RunEpoch();
         Assert.Equal(6, sliced.Model.BatchCapacity);
@@ -119,6 +123,19 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(10, a.Images);
         Assert.Equal(b.Accuracy, a.Accuracy);
         Assert.Equal(b.Loss, a.Loss, 1e-12);
+    }
+
+    [Fact]
+    public void Evaluate_AfterATrainingSetSmallerThanABatch_StaysAtTheLargestTrainingForward()
+    {
+        // 4 training images with batch 6: training never runs a forward of 6, and evaluating 10 images must not either.
+        var data = Cifar10.Load(_files.Folder, SyntheticCifar10.Options with { Subset = 4 });
+        using var trainer = new Trainer(data, Small(1) with { Subset = 4, EvalBatchSize = 10 });
+        trainer.RunEpoch();
+
+        Assert.Equal(4, trainer.Model.BatchCapacity);
+        Assert.Equal(10, trainer.Evaluate(data.Test).Images);
+        Assert.Equal(4, trainer.Model.BatchCapacity);
     }
 
     [Fact]

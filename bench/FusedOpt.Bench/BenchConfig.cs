@@ -114,6 +114,6 @@ public interface IStepBenchmark
     /// <summary>Bytes <paramref name="method"/> must move per parameter.</summary>
     int BytesPerParameter(string method);
 
-    /// <summary>Parameters (elements) one call processes.</summary>
-    long ParameterCount(BenchmarkCase benchmarkCase);
+    /// <summary>Parameters (elements) one call processes: by default the benchmark's <c>Size</c> parameter.</summary>
+    long ParameterCount(BenchmarkCase benchmarkCase) => Convert.ToInt64(benchmarkCase.Parameters["Size"], System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using FusedOpt.Benchmarks;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
@@ -125,8 +124,6 @@ public abstract class AdamStates : IStepBenchmark, IDisposable
     }
 
     public int BytesPerParameter(string method) => (int)StateStorages.AdamBytesPerParameter(Storage);
-
-    public long ParameterCount(BenchmarkCase benchmarkCase) => Convert.ToInt64(benchmarkCase.Parameters["Size"], System.Globalization.CultureInfo.InvariantCulture);
 }
 
 #pragma warning disable CS1591

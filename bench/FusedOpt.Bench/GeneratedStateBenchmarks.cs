@@ -1,8 +1,6 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using FusedOpt.Benchmarks;
 using FusedOpt.Memory;
 using FusedOpt.Storage;
@@ -71,8 +69,6 @@ public abstract class GeneratedAdamStates : IStepBenchmark, IDisposable
     public void SameTrafficProbe() => _probes.SameTraffic(_readOnly, _readWrite);
 
     public int BytesPerParameter(string method) => (int)Math.Round(StateStorages.AdamBytesPerParameter(Storage));
-
-    public long ParameterCount(BenchmarkCase benchmarkCase) => Convert.ToInt64(benchmarkCase.Parameters["Size"], CultureInfo.InvariantCulture);
 }
 
 #pragma warning disable CS1591

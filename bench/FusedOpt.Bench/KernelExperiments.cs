@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using FusedOpt.Memory;
 using FusedOpt.Threading;
 
@@ -68,8 +67,6 @@ public unsafe class AdamKernelExperiments : IStepBenchmark, IParallelWork
     public void SoftwarePrefetch() => Run(3);
 
     public int BytesPerParameter(string method) => 28;
-
-    public long ParameterCount(BenchmarkCase benchmarkCase) => Convert.ToInt64(benchmarkCase.Parameters["Size"], System.Globalization.CultureInfo.InvariantCulture);
 
     private void Run(int variant)
     {

@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using FusedOpt.Benchmarks;
 using FusedOpt.Memory;
 
@@ -45,6 +44,4 @@ public class Probes : IStepBenchmark
     public void Triad() => _probes.Triad(_a, _b, _c);
 
     public int BytesPerParameter(string method) => method == nameof(Copy) ? 8 : 12;
-
-    public long ParameterCount(BenchmarkCase benchmarkCase) => System.Convert.ToInt64(benchmarkCase.Parameters["Size"], System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Running;
 using FusedOpt.Benchmarks;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
@@ -85,8 +84,6 @@ public abstract class StepBenchmarks : IStepBenchmark
     public void SameTrafficProbe() => _probes.SameTraffic(_readOnly, _readWrite);
 
     public int BytesPerParameter(string method) => Optimizer.BytesPerParameterOf(OptimizerCatalog.Create(OptimizerName, Hyperparameters));
-
-    public long ParameterCount(BenchmarkCase benchmarkCase) => Convert.ToInt64(benchmarkCase.Parameters["Size"], System.Globalization.CultureInfo.InvariantCulture);
 }
 
 #pragma warning disable CS1591 // One class per optimizer, so that --filter '*.Adam.*' selects one.

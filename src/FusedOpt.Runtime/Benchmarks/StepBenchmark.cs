@@ -229,8 +229,6 @@ internal static class StepBenchmark
     internal static BenchVariant[] Measure((string Name, double Bytes, Action Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
     {
         int n = variants.Length;
-        var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
-        var means = Enumerable.Range(0, n).Select(static _ => new List<double>()).ToArray();
         var calls = new int[n];
 
         // Warm up (first touch of every buffer, JIT tiers of the code around the kernels) for at least 0.2 s or 50
@@ -253,6 +251,26 @@ internal static class StepBenchmark
             calls[v] = (int)Math.Clamp(options.SecondsPerRound / Math.Max(sw.Elapsed.TotalSeconds, 1e-9), 1, 10_000);
         }
 
+        return MeasureRounds([.. variants.Select(static x => (x.Name, x.Bytes))], calls, v =>
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            variants[v].Call();
+            return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }, options, parameters, progress);
+    }
+
+    /// <summary>
+    /// The measurement every step benchmark shares, after its warm-up: <see cref="StepBenchOptions.Rounds"/> rounds, each
+    /// making <paramref name="calls"/>[v] calls of every variant in turn (interleaved, so drift touches all alike), timed
+    /// by <paramref name="timeCall"/> (seconds of one call of variant v). A variant's best is its fastest call, its median
+    /// the median over rounds of the round's mean call.
+    /// </summary>
+    internal static BenchVariant[] MeasureRounds((string Name, double Bytes)[] variants, int[] calls, Func<int, double> timeCall,
+        StepBenchOptions options, long parameters, IProgress<string>? progress)
+    {
+        int n = variants.Length;
+        var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
+        var means = Enumerable.Range(0, n).Select(static _ => new List<double>()).ToArray();
         for (int round = 0; round < options.Rounds; round++)
         {
             for (int v = 0; v < n; v++)
@@ -261,9 +279,7 @@ internal static class StepBenchmark
                 double total = 0;
                 for (int k = 0; k < calls[v]; k++)
                 {
-                    long t0 = Stopwatch.GetTimestamp();
-                    variants[v].Call();
-                    double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+                    double seconds = timeCall(v);
                     best[v] = Math.Min(best[v], seconds);
                     total += seconds;
                 }

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using FusedOpt.Gpu;
@@ -62,8 +61,6 @@ internal static class VulkanStepBenchmark
     private static BenchVariant[] Measure((string Name, int Bytes, Func<double> Call)[] variants, StepBenchOptions options, long parameters, IProgress<string>? progress)
     {
         int n = variants.Length;
-        var best = Enumerable.Repeat(double.PositiveInfinity, n).ToArray();
-        var means = Enumerable.Range(0, n).Select(static _ => new List<double>()).ToArray();
         var calls = new int[n];
         for (int v = 0; v < n; v++)
         {
@@ -77,29 +74,6 @@ internal static class VulkanStepBenchmark
             calls[v] = (int)Math.Clamp(options.SecondsPerRound / Math.Max(wall.Elapsed.TotalSeconds / 3, 1e-9), 1, 1_000);
         }
 
-        for (int round = 0; round < options.Rounds; round++)
-        {
-            for (int v = 0; v < n; v++)
-            {
-                progress?.Report($"round {round + 1}/{options.Rounds}: {variants[v].Name}");
-                double total = 0;
-                for (int k = 0; k < calls[v]; k++)
-                {
-                    double seconds = variants[v].Call();
-                    best[v] = Math.Min(best[v], seconds);
-                    total += seconds;
-                }
-
-                means[v].Add(total / calls[v]);
-            }
-        }
-
-        return [.. Enumerable.Range(0, n).Select(v =>
-        {
-            var sorted = means[v].OrderBy(static x => x).ToList();
-            double median = sorted[sorted.Count / 2];
-            return new BenchVariant(variants[v].Name, variants[v].Bytes, best[v], median,
-                best[v] * 1e9 / parameters, variants[v].Bytes * (double)parameters / best[v] / 1e9);
-        })];
+        return StepBenchmark.MeasureRounds([.. variants.Select(static x => (x.Name, (double)x.Bytes))], calls, v => variants[v].Call(), options, parameters, progress);
     }
 }

@@ -43,7 +43,7 @@ namespace FusedOpt.Gpu;
 /// opt.DownloadParameters();
 /// </code>
 /// </example>
-public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore, IDeviceSteps
+public sealed class DeviceOptimizer : IDisposable, IDeviceStateBuffers, IDeviceSteps
 {
     /// <summary>Most elements one launch covers; longer groups are launched in chunks of this size.</summary>
     public const int MaxLaunch = 1 << 30;
@@ -254,8 +254,7 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
             {
                 if (_states[s] is null)
                 {
-                    _states[s] = Allocate(_arena.Length, $"state '{Descriptor.States[s].Name}'");
-                    RefreshViews();
+                    ((IDeviceStateBuffers)this).CreateStateBuffer(s);
                 }
 
                 Upload(source, _states[s]!);
@@ -329,15 +328,6 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
 
     bool IOptimizerExecutor.HasState(int index) => _states[index] is not null;
 
-    /// <summary>Allocates a state on the device, filled group by group with its initial value.</summary>
-    void IOptimizerExecutor.AllocateState(int index)
-    {
-        var buffer = Allocate(_arena.Length, $"state '{Descriptor.States[index].Name}'");
-        _states[index] = buffer;
-        Fill(buffer, index);
-        RefreshViews();
-    }
-
     double IOptimizerExecutor.GradSumOfSquares() => _norm!.SumOfSquares(_grads.View);
 
     /// <summary>Sets every group's kernel arguments from the core's prologue and queues one launch per group (or tensor).</summary>
@@ -368,81 +358,34 @@ public sealed class DeviceOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         }
     }
 
-    long IOptimizerStateStore.GetStepCount(int group) => _core.Steps[group];
+    OptimizerCore IDeviceStateBuffers.Core => _core;
 
-    ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
-
-    StateFormat IOptimizerStateStore.GetStateFormat(int index) => _states[index] is null ? StateFormat.None : StateFormat.Float32;
-
-    /// <summary>Reads parameter bytes from the arena (<see cref="Save"/> has just downloaded the device parameters into it).</summary>
-    unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
-        new ReadOnlySpan<byte>((byte*)_arena.Params.Pointer + byteOffset, destination.Length).CopyTo(destination);
-
-    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
+    void IDeviceStateBuffers.CreateStateBuffer(int index)
     {
-        var buffer = _states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated.");
-        var floats = MemoryMarshal.Cast<byte, float>(destination);
-        if (byteOffset % sizeof(float) != 0 || floats.Length * sizeof(float) != destination.Length)
-        {
-            throw new ArgumentException($"A device state is read in whole floats; got bytes [{byteOffset}, {byteOffset + destination.Length}).", nameof(byteOffset));
-        }
+        _states[index] = Allocate(_arena.Length, $"state '{Descriptor.States[index].Name}'");
+        RefreshViews();
+    }
 
-        if (floats.Length > 0)
+    void IDeviceStateBuffers.ZeroState(int index) => _states[index]!.MemSetToZero();
+
+    void IDeviceStateBuffers.FillState(int index, long start, long length, float value) =>
+        _fill(checked((int)length), _states[index]!.View.SubView(start, length), value);
+
+    void IDeviceStateBuffers.DownloadState(int index, Span<float> destination, long offset)
+    {
+        if (destination.Length > 0)
         {
-            buffer.View.SubView(byteOffset / sizeof(float), floats.Length).CopyToCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(floats), floats.Length);
+            _states[index]!.View.SubView(offset, destination.Length).CopyToCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(destination), destination.Length);
             _accelerator.DefaultStream.Synchronize();
         }
     }
 
-    void IOptimizerStateStore.Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates) =>
-        _core.Restore(rules, steps, stepStates);
-
-    /// <summary>Writes the parameters into the arena and uploads them.</summary>
-    void IOptimizerStateStore.WriteParameters(ReadOnlySpan<byte> bytes)
+    void IDeviceStateBuffers.UploadState(int index, ReadOnlySpan<float> source)
     {
-        MemoryMarshal.Cast<byte, float>(bytes).CopyTo(_arena.Params.Span);
-        UploadParameters();
-    }
-
-    void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
-    {
-        // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
-        bytes = Storage.StateFormats.AsFloat32(storage, bytes, _arena);
-
-        if (_states[index] is null)
+        if (source.Length > 0)
         {
-            _states[index] = Allocate(_arena.Length, $"state '{Descriptor.States[index].Name}'");
-            RefreshViews();
-        }
-
-        var floats = MemoryMarshal.Cast<byte, float>(bytes);
-        if (floats.Length > 0)
-        {
-            _states[index]!.View.SubView(0, floats.Length).CopyFromCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(floats), floats.Length);
+            _states[index]!.View.SubView(0, source.Length).CopyFromCPU(_accelerator.DefaultStream, ref MemoryMarshal.GetReference(source), source.Length);
             _accelerator.DefaultStream.Synchronize();
-        }
-    }
-
-    void IOptimizerStateStore.ResetState(int index)
-    {
-        if (_states[index] is { } buffer)
-        {
-            Fill(buffer, index);
-        }
-    }
-
-    /// <summary>Fills a device state group by group with its initial value.</summary>
-    private void Fill(MemoryBuffer1D<float, Stride1D.Dense> buffer, int index)
-    {
-        buffer.MemSetToZero();
-        for (int g = 0; g < _core.GroupCount; g++)
-        {
-            var group = _arena.Groups[g];
-            float initial = _core.InitialValue(index, g);
-            if (initial != 0 && group.Length > 0)
-            {
-                _fill(checked((int)group.Length), buffer.View.SubView(group.Start, group.Length), initial);
-            }
         }
     }
 

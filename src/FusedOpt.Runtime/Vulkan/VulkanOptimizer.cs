@@ -39,7 +39,7 @@ namespace FusedOpt.Vulkan;
 /// opt.DownloadParameters();
 /// </code>
 /// </example>
-public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimizerStateStore, IDeviceSteps
+public sealed class VulkanOptimizer : IDisposable, IDeviceStateBuffers, IDeviceSteps
 {
     /// <summary>Elements the host-side gradient reduction downloads at a time.</summary>
     internal const int ReductionChunk = 1 << 20;
@@ -297,12 +297,6 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
 
     bool IOptimizerExecutor.HasState(int index) => _states[index] is not null;
 
-    void IOptimizerExecutor.AllocateState(int index)
-    {
-        _states[index] = _device.CreateStorageBuffer(_arena.Length);
-        Fill(index);
-    }
-
     double IOptimizerExecutor.GradSumOfSquares() => GradSumOfSquares();
 
     /// <summary>Fills each group's constant buffer from the core's prologue and dispatches every group, one submission per shader.</summary>
@@ -442,69 +436,17 @@ public sealed class VulkanOptimizer : IDisposable, IOptimizerExecutor, IOptimize
         return bound;
     }
 
-    /// <summary>Sets a state to its initial value, group by group (zero outside the groups).</summary>
-    private void Fill(int index)
-    {
-        var buffer = _states[index]!;
-        _device.Fill(buffer, 0, _arena.Length, 0f);
-        for (int g = 0; g < _core.GroupCount; g++)
-        {
-            var group = _arena.Groups[g];
-            float initial = _core.InitialValue(index, g);
-            if (initial != 0 && group.Length > 0)
-            {
-                _device.Fill(buffer, group.Start, group.Length, initial);
-            }
-        }
-    }
+    OptimizerCore IDeviceStateBuffers.Core => _core;
 
-    long IOptimizerStateStore.GetStepCount(int group) => _core.Steps[group];
+    void IDeviceStateBuffers.CreateStateBuffer(int index) => _states[index] = _device.CreateStorageBuffer(_arena.Length);
 
-    ReadOnlySpan<double> IOptimizerStateStore.GetHyperparameterValues(int group) => _core.Hyperparameters(group);
+    void IDeviceStateBuffers.ZeroState(int index) => _device.Fill(_states[index]!, 0, _arena.Length, 0f);
 
-    StateFormat IOptimizerStateStore.GetStateFormat(int index) => _states[index] is null ? StateFormat.None : StateFormat.Float32;
+    void IDeviceStateBuffers.FillState(int index, long start, long length, float value) => _device.Fill(_states[index]!, start, length, value);
 
-    /// <summary>Reads parameter bytes from the arena (<see cref="Save"/> has just downloaded the device parameters into it).</summary>
-    unsafe void IOptimizerStateStore.ReadParameters(long byteOffset, Span<byte> destination) =>
-        new ReadOnlySpan<byte>((byte*)_arena.Params.Pointer + byteOffset, destination.Length).CopyTo(destination);
+    void IDeviceStateBuffers.DownloadState(int index, Span<float> destination, long offset) => _device.Download(_states[index]!, destination, offset);
 
-    void IOptimizerStateStore.ReadState(int index, long byteOffset, Span<byte> destination)
-    {
-        var buffer = _states[index] ?? throw new InvalidOperationException($"State '{Descriptor.States[index].Name}' is not allocated.");
-        var floats = MemoryMarshal.Cast<byte, float>(destination);
-        if (byteOffset % sizeof(float) != 0 || floats.Length * sizeof(float) != destination.Length)
-        {
-            throw new ArgumentException($"A device state is read in whole floats; got bytes [{byteOffset}, {byteOffset + destination.Length}).", nameof(byteOffset));
-        }
-
-        _device.Download(buffer, floats, byteOffset / sizeof(float));
-    }
-
-    void IOptimizerStateStore.Restore(IReadOnlyList<IOptimizerRule> rules, ReadOnlySpan<long> steps, IReadOnlyList<double[]> stepStates) =>
-        _core.Restore(rules, steps, stepStates);
-
-    void IOptimizerStateStore.WriteParameters(ReadOnlySpan<byte> bytes)
-    {
-        MemoryMarshal.Cast<byte, float>(bytes).CopyTo(_arena.Params.Span);
-        UploadParameters();
-    }
-
-    void IOptimizerStateStore.WriteState(int index, StateFormat storage, ReadOnlySpan<byte> bytes)
-    {
-        // A compressed state from a CPU run: the device keeps float32 states, so it is widened on load.
-        bytes = Storage.StateFormats.AsFloat32(storage, bytes, _arena);
-
-        _states[index] ??= _device.CreateStorageBuffer(_arena.Length);
-        _device.Upload(_states[index]!, MemoryMarshal.Cast<byte, float>(bytes));
-    }
-
-    void IOptimizerStateStore.ResetState(int index)
-    {
-        if (_states[index] is not null)
-        {
-            Fill(index);
-        }
-    }
+    void IDeviceStateBuffers.UploadState(int index, ReadOnlySpan<float> source) => _device.Upload(_states[index]!, source);
 
     private void DisposeBuffers()
     {

@@ -75,6 +75,17 @@ public sealed record OptimizerOptions
     /// stored as 0 — for Adam's v that turns the step into lr·m/ε. 0 quantizes every tensor.
     /// </summary>
     public long Q8MinElements { get; init; } = 4096;
+
+    /// <summary>
+    /// q8 states only, opt-in: a positive value of a state coded with the unsigned map (a <c>[NonNegative]</c> state such
+    /// as Adam's v, AdaBelief's s) is never stored as 0. bitsandbytes' quantizer (the default) codes a value at or below
+    /// half the smallest nonzero code (1.6·10⁻⁷ of its block's absmax) as 0; with this option it gets code 1, the smallest
+    /// nonzero code, instead. Signed states (m) are unchanged. Where Adam's v would be stored as 0 while m is not and the
+    /// next gradient is 0, the step is lr·m̂/ε (thousands of lr with ε = 1e-8); with the option v stays at least
+    /// 3.25·10⁻⁷·absmax(v), which bounds that step by lr·|m̂|·√(1 − β₂ᵗ)/√(β₂·3.25·10⁻⁷·absmax(v)) (docs/compressed-states.md,
+    /// "The v floor in training"). State files are unchanged: the codes are ordinary codes.
+    /// </summary>
+    public bool Q8KeepPositive { get; init; }
 }
 
 /// <summary>The outcome of <see cref="Optimizer.Step"/>.</summary>
@@ -607,7 +618,8 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
             return existing;
         }
 
-        var packed = new PackedState(_arena, StateFormats.Of(Options.StateStorage, Descriptor.States[index].NonNegative), _blocks);
+        var format = StateFormats.Of(Options.StateStorage, Descriptor.States[index].NonNegative);
+        var packed = new PackedState(_arena, format, _blocks, keepPositive: Options.Q8KeepPositive && format == StateFormat.Q8Unsigned);
         try
         {
             FillPacked(packed, index);

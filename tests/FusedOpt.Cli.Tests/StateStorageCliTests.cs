@@ -575,4 +575,81 @@ public sealed class StateStorageCliTests : IDisposable
         // Both learned: the last epoch's mean train loss is below the first iteration's.
         Assert.True(lossA < la[0] && lossB < lb[0], $"fp32 {la[0]} → {lossA} (acc {accA}); bf16 {lb[0]} → {lossB} (acc {accB})");
     }
+
+    [Theory]
+    [InlineData("train", "fp32")]
+    [InlineData("train", "bf16")]
+    [InlineData("compare", "bf16")]
+    [InlineData("replay", "fp32")]
+    [InlineData("replay", "bf16")]
+    [InlineData("bench step", "fp32,bf16")]
+    public void Q8KeepPositive_WithoutQ8_ExitsWith2NamingTheStorage(string command, string state)
+    {
+        string output = Path.Combine(_dir, "keep");
+        string anyCase = Path.Combine(_dir, "case.json");
+        File.WriteAllText(anyCase, "{}");
+        string[] args = command switch
+        {
+            "train" => Common("train", "--epochs", "1", "--out", output, "--state", state, "--q8-keep-positive"),
+            "compare" => Common("compare", "--optimizers", "sgd,adam", "--epochs", "1", "--out", output, "--state", state, "--q8-keep-positive"),
+            "replay" => ["replay", anyCase, "--state", state, "--q8-keep-positive"],
+            _ => ["bench", "step", "--size", "1K", "--rounds", "1", "--state", state, "--q8-keep-positive"],
+        };
+
+        var result = CliHarness.Run(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --q8-keep-positive codes the non-negative states of q8 storage; it does not apply to --state {state}.", result.Error.Trim());
+        Assert.False(Directory.Exists(output), "nothing is written before the options are checked");
+    }
+
+    [Fact]
+    public void Train_Q8KeepPositive_Recorded_ResumeKeepsIt_AndRefusesTurningItOff()
+    {
+        string output = Path.Combine(_dir, "q8-keep");
+        var first = CliHarness.Run(Common("train", "--optimizer", "adam", "--lr", "0.01", "--epochs", "1", "--out", output, "--state", "q8", "--q8-min-elements", "0", "--q8-keep-positive"));
+        Assert.True(first.ExitCode == 0, first.Error + first.Output);
+        Assert.Contains("states: q8 (every tensor), keep positive", first.Output, StringComparison.Ordinal);
+        Assert.True(ResultOf(output)["options"]!["q8KeepPositive"]!.GetValue<bool>());
+        Assert.True(Checkpoint.Read(Path.Combine(output, Checkpoint.FileName)).Header.Options.Q8KeepPositive);
+
+        var off = CliHarness.Run("train", "--resume", output, "--epochs", "2", "--q8-keep-positive", "false");
+        var resumed = CliHarness.Run("train", "--resume", output, "--epochs", "2");
+
+        Assert.Equal(2, off.ExitCode);
+        Assert.Contains("--q8-keep-positive off (the checkpoint has on)", off.Error, StringComparison.Ordinal);
+        Assert.True(resumed.ExitCode == 0, resumed.Error + resumed.Output);
+        Assert.Contains("states: q8 (every tensor), keep positive", resumed.Output, StringComparison.Ordinal);
+        Assert.Equal(2, ResultOf(output)["epochs"]!.AsArray().Count);
+        Assert.True(ResultOf(output)["options"]!["q8KeepPositive"]!.GetValue<bool>());
+        Assert.True(Checkpoint.Read(Path.Combine(output, Checkpoint.FileName)).Header.Options.Q8KeepPositive);
+    }
+
+    [Fact]
+    public void Q8KeepPositive_ReachesCompareReplayAndBenchStep()
+    {
+        SharedData.RequireDirectory(SharedData.ReferenceOptimizers, "Reference trajectories");
+        string output = Path.Combine(_dir, "compare-keep");
+
+        var compare = CliHarness.Run(Common("compare", "--optimizers", "sgd-momentum,adam", "--lr", "sgd-momentum=0.05,adam=0.01", "--epochs", "1", "--out", output, "--state", "q8", "--q8-keep-positive", "--json"));
+        var replay = CliHarness.Run("replay", Path.Combine(SharedData.ReferenceOptimizers, "adam.json"), "--state", "q8", "--q8-keep-positive", "--json");
+        var bench = CliHarness.Run("bench", "step", "--optimizer", "adam", "--state", "fp32,q8", "--size", "1K", "--threads", "1", "--rounds", "1", "--q8-min-elements", "0", "--q8-keep-positive", "--json");
+
+        Assert.True(compare.ExitCode == 0, compare.Error + compare.Output);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "compare.json"))))
+        {
+            Assert.Equal([true, true], doc.RootElement.EnumerateArray().Select(static r => r.GetProperty("options").GetProperty("q8KeepPositive").GetBoolean()));
+        }
+
+        Assert.Equal($"{Q8Default}, keep positive", JsonNode.Parse(compare.Output)!.AsArray().Select(static r => r!["states"]!.GetValue<string>()).Distinct().Single());
+        Assert.True(replay.ExitCode == 0, replay.Error + replay.Output);
+        Assert.True(JsonNode.Parse(replay.Output)!.AsArray().Single()!["q8KeepPositive"]!.GetValue<bool>());
+        Assert.True(bench.ExitCode == 0, bench.Error + bench.Output);
+        using var benchDoc = JsonDocument.Parse(bench.Output);
+        var storages = benchDoc.RootElement.GetProperty("storages");
+        Assert.Equal("fp32", storages[0].GetProperty("states").GetString());
+        Assert.Equal("q8 (keep positive)", storages[1].GetProperty("states").GetString());
+        Assert.False(storages[0].GetProperty("options").GetProperty("q8KeepPositive").GetBoolean());
+        Assert.True(storages[1].GetProperty("options").GetProperty("q8KeepPositive").GetBoolean());
+    }
 }

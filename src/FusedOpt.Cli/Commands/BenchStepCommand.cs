@@ -37,10 +37,11 @@ internal static class BenchStepCommand
             "How the optimizers store their states: fp32, bf16 or q8, or several in one run (fp32,bf16,q8): one block of rows per storage, and each fused step against the fp32 fused step of the same run. The same-traffic probe moves the stored bytes.");
         var rounding = new Option<bool>("--stochastic-rounding") { Description = "bf16 states: round stochastically (rounding seed 1)." };
         var minElements = ReplayCommand.Q8MinElementsOption("With q8 among --state: tensors with fewer elements keep fp32 states (bitsandbytes' min_8bit_size); 0 quantizes every tensor.");
+        var keepPositive = ReplayCommand.Q8KeepPositiveOption("With q8 among --state: never store a positive value of a non-negative state (Adam's v) as 0, but as the smallest nonzero code.");
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
         var command = new Command("step", "Time one optimizer step: fused vs naive multi-pass vs scalar, against the memory limit.")
         {
-            optimizer, size, threads, isa, tensors, rounds, hyper, device, state, rounding, minElements, json,
+            optimizer, size, threads, isa, tensors, rounds, hyper, device, state, rounding, minElements, keepPositive, json,
         };
         command.SetAction(parse => context.Guard(() =>
         {
@@ -48,6 +49,11 @@ internal static class BenchStepCommand
             long? threshold = storages.Contains(StateStorage.Q8) || !TrainOptionSet.Given(parse, minElements)
                 ? ReplayCommand.Q8Threshold(parse, minElements, StateStorage.Q8)
                 : throw new UsageException($"--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state {parse.GetValue(state)}.");
+            if (parse.GetValue(keepPositive) && !storages.Contains(StateStorage.Q8))
+            {
+                throw new UsageException(ReplayCommand.KeepPositiveWithout(parse.GetValue(state)!));
+            }
+
             var options = new StepBenchOptions(
                 parse.GetValue(optimizer)!,
                 StepBenchmark.ParseSize(parse.GetValue(size)!),
@@ -58,7 +64,8 @@ internal static class BenchStepCommand
                 Hyperparameters: ParseAssignments(parse.GetValue(hyper) ?? []),
                 Storage: storages[0],
                 StochasticRounding: parse.GetValue(rounding),
-                Q8MinElements: threshold ?? new OptimizerOptions().Q8MinElements);
+                Q8MinElements: threshold ?? new OptimizerOptions().Q8MinElements,
+                Q8KeepPositive: parse.GetValue(keepPositive));
             OptimizerCatalog.Get(options.Optimizer);
             var where = DeviceSpec.Parse(parse.GetValue(device));
             if (!where.IsHost)

@@ -32,8 +32,9 @@ internal static class ReplayCommand
         var state = StateOption("Replay with the states stored as fp32, bf16 or q8. PyTorch keeps them in fp32: with bf16 or q8 each element may also be off by a share of the distance it travelled (2^-5 bf16, 2^-1 q8; printed); fp32's 1e-4 is unchanged.");
         var rounding = StochasticRoundingOption();
         var minElements = Q8MinElementsOption("With --state q8: cases with fewer elements keep fp32 states, as bitsandbytes' min_8bit_size does (every shared case has under 4096: says so and holds them to fp32's 1e-4); 0 quantizes every case.");
+        var keepPositive = Q8KeepPositiveOption("With --state q8: never store a positive value of a non-negative state (Adam's v) as 0, but as the smallest nonzero code (default: bitsandbytes' quantizer exactly).");
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table." };
-        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, state, rounding, minElements, output, json };
+        var command = new Command("replay", "Replay PyTorch reference trajectories and compare, step by step.") { path, isa, threads, naive, device, state, rounding, minElements, keepPositive, output, json };
         command.SetAction(parse => context.Guard(() =>
         {
             var where = DeviceSpec.Parse(parse.GetValue(device));
@@ -55,6 +56,7 @@ internal static class ReplayCommand
             };
             options = WithRounding(options, parse.GetValue(rounding), seed: 1);
             options = options with { Q8MinElements = Q8Threshold(parse, minElements, options.StateStorage) ?? options.Q8MinElements };
+            options = WithKeepPositive(options, parse.GetValue(keepPositive));
             RequireHostOptions(where, options);
             bool inputIsFolder = Directory.Exists(input);
             string[]? outputs = parse.GetValue(output) is { } target ? OutputPaths(files, target, inputIsFolder) : null;
@@ -84,6 +86,7 @@ internal static class ReplayCommand
                     elements = r.Case.Initial.Length,
                     states = StateStorages.Name(options.StateStorage),
                     q8MinElements = options.StateStorage == StateStorage.Q8 ? options.Q8MinElements : (long?)null,
+                    q8KeepPositive = options.StateStorage == StateStorage.Q8 ? options.Q8KeepPositive : (bool?)null,
                     storedAs = StateStorages.Name(r.Storage),
                     r.MaxRelativeError,
                     tolerance = ReferenceCase.Tolerance,
@@ -124,6 +127,29 @@ internal static class ReplayCommand
     /// </summary>
     internal static Option<long> Q8MinElementsOption(string description) =>
         new("--q8-min-elements") { Description = description, DefaultValueFactory = static _ => new OptimizerOptions().Q8MinElements };
+
+    /// <summary><c>--q8-keep-positive</c> (q8 states only; <see cref="OptimizerOptions.Q8KeepPositive"/>), with <paramref name="description"/>.</summary>
+    internal static Option<bool> Q8KeepPositiveOption(string description) => new("--q8-keep-positive") { Description = description };
+
+    /// <summary>
+    /// <paramref name="options"/> with q8's keep-positive rule when asked; refused, naming both options, unless the states
+    /// are q8.
+    /// </summary>
+    internal static OptimizerOptions WithKeepPositive(OptimizerOptions options, bool keepPositive)
+    {
+        if (!keepPositive)
+        {
+            return options;
+        }
+
+        return options.StateStorage == StateStorage.Q8
+            ? options with { Q8KeepPositive = true }
+            : throw new UsageException(KeepPositiveWithout(StateStorages.Name(options.StateStorage)));
+    }
+
+    /// <summary>The refusal of <c>--q8-keep-positive</c> with <c>--state <paramref name="state"/></c>.</summary>
+    internal static string KeepPositiveWithout(string state) =>
+        $"--q8-keep-positive codes the non-negative states of q8 storage; it does not apply to --state {state}.";
 
     /// <summary>
     /// The threshold written on the command line, or null when <paramref name="option"/> was left at its default;
@@ -273,8 +299,8 @@ internal static class ReplayCommand
     private static string States(OptimizerOptions options) => options.StateStorage switch
     {
         StateStorage.Fp32 => "",
-        StateStorage.Q8 when options.Q8MinElements == 0 => ", states q8 (every case)",
-        StateStorage.Q8 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $", states q8 (cases under {options.Q8MinElements:N0} elements fp32)"),
+        StateStorage.Q8 when options.Q8MinElements == 0 => ", states q8 (every case)" + (options.Q8KeepPositive ? ", keep positive" : ""),
+        StateStorage.Q8 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $", states q8 (cases under {options.Q8MinElements:N0} elements fp32)") + (options.Q8KeepPositive ? ", keep positive" : ""),
         _ => $", states {StateStorages.Name(options.StateStorage)}{(options.StochasticRounding ? " (stochastic rounding)" : "")}",
     };
 

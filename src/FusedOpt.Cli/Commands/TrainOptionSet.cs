@@ -63,11 +63,13 @@ internal sealed class TrainOptionSet
 
     public Option<long> Q8MinElements { get; } = ReplayCommand.Q8MinElementsOption("With --state q8: tensors with fewer elements keep fp32 states (bitsandbytes' min_8bit_size); 0 quantizes every tensor. Kept by --resume.");
 
+    public Option<bool> Q8KeepPositive { get; } = ReplayCommand.Q8KeepPositiveOption("With --state q8: never store a positive value of a non-negative state (Adam's v) as 0, but as the smallest nonzero code (default: bitsandbytes' quantizer exactly). Kept by --resume.");
+
     public Option<string[]> Set { get; } = new("--set") { Description = "Optimizer hyperparameters, e.g. --set momentum=0.9.", AllowMultipleArgumentsPerToken = true };
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward, State, StochasticRounding, Q8MinElements })
+        foreach (var option in new Option[] { Model, Width, Hidden, Dropout, Epochs, Batch, Subset, Balanced, TestSubset, Schedule, WeightDecay, Decay, Augment, Seed, Threads, Isa, Data, RecordsPerFile, Set, KeepGoing, StepInBackward, State, StochasticRounding, Q8MinElements, Q8KeepPositive })
         {
             command.Options.Add(option);
         }
@@ -124,6 +126,8 @@ internal sealed class TrainOptionSet
             StochasticRounding = saved is null || Given(parse, StochasticRounding) ? parse.GetValue(StochasticRounding) : saved.StochasticRounding && storage == StateStorage.Bf16,
             // Likewise q8's threshold: given, or the checkpoint's where the states stay q8, else the default.
             Q8MinElements = threshold ?? (saved?.StateStorage == StateStorage.Q8 && storage == StateStorage.Q8 ? saved.Q8MinElements : new TrainOptions().Q8MinElements),
+            // And q8's keep-positive rule: given, or the checkpoint's where the states stay q8.
+            Q8KeepPositive = saved is null || Given(parse, Q8KeepPositive) ? parse.GetValue(Q8KeepPositive) : saved.Q8KeepPositive && storage == StateStorage.Q8,
             RecordsPerFile = saved is null || Given(parse, RecordsPerFile) ? ParseRecordsPerFile(parse.GetValue(RecordsPerFile)!) : saved.RecordsPerFile,
             EvalBatchSize = saved?.EvalBatchSize ?? new TrainOptions().EvalBatchSize,
         };

@@ -100,6 +100,13 @@ public sealed record TrainOptions
     public bool StochasticRounding { get; init; }
 
     /// <summary>
+    /// q8 states only, opt-in: a positive value of a state coded with the unsigned map (Adam's v, AdaBelief's s) is never
+    /// stored as 0 but as the smallest nonzero code (<see cref="OptimizerOptions.Q8KeepPositive"/>); signed states (m) are
+    /// unchanged. Off: bitsandbytes' quantizer exactly. Recorded in the checkpoint; a resumed run keeps it.
+    /// </summary>
+    public bool Q8KeepPositive { get; init; }
+
+    /// <summary>
     /// q8 states only: tensors with fewer elements keep float32 states (<see cref="OptimizerOptions.Q8MinElements"/>,
     /// bitsandbytes' <c>min_8bit_size</c>; 4096 by default); 0 quantizes every tensor. Must stay at the default with
     /// another storage. Recorded in the checkpoint; a resumed run keeps it.
@@ -190,6 +197,11 @@ public sealed record TrainOptions
             throw new ArgumentException(Q8ThresholdWithout(StateStorage));
         }
 
+        if (Q8KeepPositive && StateStorage != StateStorage.Q8)
+        {
+            throw new ArgumentException($"--q8-keep-positive codes the non-negative states of q8 storage; it does not apply to --state {StateStorages.Name(StateStorage)}.");
+        }
+
         Training.WeightDecay.GroupRules(this, groups: 2);
         ParsedSchedule();
     }
@@ -243,6 +255,7 @@ public sealed record TrainOptions
         Check("--state", saved.StateStorage, requested.StateStorage, StateStorages.Name);
         Check("--stochastic-rounding", saved.StochasticRounding, requested.StochasticRounding, static b => b ? "on" : "off");
         Check("--q8-min-elements", saved.Q8MinElements, requested.Q8MinElements);
+        Check("--q8-keep-positive", saved.Q8KeepPositive, requested.Q8KeepPositive, static b => b ? "on" : "off");
         Check("--records-per-file", saved.RecordsPerFile, requested.RecordsPerFile, static n => n?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "any");
         Check("eval batch size", saved.EvalBatchSize, requested.EvalBatchSize);
         return conflicts;
@@ -250,7 +263,7 @@ public sealed record TrainOptions
 
     /// <summary>
     /// The optimizer's options for this run: threads, ISA, step mode, state storage, its rounding (seeded by
-    /// <see cref="Seed"/>) and q8's threshold.
+    /// <see cref="Seed"/>), q8's threshold and q8's keep-positive rule.
     /// </summary>
     public OptimizerOptions OptimizerOptions() => new()
     {
@@ -261,18 +274,22 @@ public sealed record TrainOptions
         StochasticRounding = StochasticRounding,
         RoundingSeed = StochasticRounding ? Seed : 0,
         Q8MinElements = Q8MinElements,
+        Q8KeepPositive = Q8KeepPositive,
     };
 
     /// <summary>
     /// The states as a run's header line names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c>,
-    /// <c>q8 (tensors under 4,096 elements fp32)</c> or, with <see cref="Q8MinElements"/> 0, <c>q8 (every tensor)</c>.
+    /// <c>q8 (tensors under 4,096 elements fp32)</c> or, with <see cref="Q8MinElements"/> 0, <c>q8 (every tensor)</c>;
+    /// with <see cref="Q8KeepPositive"/> the q8 labels end in <c>, keep positive</c>.
     /// </summary>
     public string StatesLabel() => StateStorage switch
     {
-        StateStorage.Q8 when Q8MinElements == 0 => "q8 (every tensor)",
-        StateStorage.Q8 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"q8 (tensors under {Q8MinElements:N0} elements fp32)"),
+        StateStorage.Q8 when Q8MinElements == 0 => "q8 (every tensor)" + KeepPositiveLabel,
+        StateStorage.Q8 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"q8 (tensors under {Q8MinElements:N0} elements fp32)") + KeepPositiveLabel,
         _ => StateStorages.Name(StateStorage) + (StochasticRounding ? " (stochastic rounding)" : ""),
     };
+
+    private string KeepPositiveLabel => Q8KeepPositive ? ", keep positive" : "";
 
     /// <summary>The refusal of a q8 threshold with another storage, naming it.</summary>
     private static string Q8ThresholdWithout(StateStorage storage) =>

@@ -22,6 +22,7 @@ namespace FusedOpt.Benchmarks;
 /// <param name="Storage">How the optimizers store their states (every variant: fused, naive and scalar).</param>
 /// <param name="StochasticRounding">bf16 states: round stochastically (rounding seed 1).</param>
 /// <param name="Q8MinElements">q8 states: tensors with fewer elements keep float32 states (<see cref="OptimizerOptions.Q8MinElements"/>).</param>
+/// <param name="Q8KeepPositive">q8 states: a positive value of an unsigned-map state is never coded 0 (<see cref="OptimizerOptions.Q8KeepPositive"/>).</param>
 internal sealed record StepBenchOptions(
     string Optimizer,
     long Size,
@@ -33,7 +34,8 @@ internal sealed record StepBenchOptions(
     IReadOnlyDictionary<string, double>? Hyperparameters = null,
     StateStorage Storage = StateStorage.Fp32,
     bool StochasticRounding = false,
-    long Q8MinElements = 4096);
+    long Q8MinElements = 4096,
+    bool Q8KeepPositive = false);
 
 /// <summary>One measured variant.</summary>
 /// <param name="Name">e.g. <c>fused avx512</c>, <c>naive</c>, <c>same-traffic probe</c>.</param>
@@ -114,8 +116,11 @@ internal sealed record StepBenchResult(StepBenchOptions Options, MachineInfo Mac
     /// <summary>Fused throughput as a fraction of the same-traffic probe (1 = at the memory limit).</summary>
     public double FractionOfProbe => SameTraffic.BestSeconds / Fused.BestSeconds;
 
-    /// <summary>The states as the result names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c> or <c>q8</c>.</summary>
-    public string States => StateStorages.Name(Options.Storage) + (Options.StochasticRounding ? " (stochastic rounding)" : "");
+    /// <summary>
+    /// The states as the result names them: <c>fp32</c>, <c>bf16</c>, <c>bf16 (stochastic rounding)</c>, <c>q8</c> or
+    /// <c>q8 (keep positive)</c>.
+    /// </summary>
+    public string States => StateStorages.Name(Options.Storage) + (Options.StochasticRounding ? " (stochastic rounding)" : "") + (Options.Q8KeepPositive ? " (keep positive)" : "");
 
     /// <summary>
     /// How many times faster this fused step is than the fp32 fused step measured in the same run (fp32 best ÷ this
@@ -176,9 +181,9 @@ internal static class StepBenchmark
             var runOptions = new List<StepBenchOptions>();
             foreach (var storage in storages)
             {
-                var each = options with { Storage = storage, StochasticRounding = options.StochasticRounding && storage == StateStorage.Bf16 };
+                var each = options with { Storage = storage, StochasticRounding = options.StochasticRounding && storage == StateStorage.Bf16, Q8KeepPositive = options.Q8KeepPositive && storage == StateStorage.Q8 };
                 runOptions.Add(each);
-                var common = new OptimizerOptions { Threads = options.Threads, StateStorage = storage, StochasticRounding = each.StochasticRounding, RoundingSeed = 1, Q8MinElements = options.Q8MinElements };
+                var common = new OptimizerOptions { Threads = options.Threads, StateStorage = storage, StochasticRounding = each.StochasticRounding, RoundingSeed = 1, Q8MinElements = options.Q8MinElements, Q8KeepPositive = each.Q8KeepPositive };
                 var fused = new Optimizer(arena, rule, common with { Isa = isa });
                 optimizers.Add(fused);
                 var naive = new Optimizer(arena, rule, common with { Mode = StepMode.Naive });
@@ -330,8 +335,8 @@ internal static class StepBenchmark
     }
 
     /// <summary>
-    /// Checks the options and the storages (at least one, none twice; stochastic rounding only with bf16 among them)
-    /// and creates the rule they name.
+    /// Checks the options and the storages (at least one, none twice; stochastic rounding only with bf16 among them,
+    /// keep-positive only with q8) and creates the rule they name.
     /// </summary>
     internal static IOptimizerRule Validate(StepBenchOptions options, IReadOnlyList<StateStorage> storages)
     {
@@ -355,6 +360,11 @@ internal static class StepBenchmark
         if (options.StochasticRounding && !storages.Contains(StateStorage.Bf16))
         {
             throw new ArgumentException($"--stochastic-rounding rounds bf16 states; it does not apply to --state {string.Join(",", storages.Select(StateStorages.Name))}.", nameof(storages));
+        }
+
+        if (options.Q8KeepPositive && !storages.Contains(StateStorage.Q8))
+        {
+            throw new ArgumentException($"--q8-keep-positive codes q8 states; it does not apply to --state {string.Join(",", storages.Select(StateStorages.Name))}.", nameof(storages));
         }
 
         return rule;

@@ -400,6 +400,11 @@ internal sealed unsafe class OptimizerCore : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.Q8MinElements, $"Q8MinElements must be ≥ 0 (0 quantizes every tensor), got {options.Q8MinElements}.");
         }
 
+        if (options.Q8KeepPositive && options.StateStorage != Storage.StateStorage.Q8)
+        {
+            throw new ArgumentException($"Q8KeepPositive applies to q8 states only; StateStorage is {Storage.StateStorages.Name(options.StateStorage)}.", nameof(options));
+        }
+
         if (options.StochasticRounding && options.StateStorage != Storage.StateStorage.Bf16)
         {
             throw new ArgumentException($"StochasticRounding applies to bf16 states only; StateStorage is {Storage.StateStorages.Name(options.StateStorage)}.", nameof(options));

@@ -69,6 +69,13 @@ public sealed unsafe class CompressedAdam : IParallelWork, IDisposable
     /// <summary>The seed of stochastic rounding.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>
+    /// q8 only: a positive v is never stored as code 0 (<see cref="OptimizerOptions.Q8KeepPositive"/>). Applied here as
+    /// its own step after bitsandbytes' codes (code 0 → 1 where v·(1/absmax) &gt; 0), not through the encoder's option,
+    /// so that it checks the encoder.
+    /// </summary>
+    public bool Q8KeepPositive { get; init; }
+
     /// <summary>The first moment.</summary>
     public StateBuffer M { get; }
 
@@ -86,6 +93,11 @@ public sealed unsafe class CompressedAdam : IParallelWork, IDisposable
         if (parameters.Length != Length || gradients.Length != Length)
         {
             throw new ArgumentException($"The step is over {Length} elements; got {parameters.Length} parameters and {gradients.Length} gradients.");
+        }
+
+        if (Q8KeepPositive && Storage != StateStorage.Q8)
+        {
+            throw new InvalidOperationException($"Q8KeepPositive applies to q8 states only; this step stores them as {StateStorages.Name(Storage)}.");
         }
 
         long t = StepCount + 1;
@@ -164,6 +176,19 @@ public sealed unsafe class CompressedAdam : IParallelWork, IDisposable
             V.AbsMax[block] = av;
             Q8.EncodeBlock(new ReadOnlySpan<float>(mNew, n), new Span<byte>(M.Data + b, n), Q8.InverseScale(am), DynamicMap.Signed, _isa);
             Q8.EncodeBlock(new ReadOnlySpan<float>(vNew, n), new Span<byte>(V.Data + b, n), Q8.InverseScale(av), DynamicMap.Unsigned, _isa);
+            if (Q8KeepPositive)
+            {
+                // The rule written out: the scaled value y as the encoder computes it; a positive y coded 0 takes code 1.
+                float inverse = Q8.InverseScale(av);
+                byte* codes = V.Data + b;
+                for (int i = 0; i < n; i++)
+                {
+                    if (codes[i] == 0 && vNew[i] * inverse > 0f)
+                    {
+                        codes[i] = 1;
+                    }
+                }
+            }
         }
         else
         {

@@ -76,11 +76,22 @@ internal sealed unsafe class PackedState : IDisposable
     private void* _memory;
     private void* _allocation;
 
-    public PackedState(ParameterArena arena, StateFormat format, Q8Layout? layout)
+    /// <summary>
+    /// A state of <paramref name="format"/> over <paramref name="arena"/>, zero-filled. <paramref name="keepPositive"/>
+    /// (q8 with the unsigned map only): every store codes a positive value as at least code 1 (<see cref="Q8"/>'s remarks,
+    /// <see cref="OptimizerOptions.Q8KeepPositive"/>).
+    /// </summary>
+    public PackedState(ParameterArena arena, StateFormat format, Q8Layout? layout, bool keepPositive = false)
     {
         ArgumentNullException.ThrowIfNull(arena);
+        if (keepPositive && format != StateFormat.Q8Unsigned)
+        {
+            throw new ArgumentException($"Keeping positive values nonzero applies to q8 states with the unsigned map; this state is {StateFormats.Name(format)}.", nameof(keepPositive));
+        }
+
         _arena = arena;
         Format = format;
+        KeepPositive = keepPositive;
         Length = arena.Length;
         (ElementBytes, Map) = format switch
         {
@@ -103,6 +114,9 @@ internal sealed unsafe class PackedState : IDisposable
 
     /// <summary>The stored form (what a state file records).</summary>
     public StateFormat Format { get; }
+
+    /// <summary>True when a positive value is never stored as code 0 (q8, unsigned map; <see cref="OptimizerOptions.Q8KeepPositive"/>).</summary>
+    public bool KeepPositive { get; }
 
     /// <summary>The code map of a q8 state; null for bf16.</summary>
     public DynamicMap? Map { get; }
@@ -155,8 +169,8 @@ internal sealed unsafe class PackedState : IDisposable
 
     /// <summary>
     /// Elements [start, start + count) ← source[0, count), rounded to nearest even (bf16) or requantized block by block
-    /// (q8, same range rules as <see cref="Decode"/>). With <paramref name="stochastic"/> a bf16 store rounds
-    /// stochastically with the bits of (key, step, element index).
+    /// (q8, same range rules as <see cref="Decode"/>; with <see cref="KeepPositive"/> no positive value is coded 0). With
+    /// <paramref name="stochastic"/> a bf16 store rounds stochastically with the bits of (key, step, element index).
     /// </summary>
     public void Encode(float* source, long start, long count, int tensor, Isa isa, in StochasticRounding stochastic = default)
     {
@@ -180,7 +194,7 @@ internal sealed unsafe class PackedState : IDisposable
         }
         else
         {
-            Q8.Quantize(from, new Span<byte>(Elements + start, n), new Span<float>(AbsMax + Block(start, tensor), (int)Q8.BlockCount(count)), Map, isa);
+            Q8.Quantize(from, new Span<byte>(Elements + start, n), new Span<float>(AbsMax + Block(start, tensor), (int)Q8.BlockCount(count)), Map, isa, KeepPositive);
         }
     }
 

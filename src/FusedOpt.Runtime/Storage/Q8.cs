@@ -37,6 +37,15 @@ namespace FusedOpt.Storage;
 /// block has absmax 0 and stores the zero code everywhere. <b>Non-finite policy:</b> a block holding a NaN or ±∞ stores
 /// absmax = NaN, so every element of it dequantizes to NaN — a non-finite state is never silently replaced by a finite
 /// value. (The optimizer's skip-on-non-finite keeps such values out of states in the first place.)</para>
+/// <para><b>Keep positive</b> (opt-in, unsigned map only: the <c>keepPositive</c> argument of <see cref="Encode"/>,
+/// <see cref="EncodeBlock"/> and <see cref="Quantize"/>; <see cref="OptimizerOptions.Q8KeepPositive"/>). bitsandbytes'
+/// quantizer codes a scaled value at or below half the smallest nonzero code (U₁/2 = 1.6·10⁻⁷) as 0, value 0. With the
+/// rule, after the nearest code is found, a code of 0 becomes 1 (the smallest nonzero code, U₁·absmax) where y &gt; 0:
+/// a positive value is never stored as 0. Nothing else changes: zero, negative and NaN y keep code 0, so an all-zero
+/// block still stores zeros and a non-finite block (inverse scale 0: y is 0 or NaN) keeps its NaN absmax. The codes are
+/// ordinary codes (no format change). The rule is a type argument of the element loops, chosen once per block, so the
+/// default loops are unchanged; with it, one compare and one max more per vector. (A positive x so far below its
+/// block's absmax that y = x·(1/absmax) underflows to 0 — a ratio under 1.4·10⁻⁴⁵ — still gets code 0.)</para>
 /// </remarks>
 public static unsafe class Q8
 {
@@ -53,11 +62,28 @@ public static unsafe class Q8
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float InverseScale(float absmax) => absmax > 0f && absmax < float.PositiveInfinity ? 1f / absmax : 0f;
 
-    /// <summary>The code of the scaled value <paramref name="y"/> (see remarks): the number of bounds strictly below it.</summary>
+    /// <summary>
+    /// The code of the scaled value <paramref name="y"/> (see remarks): the number of bounds strictly below it; with
+    /// <paramref name="keepPositive"/> (unsigned map only) 1 instead of 0 where y &gt; 0.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="keepPositive"/> with the signed map.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static byte Encode(float y, DynamicMap map)
+    public static byte Encode(float y, DynamicMap map, bool keepPositive = false)
     {
-        float* bounds = TablesOf(map).Bounds;
+        if (keepPositive)
+        {
+            RequireUnsigned(map);
+            return EncodeScalar<KeepPositiveRule>(y, UnsignedTables.Bounds);
+        }
+
+        return EncodeScalar<BitsandbytesRule>(y, TablesOf(map).Bounds);
+    }
+
+    /// <summary><see cref="Encode"/> with the rule as a type argument: the branch-free search, then the rule's zero code.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte EncodeScalar<TRule>(float y, float* bounds)
+        where TRule : struct, IZeroRule
+    {
         int idx = 0;
         for (int s = 128; s > 0; s >>= 1)
         {
@@ -65,6 +91,11 @@ public static unsafe class Q8
             {
                 idx += s;
             }
+        }
+
+        if (TRule.KeepPositive && idx == 0 && y > 0f)
+        {
+            idx = 1;
         }
 
         return (byte)idx;
@@ -115,19 +146,33 @@ public static unsafe class Q8
 
     /// <summary>
     /// Quantizes <paramref name="source"/> block by block (blocks start at element 0; the last may be short): one absmax per
-    /// block into <paramref name="absmax"/> and one code per element into <paramref name="codes"/>.
+    /// block into <paramref name="absmax"/> and one code per element into <paramref name="codes"/>. With
+    /// <paramref name="keepPositive"/> (unsigned map only) a positive value is never coded 0 (see remarks).
     /// </summary>
-    public static void Quantize(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map, Isa isa = Isa.Scalar)
+    /// <exception cref="ArgumentException"><paramref name="keepPositive"/> with the signed map, or mismatched lengths.</exception>
+    public static void Quantize(ReadOnlySpan<float> source, Span<byte> codes, Span<float> absmax, DynamicMap map, Isa isa = Isa.Scalar, bool keepPositive = false)
     {
         ArgumentNullException.ThrowIfNull(map);
         CheckShapes(source.Length, codes.Length, absmax.Length);
+        if (keepPositive)
+        {
+            RequireUnsigned(map);
+        }
+
         for (int b = 0; b < absmax.Length; b++)
         {
             int start = b * BlockSize, length = Math.Min(BlockSize, source.Length - start);
             var block = source.Slice(start, length);
             float a = AbsMax(block, isa);
             absmax[b] = a;
-            EncodeBlock(block, codes.Slice(start, length), InverseScale(a), map, isa);
+            if (keepPositive)
+            {
+                EncodeBlockWith<KeepPositiveRule>(block, codes.Slice(start, length), InverseScale(a), map, isa);
+            }
+            else
+            {
+                EncodeBlockWith<BitsandbytesRule>(block, codes.Slice(start, length), InverseScale(a), map, isa);
+            }
         }
     }
 
@@ -143,8 +188,26 @@ public static unsafe class Q8
         }
     }
 
-    /// <summary>codes[i] ← Encode(source[i] · <paramref name="inverseScale"/>).</summary>
-    public static void EncodeBlock(ReadOnlySpan<float> source, Span<byte> codes, float inverseScale, DynamicMap map, Isa isa = Isa.Scalar)
+    /// <summary>
+    /// codes[i] ← Encode(source[i] · <paramref name="inverseScale"/>, <paramref name="map"/>, <paramref name="keepPositive"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="keepPositive"/> with the signed map.</exception>
+    public static void EncodeBlock(ReadOnlySpan<float> source, Span<byte> codes, float inverseScale, DynamicMap map, Isa isa = Isa.Scalar, bool keepPositive = false)
+    {
+        if (keepPositive)
+        {
+            RequireUnsigned(map);
+            EncodeBlockWith<KeepPositiveRule>(source, codes, inverseScale, map, isa);
+        }
+        else
+        {
+            EncodeBlockWith<BitsandbytesRule>(source, codes, inverseScale, map, isa);
+        }
+    }
+
+    /// <summary><see cref="EncodeBlock(ReadOnlySpan{float}, Span{byte}, float, DynamicMap, Isa, bool)"/> with the zero rule as a type argument.</summary>
+    private static void EncodeBlockWith<TRule>(ReadOnlySpan<float> source, Span<byte> codes, float inverseScale, DynamicMap map, Isa isa)
+        where TRule : struct, IZeroRule
     {
         var t = TablesOf(map);
         ref float s = ref MemoryMarshal.GetReference(source);
@@ -152,21 +215,59 @@ public static unsafe class Q8
         nint n = source.Length, i = 0;
         if (isa == Isa.Avx512)
         {
-            i = t.IsSigned ? EncodeSigned512(ref s, ref c, n, inverseScale, t) : EncodeUnsigned512(ref s, ref c, n, inverseScale, t);
+            i = t.IsSigned ? EncodeSigned512(ref s, ref c, n, inverseScale, t) : EncodeUnsigned512<TRule>(ref s, ref c, n, inverseScale, t);
         }
         else if (isa == Isa.Avx2)
         {
             var inv = Vector256.Create(inverseScale);
             for (; i <= n - 8; i += 8)
             {
-                StoreCodes256(Encode256(Vector256.LoadUnsafe(ref s, (nuint)i) * inv, t), ref Unsafe.Add(ref c, i));
+                var y = Vector256.LoadUnsafe(ref s, (nuint)i) * inv;
+                var q = Encode256(y, t);
+                if (TRule.KeepPositive)
+                {
+                    // A compare is −1 where true: max(q, 1) where y > 0, q elsewhere.
+                    q = Vector256.Max(q, Vector256.GreaterThan(y, Vector256<float>.Zero).AsInt32() & Vector256<int>.One);
+                }
+
+                StoreCodes256(q, ref Unsafe.Add(ref c, i));
             }
         }
 
+        float* bounds = t.Bounds;
         for (; i < n; i++)
         {
-            Unsafe.Add(ref c, i) = Encode(Unsafe.Add(ref s, i) * inverseScale, map);
+            Unsafe.Add(ref c, i) = EncodeScalar<TRule>(Unsafe.Add(ref s, i) * inverseScale, bounds);
         }
+    }
+
+    /// <summary>Refuses the keep-positive rule with the signed map, whose code 0 is its most negative value, not 0.</summary>
+    private static void RequireUnsigned(DynamicMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        if (map.IsSigned)
+        {
+            throw new ArgumentException("keepPositive applies to the unsigned map (non-negative states such as Adam's v); the signed map's code 0 is its most negative value, not 0.", nameof(map));
+        }
+    }
+
+    /// <summary>What happens to a code of 0: the rule as a type, so that the JIT folds it out of the element loops.</summary>
+    private interface IZeroRule
+    {
+        /// <summary>True: a positive y coded 0 is coded 1 instead (unsigned map).</summary>
+        static abstract bool KeepPositive { get; }
+    }
+
+    /// <summary>bitsandbytes' quantizer: the nearest code, whatever it is (the default).</summary>
+    private struct BitsandbytesRule : IZeroRule
+    {
+        public static bool KeepPositive => false;
+    }
+
+    /// <summary>A positive value is never coded 0 (unsigned map).</summary>
+    private struct KeepPositiveRule : IZeroRule
+    {
+        public static bool KeepPositive => true;
     }
 
     /// <summary>destination[i] ← Codes[codes[i]] × <paramref name="absmax"/>.</summary>
@@ -277,8 +378,12 @@ public static unsafe class Q8
         return i;
     }
 
-    /// <summary>Codes of source[i] · <paramref name="inverseScale"/> for whole vectors of 16, unsigned map, tables held in registers; returns the elements done.</summary>
-    private static nint EncodeUnsigned512(ref float s, ref byte c, nint n, float inverseScale, Tables t)
+    /// <summary>
+    /// Codes of source[i] · <paramref name="inverseScale"/> for whole vectors of 16, unsigned map, tables held in registers,
+    /// then <typeparamref name="TRule"/>'s zero code; returns the elements done.
+    /// </summary>
+    private static nint EncodeUnsigned512<TRule>(ref float s, ref byte c, nint n, float inverseScale, Tables t)
+        where TRule : struct, IZeroRule
     {
         var th0 = Vector512.Load(t.Thresholds);
         var th1 = Vector512.Load(t.Thresholds + 16);
@@ -294,7 +399,14 @@ public static unsafe class Q8
         for (; i <= n - 16; i += 16)
         {
             var y = Vector512.LoadUnsafe(ref s, (nuint)i) * inv;
-            StoreCodes512(EncodeUnsigned512(y, th0, th1, scale, offset, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15), ref Unsafe.Add(ref c, i));
+            var q = EncodeUnsigned512(y, th0, th1, scale, offset, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15);
+            if (TRule.KeepPositive)
+            {
+                // A compare is −1 where true: max(q, 1) where y > 0, q elsewhere.
+                q = Vector512.Max(q, Vector512.GreaterThan(y, Vector512<float>.Zero).AsInt32() & Vector512<int>.One);
+            }
+
+            StoreCodes512(q, ref Unsafe.Add(ref c, i));
         }
 
         return i;

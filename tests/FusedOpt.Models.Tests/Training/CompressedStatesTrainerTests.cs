@@ -27,30 +27,32 @@ public sealed class CompressedStatesTrainerTests : IDisposable
 
     private Cifar10Dataset Data() => Cifar10.Load(_files.Folder, SyntheticCifar10.Options);
 
-    private static TrainOptions Small(int epochs, StateStorage storage, bool stochastic = false, long q8MinElements = 4096) =>
-        SmallRun.Options(epochs) with { StateStorage = storage, StochasticRounding = stochastic, Q8MinElements = q8MinElements };
+    private static TrainOptions Small(int epochs, StateStorage storage, bool stochastic = false, long q8MinElements = 4096, bool keepPositive = false) =>
+        SmallRun.Options(epochs) with { StateStorage = storage, StochasticRounding = stochastic, Q8MinElements = q8MinElements, Q8KeepPositive = keepPositive };
 
     [Theory]
-    [InlineData(StateStorage.Bf16, false, 4096L)]
-    [InlineData(StateStorage.Bf16, true, 4096L)]
-    [InlineData(StateStorage.Q8, false, 4096L)]
-    [InlineData(StateStorage.Q8, false, 0L)]
-    public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise(StateStorage storage, bool stochastic, long q8MinElements)
+    [InlineData(StateStorage.Bf16, false, 4096L, false)]
+    [InlineData(StateStorage.Bf16, true, 4096L, false)]
+    [InlineData(StateStorage.Q8, false, 4096L, false)]
+    [InlineData(StateStorage.Q8, false, 0L, false)]
+    [InlineData(StateStorage.Q8, false, 0L, true)]
+    public void TwoEpochs_EqualOneEpoch_Checkpoint_ResumeOneEpoch_Bitwise(StateStorage storage, bool stochastic, long q8MinElements, bool keepPositive)
     {
         var data = Data();
         float[] straight;
-        using (var trainer = new Trainer(data, Small(2, storage, stochastic, q8MinElements)))
+        using (var trainer = new Trainer(data, Small(2, storage, stochastic, q8MinElements, keepPositive)))
         {
             Assert.Equal(storage, trainer.Optimizer.Options.StateStorage);
             Assert.Equal(stochastic, trainer.Optimizer.Options.StochasticRounding);
             Assert.Equal(q8MinElements, trainer.Optimizer.Options.Q8MinElements);
+            Assert.Equal(keepPositive, trainer.Optimizer.Options.Q8KeepPositive);
             trainer.RunEpoch();
             trainer.RunEpoch();
             straight = trainer.Arena.Params.Span.ToArray();
         }
 
         string path = Path.Combine(_dir, "checkpoint.fopt");
-        using (var first = new Trainer(data, Small(2, storage, stochastic, q8MinElements)))
+        using (var first = new Trainer(data, Small(2, storage, stochastic, q8MinElements, keepPositive)))
         {
             first.RunEpoch();
             first.SaveCheckpoint(path);
@@ -63,8 +65,10 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         Assert.Equal(storage, saved.StateStorage);
         Assert.Equal(stochastic, saved.StochasticRounding);
         Assert.Equal(q8MinElements, saved.Q8MinElements);
+        Assert.Equal(keepPositive, saved.Q8KeepPositive);
         Assert.Equal(storage, resumed.Optimizer.Options.StateStorage);
         Assert.Equal(q8MinElements, resumed.Optimizer.Options.Q8MinElements);
+        Assert.Equal(keepPositive, resumed.Optimizer.Options.Q8KeepPositive);
         Assert.True(straight.AsSpan().SequenceEqual(resumed.Arena.Params.Span), "resumed parameters differ from the uninterrupted run");
     }
 
@@ -87,6 +91,13 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         // The small tensors (the 24×16 and 16×10 weights, the biases) are quantized too with a threshold of 0.
         Assert.False(q8.AsSpan().SequenceEqual(Train(StateStorage.Q8, q8MinElements: 0)), "q8 of every tensor trained to the default threshold's parameters");
         Assert.True(q8.AsSpan().SequenceEqual(Train(StateStorage.Q8)), "the same options gave other parameters");
+        // The keep-positive rule reaches the optimizer: every tensor quantized, it changes some stored v and so the run.
+        using (var kept = new Trainer(data, Small(1, StateStorage.Q8, q8MinElements: 0, keepPositive: true)))
+        {
+            kept.RunEpoch();
+            Assert.False(Train(StateStorage.Q8, q8MinElements: 0).AsSpan().SequenceEqual(kept.Arena.Params.Span), "q8 keeping positive v trained to bitsandbytes' quantizer's parameters");
+        }
+
         Assert.True(stochastic.AsSpan().SequenceEqual(Train(StateStorage.Bf16, stochastic: true)), "the same seed gave other stochastic rounding");
     }
 
@@ -110,6 +121,39 @@ public sealed class CompressedStatesTrainerTests : IDisposable
         Assert.Equal("--q8-min-elements keeps the small tensors of q8 states in fp32; it does not apply to --state bf16.", bf16.Message);
         Small(1, StateStorage.Q8, q8MinElements: 0).Validate();
         Small(1, StateStorage.Fp32).Validate();
+    }
+
+    [Theory]
+    [InlineData(StateStorage.Fp32)]
+    [InlineData(StateStorage.Bf16)]
+    public void Q8KeepPositive_WithoutQ8_IsRefused(StateStorage storage)
+    {
+        var e = Assert.Throws<ArgumentException>(Small(1, storage, keepPositive: true).Validate);
+
+        Assert.Equal($"--q8-keep-positive codes the non-negative states of q8 storage; it does not apply to --state {StateStorages.Name(storage)}.", e.Message);
+        Small(1, StateStorage.Q8, keepPositive: true).Validate();
+        Assert.True(Small(1, StateStorage.Q8, keepPositive: true).OptimizerOptions().Q8KeepPositive);
+        Assert.False(Small(1, StateStorage.Q8).OptimizerOptions().Q8KeepPositive);
+    }
+
+    [Fact]
+    public void ResumeConflicts_NameTheKeepPositiveRule()
+    {
+        var conflicts = TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8, keepPositive: true), Small(1, StateStorage.Q8));
+
+        Assert.Equal(["--q8-keep-positive off (the checkpoint has on)"], conflicts);
+        Assert.Empty(TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8, keepPositive: true), Small(2, StateStorage.Q8, keepPositive: true)));
+    }
+
+    [Fact]
+    public void Checkpoint_WrittenBeforeTheKeepPositiveRule_ReadsAsOff()
+    {
+        // A checkpoint header without the property (written before it existed) gives the default: bitsandbytes' quantizer.
+        var json = System.Text.Json.JsonSerializer.Serialize(Small(1, StateStorage.Q8, keepPositive: true));
+        Assert.Contains("\"Q8KeepPositive\":true", json, StringComparison.Ordinal);
+        var old = System.Text.Json.JsonSerializer.Deserialize<TrainOptions>(json.Replace("\"Q8KeepPositive\":true,", "", StringComparison.Ordinal))!;
+        Assert.False(old.Q8KeepPositive);
+        Assert.Equal(StateStorage.Q8, old.StateStorage);
     }
 
     [Fact]

@@ -32,6 +32,9 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         Bf16,
         Bf16Stochastic,
         Q8,
+
+        /// <summary>q8 with <see cref="OptimizerOptions.Q8KeepPositive"/>: a positive value of a non-negative state is never coded 0.</summary>
+        Q8KeepPositive,
     }
 
     private static OptimizerOptions OptionsFor(Variant variant, Isa isa, int threads, StepMode mode = StepMode.Fused) => new()
@@ -39,8 +42,9 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         Isa = isa,
         Threads = threads,
         Mode = mode,
-        StateStorage = variant == Variant.Q8 ? StateStorage.Q8 : StateStorage.Bf16,
+        StateStorage = variant is Variant.Q8 or Variant.Q8KeepPositive ? StateStorage.Q8 : StateStorage.Bf16,
         StochasticRounding = variant == Variant.Bf16Stochastic,
+        Q8KeepPositive = variant == Variant.Q8KeepPositive,
         RoundingSeed = 42,
         Q8MinElements = Q8Threshold,
     };
@@ -62,7 +66,7 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
         var kept = new float[values.Length];
         switch (variant)
         {
-            case Variant.Q8 when values.Length < q8Threshold:
+            case Variant.Q8 or Variant.Q8KeepPositive when values.Length < q8Threshold:
                 // Below the threshold a q8 state keeps float32 values.
                 return values;
             case Variant.Bf16:
@@ -97,7 +101,16 @@ public sealed class CompressedOptimizerTests(ITestOutputHelper output)
                     float inverse = Q8.InverseScale(absmax);
                     for (int i = start; i < start + n; i++)
                     {
-                        kept[i] = Q8.Decode(Q8.Encode(values[i] * inverse, map), absmax, map);
+                        float y = values[i] * inverse;
+                        byte code = Q8.Encode(y, map);
+
+                        // The keep-positive rule written out: in the unsigned map a positive y never keeps code 0.
+                        if (variant == Variant.Q8KeepPositive && nonNegative && code == 0 && y > 0)
+                        {
+                            code = 1;
+                        }
+
+                        kept[i] = Q8.Decode(code, absmax, map);
                     }
                 }
 

@@ -91,44 +91,15 @@ internal sealed unsafe class NarrowWeightGradient<T> : IParallelWork
         for (int p0 = 0; p0 < _pixels; p0 += Block)
         {
             int p1 = Math.Min(_pixels, p0 + Block);
-            for (int v = first; v < end; v++)
+            int v = first;
+            for (; v + 2 <= end; v += 2)
             {
-                int o0 = v * vc;
-                int k = 0;
-                for (; k + 4 <= depth; k += 4)
-                {
-                    Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero, a2 = Vector<T>.Zero, a3 = Vector<T>.Zero;
-                    T* d = _dy + ((long)p0 * cout) + o0;
-                    T* c = _col + ((long)p0 * depth) + k;
-                    for (int p = p0; p < p1; p++, d += cout, c += depth)
-                    {
-                        Vector<T> g = Vector.Load(d);
-                        a0 = MultiplyAdd(g, new Vector<T>(c[0]), a0);
-                        a1 = MultiplyAdd(g, new Vector<T>(c[1]), a1);
-                        a2 = MultiplyAdd(g, new Vector<T>(c[2]), a2);
-                        a3 = MultiplyAdd(g, new Vector<T>(c[3]), a3);
-                    }
+                SumPair(p0, p1, v * vc, total);
+            }
 
-                    T* t = total + ((long)k * cout) + o0;
-                    Vector.Store(Vector.Load(t) + a0, t);
-                    Vector.Store(Vector.Load(t + cout) + a1, t + cout);
-                    Vector.Store(Vector.Load(t + (2 * cout)) + a2, t + (2 * cout));
-                    Vector.Store(Vector.Load(t + (3 * cout)) + a3, t + (3 * cout));
-                }
-
-                for (; k < depth; k++)
-                {
-                    Vector<T> a0 = Vector<T>.Zero;
-                    T* d = _dy + ((long)p0 * cout) + o0;
-                    T* c = _col + ((long)p0 * depth) + k;
-                    for (int p = p0; p < p1; p++, d += cout, c += depth)
-                    {
-                        a0 = MultiplyAdd(Vector.Load(d), new Vector<T>(c[0]), a0);
-                    }
-
-                    T* t = total + ((long)k * cout) + o0;
-                    Vector.Store(Vector.Load(t) + a0, t);
-                }
+            if (v < end)
+            {
+                SumOne(p0, p1, v * vc, total);
             }
         }
 
@@ -140,6 +111,107 @@ internal sealed unsafe class NarrowWeightGradient<T> : IParallelWork
                 _grad[((long)o * depth) + k] = total[((long)k * cout) + o];
             }
         }
+    }
+
+    /// <summary>
+    /// Adds Σ over pixels [p0, p1) of dY[p, o0 … o0 + 2·vc) · col[p, k] into total[k, ·] for every k: two channel vectors
+    /// and four columns (eight independent sums, enough to cover the FMA latency) per pass, one column at a time for the
+    /// rest. Each (o, k) sum runs over the pixels in the same order as in <see cref="SumOne"/>, so pairing changes no bit.
+    /// </summary>
+    private void SumPair(int p0, int p1, int o0, T* total)
+    {
+        int vc = Vector<T>.Count, cout = _cout, depth = _depth;
+        int k = 0;
+        for (; k + 4 <= depth; k += 4)
+        {
+            Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero, a2 = Vector<T>.Zero, a3 = Vector<T>.Zero;
+            Vector<T> b0 = Vector<T>.Zero, b1 = Vector<T>.Zero, b2 = Vector<T>.Zero, b3 = Vector<T>.Zero;
+            T* d = _dy + ((long)p0 * cout) + o0;
+            T* c = _col + ((long)p0 * depth) + k;
+            for (int p = p0; p < p1; p++, d += cout, c += depth)
+            {
+                Vector<T> g = Vector.Load(d), h = Vector.Load(d + vc);
+                Vector<T> c0 = new(c[0]), c1 = new(c[1]), c2 = new(c[2]), c3 = new(c[3]);
+                a0 = MultiplyAdd(g, c0, a0);
+                b0 = MultiplyAdd(h, c0, b0);
+                a1 = MultiplyAdd(g, c1, a1);
+                b1 = MultiplyAdd(h, c1, b1);
+                a2 = MultiplyAdd(g, c2, a2);
+                b2 = MultiplyAdd(h, c2, b2);
+                a3 = MultiplyAdd(g, c3, a3);
+                b3 = MultiplyAdd(h, c3, b3);
+            }
+
+            T* t = total + ((long)k * cout) + o0;
+            AddInto(t, a0, b0, vc);
+            AddInto(t + cout, a1, b1, vc);
+            AddInto(t + (2 * cout), a2, b2, vc);
+            AddInto(t + (3 * cout), a3, b3, vc);
+        }
+
+        for (; k < depth; k++)
+        {
+            Vector<T> a0 = Vector<T>.Zero, b0 = Vector<T>.Zero;
+            T* d = _dy + ((long)p0 * cout) + o0;
+            T* c = _col + ((long)p0 * depth) + k;
+            for (int p = p0; p < p1; p++, d += cout, c += depth)
+            {
+                Vector<T> c0 = new(c[0]);
+                a0 = MultiplyAdd(Vector.Load(d), c0, a0);
+                b0 = MultiplyAdd(Vector.Load(d + vc), c0, b0);
+            }
+
+            AddInto(total + ((long)k * cout) + o0, a0, b0, vc);
+        }
+    }
+
+    /// <summary>As <see cref="SumPair"/> for one channel vector (a part with an odd number of them).</summary>
+    private void SumOne(int p0, int p1, int o0, T* total)
+    {
+        int cout = _cout, depth = _depth;
+        int k = 0;
+        for (; k + 4 <= depth; k += 4)
+        {
+            Vector<T> a0 = Vector<T>.Zero, a1 = Vector<T>.Zero, a2 = Vector<T>.Zero, a3 = Vector<T>.Zero;
+            T* d = _dy + ((long)p0 * cout) + o0;
+            T* c = _col + ((long)p0 * depth) + k;
+            for (int p = p0; p < p1; p++, d += cout, c += depth)
+            {
+                Vector<T> g = Vector.Load(d);
+                a0 = MultiplyAdd(g, new Vector<T>(c[0]), a0);
+                a1 = MultiplyAdd(g, new Vector<T>(c[1]), a1);
+                a2 = MultiplyAdd(g, new Vector<T>(c[2]), a2);
+                a3 = MultiplyAdd(g, new Vector<T>(c[3]), a3);
+            }
+
+            T* t = total + ((long)k * cout) + o0;
+            Vector.Store(Vector.Load(t) + a0, t);
+            Vector.Store(Vector.Load(t + cout) + a1, t + cout);
+            Vector.Store(Vector.Load(t + (2 * cout)) + a2, t + (2 * cout));
+            Vector.Store(Vector.Load(t + (3 * cout)) + a3, t + (3 * cout));
+        }
+
+        for (; k < depth; k++)
+        {
+            Vector<T> a0 = Vector<T>.Zero;
+            T* d = _dy + ((long)p0 * cout) + o0;
+            T* c = _col + ((long)p0 * depth) + k;
+            for (int p = p0; p < p1; p++, d += cout, c += depth)
+            {
+                a0 = MultiplyAdd(Vector.Load(d), new Vector<T>(c[0]), a0);
+            }
+
+            T* t = total + ((long)k * cout) + o0;
+            Vector.Store(Vector.Load(t) + a0, t);
+        }
+    }
+
+    /// <summary>total[0 … 2·vc) += (a, b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddInto(T* t, Vector<T> a, Vector<T> b, int vc)
+    {
+        Vector.Store(Vector.Load(t) + a, t);
+        Vector.Store(Vector.Load(t + vc) + b, t + vc);
     }
 
     /// <summary>

@@ -8,9 +8,10 @@ namespace FusedOpt.Models.Layers;
 /// <summary>
 /// The weight gradient of a convolution with few values per im2col row (K = k·k·Cin ≤ <see cref="MaxDepth"/>, VGG's
 /// first layer: K = 27): dWp [Cout, K] = dYᵀ [Cout, P] · col [P, K] summed over P = batch·H·W pixels. The packed GEMM
-/// runs such a product (M = Cout, N = K = 27, depth P = 131,072) at a few % of peak; here each output channel vector
-/// o (<see cref="Vector{T}"/>.Count channels) and four columns k keep their sums in registers while one pass walks
-/// the pixels: per pixel one load of dY[p, o], four broadcasts of col[p, k] and four FMAs.
+/// runs such a product (M = Cout, N = K = 27, depth P = 131,072) at a few % of peak; here two output channel vectors
+/// (<see cref="Vector{T}"/>.Count channels each) and four columns k keep eight sums in registers while one pass walks
+/// the pixels: per pixel two loads of dY[p, o…], four broadcasts of col[p, k] and eight FMAs (one vector for an odd
+/// remainder).
 /// </summary>
 /// <remarks>
 /// Sums run over blocks of <see cref="Block"/> pixels in registers, then add into a running total [K, Cout] in block

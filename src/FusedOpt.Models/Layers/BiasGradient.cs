@@ -18,7 +18,7 @@ internal static class BiasGradient
     {
         if ((long)rows * width > dy.Length || width > db.Length)
         {
-            throw new ArgumentException($"bias gradient: {rows} rows of {width} need dy ≥ {(long)rows * width} and db ≥ {width} values; got {dy.Length} and {db.Length}.", nameof(dy));
+            throw new ArgumentException($"bias gradient: {rows} rows of {width} need dy ≥ {(long)rows * width} and db ≥ {width} values; got {dy.Length} and {db.Length}.", width > db.Length ? nameof(db) : nameof(dy));
         }
 
         ref T d = ref MemoryMarshal.GetReference(dy);

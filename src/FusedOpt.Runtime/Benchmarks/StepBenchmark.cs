@@ -364,7 +364,7 @@ internal static class StepBenchmark
 
         if (options.Q8KeepPositive && !storages.Contains(StateStorage.Q8))
         {
-            throw new ArgumentException($"--q8-keep-positive codes q8 states; it does not apply to --state {string.Join(",", storages.Select(StateStorages.Name))}.", nameof(storages));
+            throw new ArgumentException($"--q8-keep-positive codes the non-negative states of q8 storage; it does not apply to --state {string.Join(",", storages.Select(StateStorages.Name))}.", nameof(storages));
         }
 
         return rule;

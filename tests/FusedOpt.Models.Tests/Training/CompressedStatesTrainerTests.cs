@@ -157,6 +157,39 @@ public sealed class CompressedStatesTrainerTests : IDisposable
     }
 
     [Fact]
+    public void CheckpointFile_WhoseHeaderLacksTheKeepPositiveRule_ReadsAsOff()
+    {
+        // A real checkpoint file, its header rewritten as a build before the option would have written it (the property
+        // absent, the length and the XxHash3 checksum recomputed), read back through Checkpoint.Read's own JSON options.
+        string path = Path.Combine(_dir, "old-header.fopt");
+        using (var trainer = new Trainer(Data(), Small(1, StateStorage.Q8, keepPositive: true)))
+        {
+            trainer.RunEpoch();
+            trainer.SaveCheckpoint(path);
+        }
+
+        byte[] bytes = File.ReadAllBytes(path);
+        const int fixedPart = 8 + 8; // magic "FOPTCKPT", version, header length
+        int jsonLength = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(12));
+        string header = System.Text.Encoding.UTF8.GetString(bytes, fixedPart, jsonLength);
+        string oldHeader = header.Replace("\"Q8KeepPositive\":true,", "", StringComparison.Ordinal);
+        Assert.NotEqual(header, oldHeader);
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(oldHeader);
+        byte[] rest = bytes.AsSpan(fixedPart + jsonLength, bytes.Length - 8 - fixedPart - jsonLength).ToArray();
+        byte[] length = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)json.Length);
+        byte[] body = [.. bytes.AsSpan(0, 12), .. length, .. json, .. rest];
+        byte[] checksum = new byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(checksum, System.IO.Hashing.XxHash3.HashToUInt64(body));
+        File.WriteAllBytes(path, [.. body, .. checksum]);
+
+        var contents = Checkpoint.Read(path);
+
+        Assert.False(contents.Header.Options.Q8KeepPositive);
+        Assert.Equal(StateStorage.Q8, contents.Header.Options.StateStorage);
+    }
+
+    [Fact]
     public void ResumeConflicts_NameTheQ8Threshold()
     {
         var conflicts = TrainOptions.ResumeConflicts(Small(1, StateStorage.Q8, q8MinElements: 0), Small(1, StateStorage.Q8));

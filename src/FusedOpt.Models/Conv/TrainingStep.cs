@@ -39,15 +39,16 @@ public sealed class TrainingStep : IDisposable
     /// <see cref="OptimizerOptions.Isa"/> also run the model's GEMMs.</param>
     /// <param name="seed">Seed of the parameters.</param>
     /// <param name="stepInBackward">Step each layer's tensors inside the backward pass instead of after it (same bits).</param>
-    /// <exception cref="ArgumentException"><paramref name="stepInBackward"/> with MaxGradNorm or SkipNonFinite set.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="stepInBackward"/> with MaxGradNorm or SkipNonFinite set.</exception>
     public TrainingStep(ModelSpec spec, IOptimizerRule rule, OptimizerOptions optimizerOptions, ulong seed, bool stepInBackward)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(optimizerOptions);
-        if (stepInBackward && (optimizerOptions.MaxGradNorm is not null || optimizerOptions.SkipNonFinite))
+        if (stepInBackward)
         {
-            throw new ArgumentException("The step inside backward steps each layer before the whole gradient exists; MaxGradNorm and SkipNonFinite need all of it first (leave them unset, or step after backward).", nameof(optimizerOptions));
+            // The optimizer's own refusal, at construction rather than at the first step.
+            OptimizerCore.RequirePartialStepOptions(optimizerOptions);
         }
 
         Model = spec.Build<float>(optimizerOptions.Threads, optimizerOptions.Isa);

@@ -165,14 +165,7 @@ public static unsafe class Q8
             var block = source.Slice(start, length);
             float a = AbsMax(block, isa);
             absmax[b] = a;
-            if (keepPositive)
-            {
-                EncodeBlockWith<KeepPositiveRule>(block, codes.Slice(start, length), InverseScale(a), map, isa);
-            }
-            else
-            {
-                EncodeBlockWith<BitsandbytesRule>(block, codes.Slice(start, length), InverseScale(a), map, isa);
-            }
+            EncodeBlock(block, codes.Slice(start, length), InverseScale(a), map, isa, keepPositive);
         }
     }
 

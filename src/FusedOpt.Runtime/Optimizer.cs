@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Runtime.InteropServices;
+using System.Threading;
 using FusedOpt.Kernels;
 using FusedOpt.Memory;
 using FusedOpt.State;
@@ -957,7 +958,7 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
 
     private NaiveScratch Scratch(int part)
     {
-        if (_scratch is null)
+        if (Volatile.Read(ref _scratch) is null)
         {
             // Each part needs temporaries as long as its largest slice of any group or tensor.
             long longest = _arena.Groups.Max(static g => g.Length);
@@ -968,10 +969,18 @@ public sealed unsafe class Optimizer : IDisposable, IOptimizerExecutor, IOptimiz
                 scratch[i] = new NaiveScratch(Descriptor.NaiveTemporaries, Math.Max(capacity, Partition.Granule));
             }
 
-            _scratch = scratch;
+            // The first step's parts get here at the same time: one set wins. A losing set must not stay in use
+            // unreferenced: its buffers' finalizers would free the memory under the thread still writing to it.
+            if (Interlocked.CompareExchange(ref _scratch, scratch, null) is not null)
+            {
+                foreach (var s in scratch)
+                {
+                    s.Dispose();
+                }
+            }
         }
 
-        return _scratch[part];
+        return _scratch![part];
     }
 
     /// <summary>
